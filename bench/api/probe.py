@@ -1,0 +1,84 @@
+"""Probe base: diagnostics reported next to robust accuracy.
+
+A probe returns scalar leaderboard ``columns`` (plain floats; NaN when undefined) and
+arrays for plots. Probes that declare ``needs_attacks`` receive the attack stage's
+adversarial examples instead of attacking again.
+"""
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import ClassVar, Optional
+
+import numpy as np
+import torch
+from torch import nn
+
+from bench.api.config import BaseConfig
+from bench.errors import RobarenaError
+from bench.threat import ThreatModel
+
+
+@dataclass
+class AttackRecord:
+    """One attack cell's output on the evaluation subset: ``x_adv`` (N, C, H, W) and its threat model."""
+
+    x_adv: torch.Tensor
+    threat: ThreatModel
+
+
+@dataclass
+class ProbeInput:
+    """Everything a probe may read. ``x``/``y``: the evaluation subset (test split)."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    num_classes: int
+    device: torch.device
+    x_train: Optional[torch.Tensor] = None
+    y_train: Optional[torch.Tensor] = None
+    attacks: dict[str, AttackRecord] = field(default_factory=dict)
+    batch_size: int = 256
+
+
+@dataclass
+class ProbeResult:
+    scalars: dict[str, float]
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+class Probe(ABC):
+    """Subclasses implement :meth:`run`; :meth:`__call__` runs it in eval mode and type-checks the result."""
+
+    Config: ClassVar[type[BaseConfig]] = BaseConfig
+
+    def __init__(self, config: Optional[BaseConfig] = None, seed: int = 0) -> None:
+        self.config = config if config is not None else self.Config()
+        self.seed = int(seed)
+
+    @abstractmethod
+    def run(self, model: nn.Module, data: ProbeInput, generator: torch.Generator) -> ProbeResult:
+        """Compute the probe on ``model`` (eval mode)."""
+
+    def __call__(self, model: nn.Module, data: ProbeInput) -> ProbeResult:
+        was_training = model.training
+        model.eval()
+        generator = torch.Generator(device=data.x.device).manual_seed(self.seed)
+        try:
+            result = self.run(model, data, generator)
+        finally:
+            model.train(was_training)
+        name = type(self).__name__
+        if not isinstance(result, ProbeResult):
+            raise RobarenaError(f"probe {name} returned {type(result).__name__}, expected ProbeResult")
+        scalars = {}
+        for key, value in result.scalars.items():
+            try:
+                scalars[key] = float(value)
+            except (TypeError, ValueError):
+                raise RobarenaError(f"probe {name}: column {key!r} is {value!r}, not a number") from None
+            if math.isinf(scalars[key]):
+                scalars[key] = math.inf if scalars[key] > 0 else -math.inf
+        arrays = {k: np.asarray(v) for k, v in result.arrays.items()}
+        return ProbeResult(scalars, arrays)

@@ -1,0 +1,59 @@
+"""Task base: per-trained-model work (transfer, inversion, ...) returning metrics and artifacts."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Optional
+
+import numpy as np
+import torch
+from torch import nn
+
+from bench.api.config import BaseConfig
+from bench.api.data import DatasetSplits
+from bench.errors import RobarenaError
+
+
+@dataclass
+class TaskInput:
+    """The trained model's data; ``load_dataset(id, params)`` loads other registered datasets."""
+
+    data: DatasetSplits
+    device: torch.device
+    load_dataset: Optional[Callable[[str, dict], DatasetSplits]] = None
+    progress: bool = False
+
+
+@dataclass
+class TaskResult:
+    """``metrics``: leaderboard columns (floats). ``artifacts``: name -> PNG bytes or numpy array."""
+
+    metrics: dict[str, float]
+    artifacts: dict[str, Any] = field(default_factory=dict)
+
+
+class Task(ABC):
+    Config: ClassVar[type[BaseConfig]] = BaseConfig
+
+    def __init__(self, config: Optional[BaseConfig] = None, seed: int = 0) -> None:
+        self.config = config if config is not None else self.Config()
+        self.seed = int(seed)
+
+    @abstractmethod
+    def run(self, model: nn.Module, inputs: TaskInput, generator: torch.Generator) -> TaskResult:
+        """Run the task on a trained, eval-mode ``model``."""
+
+    def __call__(self, model: nn.Module, inputs: TaskInput) -> TaskResult:
+        model.eval()
+        generator = torch.Generator(device=inputs.device).manual_seed(self.seed)
+        result = self.run(model, inputs, generator)
+        if not isinstance(result, TaskResult):
+            raise RobarenaError(f"task {type(self).__name__} returned {type(result).__name__}, expected TaskResult")
+        metrics = {}
+        for key, value in result.metrics.items():
+            try:
+                metrics[key] = float(value)
+            except (TypeError, ValueError):
+                raise RobarenaError(f"task {type(self).__name__}: metric {key!r} is {value!r}, not a number") from None
+        artifacts = {k: (v if isinstance(v, (bytes, bytearray)) else np.asarray(v)) for k, v in result.artifacts.items()}
+        return TaskResult(metrics, artifacts)

@@ -1,0 +1,111 @@
+"""A reusable, seeded training loop so each defense only writes its loss.
+
+``fit_with_loss(model, data, train, ctx, loss_fn)`` runs ``train.epochs`` epochs of
+minibatch optimization with the suite's optimizer, schedule and augmentations, shuffling
+with the defense's own generator, showing a tqdm bar when asked, and saving/resuming
+epoch checkpoints through ``ctx``. ``loss_fn(model, x, y, ctx) -> scalar loss``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+from torch import nn
+
+from bench.api.config import TrainConfig
+from bench.api.data import DatasetSplits
+from bench.api.defense import TrainContext
+
+LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor, TrainContext], torch.Tensor]
+
+
+def make_optimizer(model: nn.Module, train: TrainConfig) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if train.optimizer == "adam":
+        return torch.optim.Adam(params, lr=train.lr, weight_decay=train.weight_decay)
+    return torch.optim.SGD(params, lr=train.lr, momentum=train.momentum, weight_decay=train.weight_decay)
+
+
+def lr_at(train: TrainConfig, progress: float) -> float:
+    """Learning rate at ``progress`` in [0, 1] of training (cyclic = triangle peaking at 2/5)."""
+    if train.schedule == "cosine":
+        return train.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
+    if train.schedule == "cyclic":
+        peak = 0.4
+        return train.lr * (progress / peak if progress < peak else (1.0 - progress) / (1.0 - peak))
+    if train.schedule == "step":
+        return train.lr * (0.1 ** int(progress * 4 // 2))  # x0.1 at 50 % and 100 % (never reached)
+    return train.lr
+
+
+def augment(x: torch.Tensor, train: TrainConfig, generator: torch.Generator) -> torch.Tensor:
+    """Random crop with zero padding and horizontal flip, drawn from ``generator``.
+
+    Written with tensor ops (not torchvision.transforms) because the batch is already a
+    tensor on the device and the draws must come from the defense's own generator.
+    """
+    if "crop" in train.augment and train.crop_padding > 0:
+        pad = train.crop_padding
+        n, _, h, w = x.shape
+        padded = torch.nn.functional.pad(x, (pad, pad, pad, pad))
+        dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator, device=x.device)
+        dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator, device=x.device)
+        rows = (dy.view(n, 1) + torch.arange(h, device=x.device)).view(n, 1, h, 1)
+        cols = (dx.view(n, 1) + torch.arange(w, device=x.device)).view(n, 1, 1, w)
+        idx_n = torch.arange(n, device=x.device).view(n, 1, 1, 1)
+        x = padded[idx_n, torch.arange(x.shape[1], device=x.device).view(1, -1, 1, 1), rows, cols]
+    if "flip" in train.augment:
+        flip = torch.rand(x.shape[0], generator=generator, device=x.device) < 0.5
+        x = torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
+    return x
+
+
+def fit_with_loss(model: nn.Module, data: DatasetSplits, train: TrainConfig, ctx: TrainContext,
+                  loss_fn: LossFn, after_epoch: Callable[[nn.Module, int], None] | None = None) -> nn.Module:
+    x_all, y_all = data.x_train.to(ctx.device), data.y_train.to(ctx.device)
+    n = x_all.shape[0]
+    steps_per_epoch = max(1, math.ceil(n / train.batch_size))
+    total = train.epochs * steps_per_epoch
+    opt = make_optimizer(model, train)
+    start = 0
+    if ctx.load_epoch is not None:
+        resumed = ctx.load_epoch()
+        if resumed is not None:
+            start, state = resumed
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            ctx.generator.set_state(state["generator"])
+    bar = None
+    if ctx.progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, initial=start * steps_per_epoch, desc=ctx.description, leave=False, unit="step")
+    losses: list[float] = []
+    for epoch in range(start, train.epochs):
+        model.train()
+        perm = torch.randperm(n, generator=ctx.generator, device=ctx.generator.device).to(ctx.device)
+        epoch_loss = torch.zeros((), device=ctx.device)
+        for i in range(steps_per_epoch):
+            step = epoch * steps_per_epoch + i
+            for group in opt.param_groups:
+                group["lr"] = lr_at(train, step / total)
+            idx = perm[i * train.batch_size:(i + 1) * train.batch_size]
+            xb = augment(x_all[idx], train, ctx.generator) if train.augment else x_all[idx]
+            loss = loss_fn(model, xb, y_all[idx], ctx)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            epoch_loss += loss.detach()
+            if bar is not None:
+                bar.update(1)
+        losses.append(float(epoch_loss) / steps_per_epoch)
+        if after_epoch is not None:
+            after_epoch(model, epoch)
+        if ctx.save_epoch is not None:
+            ctx.save_epoch(epoch + 1, {"model": model.state_dict(), "optimizer": opt.state_dict(),
+                                       "generator": ctx.generator.get_state()})
+    if bar is not None:
+        bar.close()
+    ctx.log["train_loss"] = losses
+    return model

@@ -1,0 +1,1 @@
+"""The ``robarena`` command line: one module per subcommand."""

@@ -1,0 +1,1 @@
+"""Embedded datasets (no download) registered by the core plugin ``core``."""

@@ -1,0 +1,1 @@
+"""Versioned leaderboards: schema-validated rows, immutable snapshots, rendering and diffs."""

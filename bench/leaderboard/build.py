@@ -1,0 +1,197 @@
+"""Immutable leaderboard snapshots: ``<root>/<suite>/<version>/``.
+
+A snapshot holds ``rows.jsonl`` (the data: validated, sorted by row id), ``rows.csv``,
+``README.md`` and ``meta.json`` (with the sha256 of ``rows.jsonl``). It is written into a
+temporary directory beside its final place and renamed into place, so a crash never
+leaves half a snapshot, and an existing version is never overwritten.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Optional, Union
+
+from bench.errors import LeaderboardError
+from bench.leaderboard import render
+from bench.leaderboard.frame import to_frame
+from bench.leaderboard.rows import RowLike, dumps_jsonl, loads_jsonl, validate_rows
+from bench.leaderboard.schema import SCHEMA_VERSION, Row
+
+__all__ = ["build_snapshot", "load_snapshot", "read_meta", "list_versions", "list_suites",
+           "snapshot_dir", "is_valid_name", "to_frame", "DEFAULT_ROOT"]
+
+DEFAULT_ROOT = Path("leaderboard")
+ROWS, CSV, README, META = "rows.jsonl", "rows.csv", "README.md", "meta.json"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def is_valid_name(value: str) -> bool:
+    """True for a usable suite or version directory name."""
+    return isinstance(value, str) and bool(_NAME.fullmatch(value))
+
+
+def _check_name(kind: str, value: str) -> str:
+    if not is_valid_name(value):
+        raise LeaderboardError(
+            f"invalid {kind} {value!r}: use letters, digits, '.', '_' and '-', starting with a letter "
+            f"or digit (e.g. 'v1', '2024.06', '1.0-rc1')")
+    return value
+
+
+def snapshot_dir(root: Union[str, Path], suite: str, version: str) -> Path:
+    """Where a snapshot lives (names validated)."""
+    return Path(root) / _check_name("suite name", suite) / _check_name("version", version)
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _write(path: Path, text: str) -> None:
+    with open(path, "wb") as fh:
+        fh.write(text.encode("utf-8"))
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory handles
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def _exists_error(final: Path) -> LeaderboardError:
+    return LeaderboardError(
+        f"leaderboard version {final.name!r} of suite {final.parent.name!r} already exists at {final}; "
+        "snapshots are immutable: choose a new --version (see `robarena leaderboard ls "
+        f"{final.parent.name}`)")
+
+
+def _check_suite(rows: list[Row], suite: str) -> None:
+    other = sorted({r.provenance.suite for r in rows} - {suite})
+    if other:
+        raise LeaderboardError(
+            f"rows come from suite(s) {', '.join(map(repr, other))}, not {suite!r}; "
+            "build each suite's leaderboard from its own results")
+
+
+def build_snapshot(rows: Iterable[RowLike], suite: str, version: str, root: Union[str, Path] = DEFAULT_ROOT,
+                   notes: str = "", *, created: Optional[str] = None) -> Path:
+    """Validate ``rows`` and write the snapshot ``root/suite/version/`` atomically; return its path.
+
+    ``created`` (ISO 8601) defaults to now in UTC. Raises :class:`LeaderboardError` on an invalid
+    row or name, on rows of another suite, and when the version already exists.
+    """
+    final = snapshot_dir(root, suite, version)
+    rows = validate_rows(rows)
+    _check_suite(rows, suite)
+    if final.exists():
+        raise _exists_error(final)
+    created = created or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    jsonl = dumps_jsonl(rows)
+    meta = {
+        "suite": suite, "version": version, "created": created, "schema_version": SCHEMA_VERSION,
+        "row_count": len(rows), "rows_sha256": _sha256(jsonl.encode("utf-8")), "notes": notes,
+    }
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{version}.", suffix=".tmp", dir=final.parent))
+    try:
+        _write(tmp / ROWS, jsonl)
+        _write(tmp / CSV, render.to_csv(rows))
+        _write(tmp / README, render.render_readme(rows, suite, version, created, notes))
+        _write(tmp / META, json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+        if final.exists():  # another build won the race
+            raise _exists_error(final)
+        try:
+            os.rename(tmp, final)
+        except OSError as exc:
+            if final.exists():
+                raise _exists_error(final) from None
+            raise LeaderboardError(f"could not move the snapshot into place at {final}: {exc}") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _fsync_dir(final.parent)
+    return final
+
+
+def read_meta(root: Union[str, Path], suite: str, version: str) -> dict[str, Any]:
+    """A snapshot's ``meta.json``; a clear error if the snapshot is missing or the file unreadable."""
+    path = snapshot_dir(root, suite, version)
+    if not path.is_dir():
+        known = list_versions(root, suite)
+        hint = f"available: {', '.join(known)}" if known else f"no versions of suite {suite!r} under {Path(root)}"
+        raise LeaderboardError(f"leaderboard version {version!r} of suite {suite!r} not found at {path} ({hint})")
+    try:
+        meta = json.loads((path / META).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise LeaderboardError(f"snapshot {path} is corrupted: cannot read {META} ({exc})") from None
+    if not isinstance(meta, dict):
+        raise LeaderboardError(f"snapshot {path} is corrupted: {META} is not a JSON object")
+    missing = {"suite", "version", "schema_version", "row_count", "rows_sha256"} - set(meta)
+    if missing:
+        raise LeaderboardError(f"snapshot {path} is corrupted: {META} lacks {', '.join(sorted(missing))}")
+    return meta
+
+
+def load_snapshot(root: Union[str, Path], suite: str, version: str) -> list[Row]:
+    """The rows of a snapshot, verified against ``meta.json`` (sha256, count, schema) and re-validated."""
+    path = snapshot_dir(root, suite, version)
+    meta = read_meta(root, suite, version)
+    where = f"snapshot {path} is corrupted"
+    if (meta["suite"], meta["version"]) != (suite, version):
+        raise LeaderboardError(f"{where}: {META} says suite {meta['suite']!r} version {meta['version']!r}")
+    if meta["schema_version"] != SCHEMA_VERSION:
+        raise LeaderboardError(
+            f"snapshot {path} uses row schema {meta['schema_version']!r}; this robarena reads "
+            f"{SCHEMA_VERSION!r}: install the robarena version that wrote it")
+    try:
+        data = (path / ROWS).read_bytes()
+    except OSError as exc:
+        raise LeaderboardError(f"{where}: cannot read {ROWS} ({exc})") from None
+    digest = _sha256(data)
+    if digest != meta["rows_sha256"]:
+        raise LeaderboardError(
+            f"{where}: {ROWS} has sha256 {digest} but {META} records {meta['rows_sha256']}; snapshots are "
+            "immutable: restore the file (e.g. `git checkout`) or build a new version")
+    try:
+        rows = loads_jsonl(data.decode("utf-8"), where=str(path / ROWS))
+    except UnicodeDecodeError as exc:
+        raise LeaderboardError(f"{where}: {ROWS} is not UTF-8 ({exc})") from None
+    if len(rows) != meta["row_count"]:
+        raise LeaderboardError(f"{where}: {ROWS} holds {len(rows)} rows, {META} records {meta['row_count']}")
+    return rows
+
+
+def _natural_key(name: str) -> list[Any]:
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", name) if part]
+
+
+def list_versions(root: Union[str, Path], suite: str) -> list[str]:
+    """Versions of a suite's leaderboard (directories with a ``meta.json``), in natural order."""
+    base = Path(root) / _check_name("suite name", suite)
+    if not base.is_dir():
+        return []
+    found = [p.name for p in base.iterdir() if p.is_dir() and _NAME.fullmatch(p.name) and (p / META).is_file()]
+    return sorted(found, key=_natural_key)
+
+
+def list_suites(root: Union[str, Path]) -> list[str]:
+    """Suites with at least one snapshot under ``root``."""
+    base = Path(root)
+    if not base.is_dir():
+        return []
+    return sorted(p.name for p in base.iterdir() if p.is_dir() and _NAME.fullmatch(p.name) and list_versions(base, p.name))

@@ -1,0 +1,1 @@
+"""Suite -> plan of cells -> cached stages (train, attack, probe, task) -> results store."""

@@ -1,0 +1,99 @@
+"""The Python API behind ``robarena run`` and ``robarena eval``: ``bench.run(...)`` and ``bench.evaluate(...)``."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Optional, Union
+
+from bench.leaderboard.schema import Row
+from bench.registry import get_registry
+from bench.runner.plan import Plan, build_plan
+from bench.runner.suite import Suite, resolve_suite
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+DEFAULT_WORKDIR = Path(".robarena")
+
+
+@dataclass
+class CellFailure:
+    cell_id: str
+    stage: str
+    error: str
+
+
+@dataclass
+class RunResult:
+    """Rows (one per trained model), failed cells, the plan and how much was computed."""
+
+    suite: Suite
+    plan: Plan
+    rows: list[Row]
+    failures: list[CellFailure]
+    workdir: Path
+    run_id: str
+    computed: int = 0
+    cached: int = 0
+    dropped: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def to_pandas(self) -> "pd.DataFrame":
+        """One row per model; metric columns are floats (accuracies as fractions)."""
+        from bench.leaderboard.build import to_frame
+
+        return to_frame(self.rows)
+
+
+def run(suite: Union[str, Path, dict, Suite], workdir: Union[str, Path] = DEFAULT_WORKDIR, device: str = "auto",
+        plugins: Iterable[str] = (), progress: bool = False, debug: bool = False) -> RunResult:
+    """Run ``suite`` (a plugin-shipped name such as ``"quick"``, a TOML path, a dict or a Suite).
+
+    Args:
+        workdir: results store and artifact cache (default ``./.robarena``); re-runs reuse it.
+        device: ``auto`` (CUDA if available), ``cpu``, ``cuda`` or ``cuda:N``.
+        plugins: ``-p`` style plugin options (``NAME`` or ``no:NAME``).
+        progress: show progress bars. debug: print tracebacks of failed cells.
+    """
+    from bench.runner.context import RunContext, resolve_device
+    from bench.runner.executors.inprocess import execute
+    from bench.runner.results import rows_from_records
+
+    registry = get_registry(tuple(plugins))
+    suite_obj = resolve_suite(suite, registry)
+    plan = build_plan(suite_obj, registry)
+    ctx = RunContext(registry=registry, workdir=Path(workdir), device=resolve_device(device), progress=progress,
+                     eval_n=suite_obj.eval.n, eval_batch=suite_obj.eval.batch_size, debug=debug)
+    run_id = uuid.uuid4().hex[:12]
+    try:
+        registry.pm.hook.robarena_run_start(suite=suite_obj, plan=plan, workdir=str(ctx.workdir))
+        records = execute(plan, ctx, on_record=lambda cell, rec: registry.pm.hook.robarena_cell_finished(
+            cell=cell, record=rec))
+        ctx.store.start_run(run_id, suite_obj.name, suite_obj.version, [r["key"] for r in records])
+        failures = [CellFailure(r["cell_id"], r["stage"], r["error"] or "") for r in records if r["status"] != "ok"]
+        ctx.store.finish_run(run_id, "ok" if not failures else "failed")
+        rows = rows_from_records(ctx.cache, records, suite_obj.name, suite_obj.version)
+        result = RunResult(suite_obj, plan, rows, failures, ctx.workdir, run_id, computed=len(ctx.computed),
+                           cached=len(records) - len(ctx.computed) - len(failures), dropped=list(plan.dropped))
+        registry.pm.hook.robarena_run_finished(result=result)
+        return result
+    finally:
+        ctx.close()
+
+
+def evaluate(arch: str, checkpoint: str, dataset: str, attacks: list[dict[str, Any]],
+             probes: Optional[list[dict[str, Any]]] = None, label: Optional[str] = None,
+             n: int = 500, name: str = "eval", **kwargs: Any) -> RunResult:
+    """Evaluate an already-trained model through the same attacks, probes and store (``robarena eval``).
+
+    ``arch``: a registered model id, ``timm/<name>`` or ``module:factory``; ``checkpoint``:
+    ``.safetensors`` or a weights-only torch file; ``attacks``: suite-style attack entries.
+    """
+    suite = {"name": name, "pretrained": [{"label": label or Path(checkpoint).stem, "arch": arch,
+                                           "checkpoint": str(checkpoint), "dataset": dataset}],
+             "attacks": attacks, "probes": probes or [], "eval": {"n": n}}
+    return run(suite, **kwargs)

@@ -1,0 +1,220 @@
+"""Expand a suite into frozen cells; drop incompatible combinations with a stated reason.
+
+Stages: train (dataset x model x defense x seed, or a ``[[pretrained]]`` entry) ->
+attack (trained model x attack x threat) -> probe (trained model x probe) -> task.
+Component parameters are validated against each implementation's ``Config`` here, so a
+typo fails before anything is computed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from pydantic import ValidationError
+
+from bench.config import TrainConfig
+from bench.errors import ConfigError, UsageError
+from bench.registry import Entry, Registry
+from bench.runner.suite import PretrainedRef, Ref, Suite
+from bench.threat import ThreatModel
+
+
+@dataclass(frozen=True)
+class Component:
+    """A resolved suite reference: registry entry, validated parameters, display label."""
+
+    entry: Entry
+    params: tuple[tuple[str, Any], ...]
+    label: str
+
+    @property
+    def qid(self) -> str:
+        return self.entry.qualified_id
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        return dict(self.params)
+
+    def describe(self) -> dict[str, Any]:
+        return {"id": self.qid, "version": self.entry.version, "params": self.kwargs,
+                "dist": self.entry.plugin.distribution, "dist_version": self.entry.plugin.version}
+
+
+@dataclass(frozen=True)
+class TrainCell:
+    dataset: Component
+    model: Optional[Component]
+    defense: Optional[Component]
+    seed: int
+    train: Optional[TrainConfig]
+    pretrained: Optional[PretrainedRef] = None
+
+    @property
+    def row_id(self) -> str:
+        if self.pretrained is not None:
+            return f"{self.dataset.label}/{self.pretrained.label}/pretrained/seed{self.seed}"
+        return f"{self.dataset.label}/{self.model.label}/{self.defense.label}/seed{self.seed}"  # type: ignore[union-attr]
+
+
+@dataclass(frozen=True)
+class AttackCell:
+    train: TrainCell
+    attack: Component
+    threat: ThreatModel
+
+    @property
+    def column(self) -> str:
+        return f"{self.attack.label} {self.threat.label}"
+
+    @property
+    def cell_id(self) -> str:
+        return f"{self.train.row_id} :: {self.column}"
+
+
+@dataclass(frozen=True)
+class ProbeCell:
+    train: TrainCell
+    probe: Component
+    attacks: tuple[AttackCell, ...] = ()
+
+    @property
+    def cell_id(self) -> str:
+        return f"{self.train.row_id} :: probe {self.probe.label}"
+
+
+@dataclass(frozen=True)
+class TaskCell:
+    train: TrainCell
+    task: Component
+
+    @property
+    def cell_id(self) -> str:
+        return f"{self.train.row_id} :: task {self.task.label}"
+
+
+@dataclass
+class Plan:
+    suite: Suite
+    train_cells: list[TrainCell] = field(default_factory=list)
+    attack_cells: list[AttackCell] = field(default_factory=list)
+    probe_cells: list[ProbeCell] = field(default_factory=list)
+    task_cells: list[TaskCell] = field(default_factory=list)
+    dropped: list[tuple[str, str]] = field(default_factory=list)
+
+    def for_train(self, cell: TrainCell) -> tuple[list[AttackCell], list[ProbeCell], list[TaskCell]]:
+        return ([a for a in self.attack_cells if a.train == cell], [p for p in self.probe_cells if p.train == cell],
+                [t for t in self.task_cells if t.train == cell])
+
+    @property
+    def n_cells(self) -> int:
+        return len(self.train_cells) + len(self.attack_cells) + len(self.probe_cells) + len(self.task_cells)
+
+
+def validate_params(entry: Entry, params: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    impl = entry.load()
+    config_cls = getattr(impl, "Config", None)
+    if config_cls is None:
+        if params:
+            raise ConfigError(f"{entry.kind} {entry.qualified_id!r} takes no parameters, got {sorted(params)}")
+        return ()
+    try:
+        config = config_cls(**params)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"]) or "(params)"
+            msg = "unknown parameter" if err["type"] == "extra_forbidden" else err["msg"]
+            problems.append(f"{loc}: {msg}")
+        allowed = ", ".join(sorted(config_cls.model_fields)) or "(none)"
+        raise ConfigError(
+            f"invalid parameters for {entry.kind} {entry.qualified_id!r}: {'; '.join(problems)}. "
+            f"Allowed parameters: {allowed}"
+        ) from None
+    return tuple(sorted(config.model_dump(mode="json").items()))
+
+
+def _resolve(registry: Registry, kind: str, ref: Ref) -> Component:
+    entry = registry.get(kind, ref.id)
+    return Component(entry, validate_params(entry, ref.params), ref.label or entry.spec.name)
+
+
+def _unique_labels(components: list[Component], kind: str) -> None:
+    seen: dict[str, Component] = {}
+    for comp in components:
+        if comp.label in seen and seen[comp.label] != comp:
+            raise UsageError(f"two {kind} entries share the label {comp.label!r}; give each a distinct label = '...'")
+        seen[comp.label] = comp
+
+
+def _model_fits(model: Entry, shape: tuple[int, ...]) -> Optional[str]:
+    spec = model.spec
+    c, h, w = shape
+    if spec.channels is not None and c not in spec.channels:
+        return f"model accepts {spec.channels} input channels, dataset has {c}"
+    if min(h, w) < spec.min_size:
+        return f"model needs inputs of at least {spec.min_size}x{spec.min_size}, dataset is {h}x{w}"
+    if spec.max_size is not None and max(h, w) > spec.max_size:
+        return f"model accepts inputs up to {spec.max_size}x{spec.max_size}, dataset is {h}x{w}"
+    return None
+
+
+def _attack_fits(attack: Entry, threat: ThreatModel) -> Optional[str]:
+    spec = attack.spec
+    if threat.norm not in spec.norms:
+        return f"attack supports {spec.norms}, not {threat.norm}"
+    if threat.targeted and not spec.targeted:
+        return "attack has no targeted mode"
+    if not threat.targeted and not spec.untargeted:
+        return "attack is targeted only"
+    return None
+
+
+def build_plan(suite: Suite, registry: Registry) -> Plan:
+    plan = Plan(suite)
+    datasets = [_resolve(registry, "dataset", r) for r in suite.datasets]
+    models = [_resolve(registry, "model", r) for r in suite.models]
+    defenses = [(_resolve(registry, "defense", r), r) for r in suite.defenses]
+    attacks = [(_resolve(registry, "attack", r), r.threats()) for r in suite.attacks]
+    probes = [_resolve(registry, "probe", r) for r in suite.probes]
+    tasks = [_resolve(registry, "task", r) for r in suite.tasks]
+    for group, kind in ((datasets, "dataset"), (models, "model"), ([d for d, _ in defenses], "defense"),
+                        ([a for a, _ in attacks], "attack"), (probes, "probe"), (tasks, "task")):
+        _unique_labels(group, kind)
+
+    for seed in suite.seeds:
+        for ds in datasets:
+            for model in models:
+                reason = _model_fits(model.entry, ds.entry.spec.shape)
+                if reason:
+                    plan.dropped.append((f"{ds.label} x {model.label}", reason))
+                    continue
+                for defense, ref in defenses:
+                    try:
+                        train = TrainConfig(**{**suite.train.model_dump(), **ref.train})
+                    except ValidationError as exc:
+                        raise ConfigError(f"defense {defense.label!r}: invalid train overrides: {exc}") from None
+                    plan.train_cells.append(TrainCell(ds, model, defense, seed, train))
+        for pre in suite.pretrained:
+            ds = _resolve(registry, "dataset", Ref(id=pre.dataset, params=pre.dataset_params))
+            plan.train_cells.append(TrainCell(ds, None, None, seed, None, pre))
+
+    row_ids = [c.row_id for c in plan.train_cells]
+    if len(set(row_ids)) != len(row_ids):
+        dup = sorted({r for r in row_ids if row_ids.count(r) > 1})
+        raise UsageError(f"duplicate leaderboard rows {dup}: give the entries distinct labels")
+
+    for cell in plan.train_cells:
+        own_attacks = []
+        for attack, threats in attacks:
+            for threat in threats:
+                reason = _attack_fits(attack.entry, threat)
+                if reason:
+                    plan.dropped.append((f"{cell.row_id} x {attack.label} {threat.label}", reason))
+                    continue
+                own_attacks.append(AttackCell(cell, attack, threat))
+        plan.attack_cells.extend(own_attacks)
+        for probe in probes:
+            needs = probe.entry.spec.needs_attacks
+            plan.probe_cells.append(ProbeCell(cell, probe, tuple(own_attacks) if needs else ()))
+        plan.task_cells.extend(TaskCell(cell, task) for task in tasks)
+    return plan

@@ -1,0 +1,182 @@
+"""Suites: what to evaluate, as a pydantic model loadable from TOML or shipped by a plugin.
+
+A suite names datasets, models, defenses (with parameters and a training budget),
+attacks with threat models (``eps`` may be a list: one cell per value), probes, tasks,
+seeds and the evaluation subset. ``[[pretrained]]`` entries bring already-trained models
+(a registered architecture, ``timm/<name>`` or ``module:factory`` plus a checkpoint).
+Suite files are data: TOML is parsed, never executed.
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bench.config import TrainConfig
+from bench.errors import UsageError
+from bench.threat import ThreatModel
+
+EpsValue = Union[float, str]
+_LABEL = re.compile(r"^[^/\s][^/]*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Ref(_Strict):
+    """A component by id with parameters; ``label`` names it in the leaderboard."""
+
+    id: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    label: Optional[str] = None
+
+    @field_validator("label")
+    @classmethod
+    def _check_label(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and not _LABEL.match(v):
+            raise ValueError(f"label {v!r} must be non-empty and contain no '/'")
+        return v
+
+
+class DefenseRef(Ref):
+    """A defense; ``train`` overrides keys of the suite's ``[train]`` budget for this defense only."""
+
+    train: dict[str, Any] = Field(default_factory=dict)
+
+
+class AttackRef(Ref):
+    """An attack with its threat model; a list ``eps`` expands into one cell per value."""
+
+    norm: Literal["Linf", "L2", "unbounded", "linf", "l2"] = "Linf"
+    eps: Union[EpsValue, list[EpsValue], None] = None
+    targeted: bool = False
+
+    def threats(self) -> list[ThreatModel]:
+        values = self.eps if isinstance(self.eps, list) else [self.eps]
+        out = []
+        for value in values:
+            data: dict[str, Any] = {"norm": self.norm, "targeted": self.targeted}
+            if value is not None:
+                data["eps"] = value
+            out.append(ThreatModel(**data))
+        return out
+
+    @model_validator(mode="after")
+    def _validate_threats(self) -> "AttackRef":
+        if self.eps is None and self.norm.lower() != "unbounded":
+            raise ValueError(f"attack {self.id!r} needs eps (e.g. eps = '8/255' or eps = [0.05, 0.1])")
+        self.threats()
+        return self
+
+
+class PretrainedRef(_Strict):
+    """Bring your own model: an architecture plus a checkpoint, evaluated without training.
+
+    ``arch``: a registered model id, ``timm/<name>`` or ``package.module:factory``
+    (called as ``factory(**arch_params)``, must return an ``nn.Module`` on [0, 1] inputs
+    unless ``mean``/``std`` are given). ``checkpoint``: ``.safetensors`` or a weights-only
+    torch file (``.pt``/``.pth``), never unpickled.
+    """
+
+    label: str
+    arch: str
+    checkpoint: str
+    dataset: str
+    dataset_params: dict[str, Any] = Field(default_factory=dict)
+    arch_params: dict[str, Any] = Field(default_factory=dict)
+    mean: Optional[list[float]] = None
+    std: Optional[list[float]] = None
+
+
+class EvalConfig(_Strict):
+    """The evaluation subset: the first ``n`` test examples, in batches of ``batch_size``."""
+
+    n: int = Field(500, ge=1)
+    batch_size: int = Field(256, ge=1)
+
+
+class Suite(_Strict):
+    name: str
+    version: str = "1"
+    description: str = ""
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    datasets: list[Ref] = Field(default_factory=list)
+    models: list[Ref] = Field(default_factory=list)
+    defenses: list[DefenseRef] = Field(default_factory=list)
+    pretrained: list[PretrainedRef] = Field(default_factory=list)
+    attacks: list[AttackRef] = Field(default_factory=list)
+    probes: list[Ref] = Field(default_factory=list)
+    tasks: list[Ref] = Field(default_factory=list)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, v: str) -> str:
+        if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", v):
+            raise ValueError(f"suite name {v!r} may hold letters, digits, '.', '-' and '_' only")
+        return v
+
+    @model_validator(mode="after")
+    def _check_nonempty(self) -> "Suite":
+        trained = self.datasets and self.models and self.defenses
+        if not trained and not self.pretrained:
+            raise ValueError("a suite needs datasets, models and defenses, or [[pretrained]] entries")
+        return self
+
+
+def _format_validation(exc: ValidationError, where: str) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling; see docs/user-guide.md for the suite format)"
+        lines.append(f"  {loc}: {msg}")
+    return f"invalid suite {where}:\n" + "\n".join(lines)
+
+
+def suite_from_dict(data: dict[str, Any], where: str = "(dict)") -> Suite:
+    try:
+        return Suite(**data)
+    except ValidationError as exc:
+        raise UsageError(_format_validation(exc, where)) from None
+
+
+def load_suite_file(path: Union[str, Path]) -> Suite:
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"suite file {str(path)!r} does not exist")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"suite file {str(path)!r} is not valid TOML: {exc}") from None
+    return suite_from_dict(data, where=str(path))
+
+
+def resolve_suite(suite: Any, registry: Any = None) -> Suite:
+    """A Suite, a dict, a path to a ``.toml`` file, or the name of a plugin-shipped suite."""
+    if isinstance(suite, Suite):
+        return suite
+    if isinstance(suite, dict):
+        return suite_from_dict(suite)
+    text = str(suite)
+    if text.endswith(".toml") or Path(text).is_file():
+        return load_suite_file(text)
+    if registry is None:
+        from bench.registry import get_registry
+
+        registry = get_registry()
+    entry = registry.get("suite", text)
+    package, _, resource = entry.spec.target.partition(":")
+    from importlib import resources
+
+    try:
+        content = resources.files(package).joinpath(resource).read_text(encoding="utf-8")
+    except (FileNotFoundError, ModuleNotFoundError) as exc:
+        raise UsageError(f"suite {entry.qualified_id!r}: cannot read {entry.spec.target!r} ({exc})") from None
+    return suite_from_dict(tomllib.loads(content), where=entry.qualified_id)

@@ -1,0 +1,158 @@
+"""Pydantic specs: what a plugin declares about each component, without importing it.
+
+A spec names its implementation lazily (``target="package.module:Class"``), carries a
+version to bump whenever results may change, optional paper metadata and the declared
+capabilities the planner uses to drop incompatible cells. Specs are frozen and reject
+unknown keys, so a typo in a plugin is an error rather than a silent default.
+"""
+from __future__ import annotations
+
+import re
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
+_TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+
+Norm = Literal["Linf", "L2", "unbounded"]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Paper(Frozen):
+    """Where a method comes from. ``key`` is a short handle such as ``"P3"`` or ``"Madry2018"``."""
+
+    title: str
+    authors: str = ""
+    year: Optional[int] = None
+    url: str = ""
+    key: str = ""
+
+
+class ComponentSpec(Frozen):
+    """Common fields of every registered component.
+
+    ``name`` is the method name inside its plugin; the registry builds the qualified id
+    ``<plugin>/<name>`` from the plugin it was registered by.
+    """
+
+    kind: str = ""
+    name: str
+    version: str = Field(description="bump when the component's results may change")
+    target: str = Field(description="lazy implementation, 'module:attr'")
+    summary: str = ""
+    paper: Optional[Paper] = None
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, v: str) -> str:
+        if not _NAME.match(v):
+            raise ValueError(
+                f"name {v!r} must be lower-case letters, digits, '-', '_' or '.' "
+                "(it becomes the method part of '<plugin>/<name>')"
+            )
+        return v
+
+    @field_validator("target")
+    @classmethod
+    def _check_target(cls, v: str) -> str:
+        if not _TARGET.match(v):
+            raise ValueError(f"target {v!r} must look like 'package.module:attr'")
+        return v
+
+    @field_validator("version")
+    @classmethod
+    def _check_version(cls, v: str) -> str:
+        if not v or any(c.isspace() for c in v):
+            raise ValueError(f"version {v!r} must be a non-empty string without spaces, e.g. '1'")
+        return v
+
+
+class DatasetSpec(ComponentSpec):
+    """A dataset: image shape (C, H, W) in [0, 1] and number of classes."""
+
+    kind: Literal["dataset"] = "dataset"
+    shape: tuple[int, int, int]
+    num_classes: int = Field(ge=2)
+    embedded: bool = Field(True, description="True when no download or local files are needed")
+
+
+class ModelSpec(ComponentSpec):
+    """An architecture factory ``f(input_shape, num_classes, **config) -> Classifier``."""
+
+    kind: Literal["model"] = "model"
+    channels: Optional[list[int]] = Field(None, description="accepted input channels; None = any")
+    min_size: int = Field(1, ge=1, description="smallest accepted H and W")
+    max_size: Optional[int] = Field(None, description="largest accepted H and W; None = any")
+
+
+class DefenseSpec(ComponentSpec):
+    """A training recipe or model wrapper (``bench.api.Defense``)."""
+
+    kind: Literal["defense"] = "defense"
+    trains: bool = True
+    randomized: bool = Field(False, description="the defended model's output is stochastic")
+
+
+class AttackSpec(ComponentSpec):
+    """An attack (``bench.api.Attack``) and the threat models it supports."""
+
+    kind: Literal["attack"] = "attack"
+    norms: list[Norm]
+    targeted: bool = Field(False, description="supports targeted threat models")
+    untargeted: bool = True
+    needs_gradients: bool = True
+    minimal: bool = Field(False, description="minimal-perturbation attack (returns distances)")
+
+
+class ProbeSpec(ComponentSpec):
+    """A diagnostic returning scalar ``columns`` for the leaderboard and arrays for plots."""
+
+    kind: Literal["probe"] = "probe"
+    columns: list[str]
+    needs_attacks: bool = Field(False, description="consumes the attack stage's outputs")
+    needs_train: bool = Field(False, description="also reads the training split")
+
+
+class TaskSpec(ComponentSpec):
+    """A per-trained-model task (transfer, inversion, ...) returning metrics and artifacts."""
+
+    kind: Literal["task"] = "task"
+    columns: list[str]
+
+
+class SuiteSpec(ComponentSpec):
+    """A named suite: ``target`` is ``'package:relative/path.toml'`` inside the plugin package."""
+
+    kind: Literal["suite"] = "suite"
+    description: str = ""
+
+    @field_validator("target")
+    @classmethod
+    def _check_target(cls, v: str) -> str:
+        if not re.match(r"^[A-Za-z_][\w.]*:[\w./\-]+\.toml$", v):
+            raise ValueError(f"suite target {v!r} must look like 'package:path/inside/package.toml'")
+        return v
+
+
+class ClaimSpec(ComponentSpec):
+    """A paper's qualitative claim as a check ``f(results_frame) -> ClaimResult`` over a suite."""
+
+    kind: Literal["claim"] = "claim"
+    suite: str
+    statement: str
+
+
+SPEC_TYPES: dict[str, type[ComponentSpec]] = {
+    "dataset": DatasetSpec,
+    "model": ModelSpec,
+    "defense": DefenseSpec,
+    "attack": AttackSpec,
+    "probe": ProbeSpec,
+    "task": TaskSpec,
+    "suite": SuiteSpec,
+    "claim": ClaimSpec,
+}

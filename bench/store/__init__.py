@@ -1,0 +1,1 @@
+"""SQLite results store and content-addressed artifact cache."""

@@ -1,0 +1,186 @@
+"""Snapshots: files written, immutability, atomicity, exact round trip, tamper detection, validation."""
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+
+import pytest
+
+from bench.errors import LeaderboardError, RobarenaError
+from bench.leaderboard import build, render
+from bench.leaderboard.build import build_snapshot, list_suites, list_versions, load_snapshot, to_frame
+from bench.leaderboard.schema import SCHEMA_VERSION, Row
+
+SUITE = "quick"
+CREATED = "2024-06-02T08:00:00Z"
+
+
+def test_build_writes_all_files(tmp_path, rows):
+    path = build_snapshot(rows, SUITE, "v1", root=tmp_path, notes="first cut", created=CREATED)
+    assert path == tmp_path / SUITE / "v1"
+    assert sorted(p.name for p in path.iterdir()) == ["README.md", "meta.json", "rows.csv", "rows.jsonl"]
+    lines = (path / "rows.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["row_id"] for line in lines] == [
+        "digits/mlp/fgsm-at/seed1", "digits/mlp/pgd-at/seed0", "digits/mlp/standard/seed0"]
+    assert list(json.loads(lines[0])) == list(Row.model_fields)  # schema field order
+    meta = json.loads((path / "meta.json").read_text())
+    assert meta == {
+        "suite": SUITE, "version": "v1", "created": CREATED, "schema_version": SCHEMA_VERSION,
+        "row_count": 3, "rows_sha256": hashlib.sha256((path / "rows.jsonl").read_bytes()).hexdigest(),
+        "notes": "first cut",
+    }
+    readme = (path / "README.md").read_text(encoding="utf-8")
+    assert readme.startswith(f"# Leaderboard: {SUITE} v1")
+    assert CREATED in readme and "first cut" in readme
+    assert list_versions(tmp_path, SUITE) == ["v1"]
+    assert list_suites(tmp_path) == [SUITE]
+
+
+def test_refuses_to_overwrite(tmp_path, rows):
+    path = build_snapshot(rows, SUITE, "v1", root=tmp_path)
+    before = (path / "rows.jsonl").read_bytes()
+    with pytest.raises(LeaderboardError, match="already exists.*choose a new --version"):
+        build_snapshot(rows[:1], SUITE, "v1", root=tmp_path)
+    assert (path / "rows.jsonl").read_bytes() == before
+    assert isinstance(LeaderboardError("x"), RobarenaError)
+
+
+def test_crash_mid_write_leaves_nothing(tmp_path, rows, monkeypatch):
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(render, "render_readme", boom)  # rows.jsonl and rows.csv already written by then
+    with pytest.raises(RuntimeError, match="disk full"):
+        build_snapshot(rows, SUITE, "v1", root=tmp_path)
+    assert list((tmp_path / SUITE).iterdir()) == []  # no version dir, no temp dir
+    assert list_versions(tmp_path, SUITE) == []
+    monkeypatch.undo()
+    build_snapshot(rows, SUITE, "v1", root=tmp_path)  # the version is still free
+    assert list_versions(tmp_path, SUITE) == ["v1"]
+
+
+def test_crash_at_rename_leaves_nothing(tmp_path, rows, monkeypatch):
+    def failing_rename(src, dst):
+        raise OSError("simulated rename failure")
+
+    monkeypatch.setattr(build.os, "rename", failing_rename)
+    with pytest.raises(LeaderboardError, match="could not move the snapshot"):
+        build_snapshot(rows, SUITE, "v1", root=tmp_path)
+    assert list((tmp_path / SUITE).iterdir()) == []
+
+
+def test_round_trip_is_exact(tmp_path, rows, make_row):
+    awkward = make_row("awkward", 3, clean=0.1 + 0.2, pgd=1 / 3, fgsm=2 ** -40, probe=-1e-300, task=123456789.123456789)
+    path = build_snapshot(rows + [awkward], SUITE, "v1", root=tmp_path)
+    loaded = load_snapshot(tmp_path, SUITE, "v1")
+    assert loaded == sorted(rows + [awkward], key=lambda r: r.row_id)
+    got = next(r for r in loaded if r.defense == "awkward")
+    assert got.clean_accuracy == 0.30000000000000004 and got.robust["pgd Linf 0.1"] == 1 / 3
+    assert got.probes["margin.mean"] == -1e-300 and got.tasks["transfer.loss"] == 123456789.123456789
+    again = build_snapshot(loaded, SUITE, "v2", root=tmp_path)  # rewriting reread rows is byte-identical
+    assert (again / "rows.jsonl").read_bytes() == (path / "rows.jsonl").read_bytes()
+
+
+def test_unicode_labels_round_trip(tmp_path, row_dict):
+    row = row_dict("défense-α")
+    path = build_snapshot([row], SUITE, "v1", root=tmp_path)
+    assert "défense-α" in (path / "rows.jsonl").read_text(encoding="utf-8")
+    assert load_snapshot(tmp_path, SUITE, "v1")[0].defense == "défense-α"
+
+
+@pytest.mark.parametrize("tamper", [
+    lambda t: t.replace("0.8123", "0.9123"),  # a number edited, still valid JSON and schema
+    lambda t: "\n".join(t.splitlines()[:-1]) + "\n",  # a row deleted
+])
+def test_tampering_is_detected(tmp_path, rows, tamper):
+    path = build_snapshot(rows, SUITE, "v1", root=tmp_path)
+    jsonl = path / "rows.jsonl"
+    jsonl.write_text(tamper(jsonl.read_text(encoding="utf-8")), encoding="utf-8")
+    with pytest.raises(LeaderboardError, match="corrupted: rows.jsonl has sha256 .* restore the file"):
+        load_snapshot(tmp_path, SUITE, "v1")
+
+
+def test_corrupted_or_missing_snapshot(tmp_path, rows):
+    with pytest.raises(LeaderboardError, match="'v9' of suite 'quick' not found.*no versions"):
+        load_snapshot(tmp_path, SUITE, "v9")
+    path = build_snapshot(rows, SUITE, "v1", root=tmp_path)
+    with pytest.raises(LeaderboardError, match="not found.*available: v1"):
+        load_snapshot(tmp_path, SUITE, "v2")
+    (path / "meta.json").write_text("{not json")
+    with pytest.raises(LeaderboardError, match="corrupted: cannot read meta.json"):
+        load_snapshot(tmp_path, SUITE, "v1")
+
+
+def test_row_invalid_even_with_matching_hash_is_rejected(tmp_path, rows):
+    path = build_snapshot(rows, SUITE, "v1", root=tmp_path)
+    text = (path / "rows.jsonl").read_text().replace('"clean_accuracy":0.8123', '"clean_accuracy":"0.8123"')
+    (path / "rows.jsonl").write_text(text)
+    meta = json.loads((path / "meta.json").read_text())
+    meta["rows_sha256"] = hashlib.sha256(text.encode()).hexdigest()
+    (path / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(LeaderboardError, match=r"(?s)rows.jsonl line 3:.*clean_accuracy: Input should be a valid number"):
+        load_snapshot(tmp_path, SUITE, "v1")
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"clean": 1.5}, r"clean_accuracy: Input should be less than or equal to 1.*not percentages"),
+    ({"clean": "0.81"}, r"clean_accuracy: Input should be a valid number"),
+    ({"clean": True}, r"clean_accuracy: Input should be a valid number"),
+    ({"pgd": 81.2}, r"robust\[pgd Linf 0.1\] is 81.2, outside \[0, 1\].*not percentages"),
+    ({"pgd": -0.1}, r"robust\[pgd Linf 0.1\] is -0.1, outside \[0, 1\]"),
+    ({"probe": float("nan")}, r"probe\[margin.mean\] is nan; use None"),
+    ({"task": float("inf")}, r"task\[transfer.loss\] is inf; use None"),
+    ({"task": "12.5"}, r"tasks.transfer.loss: Input should be a valid number"),
+])
+def test_invalid_rows_are_rejected_on_write(tmp_path, row_dict, change, message):
+    with pytest.raises(LeaderboardError, match=message):
+        build_snapshot([row_dict(**change)], SUITE, "v1", root=tmp_path)
+    assert not (tmp_path / SUITE).exists()
+
+
+def test_structural_errors_rejected(tmp_path, row_dict):
+    extra = {**row_dict(), "bogus": 1}
+    with pytest.raises(LeaderboardError, match="bogus: unknown field"):
+        build_snapshot([extra], SUITE, "v1", root=tmp_path)
+    with pytest.raises(LeaderboardError, match="duplicate row_id 'digits/mlp/standard/seed0'"):
+        build_snapshot([row_dict(), row_dict(clean=0.5)], SUITE, "v1", root=tmp_path)
+    with pytest.raises(LeaderboardError, match="schema_version is '0'"):
+        build_snapshot([{**row_dict(), "schema_version": "0"}], SUITE, "v1", root=tmp_path)
+    with pytest.raises(LeaderboardError, match="rows come from suite\\(s\\) 'other', not 'quick'"):
+        build_snapshot([row_dict(suite="other")], SUITE, "v1", root=tmp_path)
+
+
+@pytest.mark.parametrize("version", ["", "../x", "a/b", ".hidden", "-v", "v 1", "v1\n"])
+def test_invalid_version_names(tmp_path, rows, version):
+    with pytest.raises(LeaderboardError, match="invalid version .*letters, digits"):
+        build_snapshot(rows, SUITE, version, root=tmp_path)
+
+
+def test_list_versions_natural_order_skips_temp_dirs(tmp_path, rows):
+    for version in ["v10", "v2", "v1.1", "v1"]:
+        build_snapshot(rows, SUITE, version, root=tmp_path)
+    (tmp_path / SUITE / ".v3.abc.tmp").mkdir()  # a crashed build from another process
+    assert list_versions(tmp_path, SUITE) == ["v1", "v1.1", "v2", "v10"]
+    assert list_versions(tmp_path, "nothing") == []
+
+
+def test_to_frame(rows):
+    frame = to_frame(rows)
+    assert list(frame["row_id"]) == ["digits/mlp/fgsm-at/seed1", "digits/mlp/pgd-at/seed0", "digits/mlp/standard/seed0"]
+    metrics = ["clean", "robust[pgd Linf 0.1]", "robust[fgsm Linf 0.1]", "ensemble[Linf 0.1]",
+               "probe[margin.mean]", "task[transfer.loss]"]
+    assert [c for c in frame.columns if c in metrics] == metrics
+    assert all(frame[c].dtype == "float64" for c in metrics)
+    assert frame["clean"].tolist() == [0.7, 0.75, 0.8123]
+    assert frame["robust[pgd Linf 0.1]"].isna().tolist() == [True, False, False]
+    assert frame["flags"].tolist() == ["", "square_beats_whitebox", ""]
+    assert frame["prov.plugins"].iloc[0] == "robarena-classics=0.1.0"
+    assert to_frame([]).empty
+
+
+def test_leaderboard_does_not_import_torch():
+    code = ("import sys, bench.leaderboard.build, bench.leaderboard.diff, bench.leaderboard.cli, "
+            "bench.leaderboard.render; sys.exit('torch' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
