@@ -149,7 +149,9 @@ def get_registry(plugins: Iterable[str] = (), autoload: Optional[bool] = None, f
 
     key = (tuple(plugins), autoload_enabled() if autoload is None else autoload)
     if fresh or key not in _CACHE:
-        _CACHE[key] = Registry(get_plugin_manager(plugins, autoload))
+        pm = get_plugin_manager(plugins, autoload)
+        pm.check_hooks()  # a misspelled hook is an error, as in pytest
+        _CACHE[key] = Registry(pm)
     return _CACHE[key]
 
 

@@ -62,7 +62,7 @@ def test_ensemble_is_the_per_example_worst_case(tmp_path, testkit):
 def test_warm_rerun_computes_nothing_and_gives_identical_rows(tmp_path, testkit):
     first = run(tiny_suite(), tmp_path, testkit)
     again = run(tiny_suite(), tmp_path, testkit)
-    assert first.computed == 3 and again.computed == 0 and again.cached == 3
+    assert first.computed == 4 and again.computed == 0 and again.cached == 4  # train, clean, attack, probe
     strip = lambda rows: [r.model_dump(exclude={"provenance": {"date"}}) for r in rows]  # noqa: E731
     assert strip(first.rows) == strip(again.rows)
 
@@ -181,3 +181,27 @@ def test_pandas_frame_has_numeric_columns(tmp_path, testkit):
     df = run(tiny_suite(), tmp_path, testkit).to_pandas()
     assert df.shape[0] == 1
     assert df["robust[sign Linf 0.1]"].dtype == np.float64
+
+
+def test_relabelling_reuses_cells_and_shows_the_new_labels(tmp_path, testkit):
+    run(tiny_suite(), tmp_path, testkit)
+    relabelled = tiny_suite(defenses=[{"id": "erm", "label": "plain-erm"}])
+    res = run(relabelled, tmp_path, testkit)
+    assert res.computed == 0
+    assert [r.row_id for r in res.rows] == ["digits/tiny-linear/plain-erm/seed0"]
+    from bench.runner.results import load_rows
+
+    assert [r.defense for r in load_rows(tmp_path, "tiny")] == ["plain-erm"]
+
+
+def test_clean_accuracy_without_attacks(tmp_path, testkit):
+    res = run(tiny_suite(attacks=[]), tmp_path, testkit)
+    assert res.rows[0].clean_accuracy is not None and res.rows[0].robust == {}
+
+
+def test_duplicate_attack_columns_are_rejected(tmp_path, testkit):
+    with pytest.raises(UsageError, match="share the label 'sign'"):
+        run(tiny_suite(attacks=[{"id": "sign", "eps": 0.1}, {"id": "sign", "eps": 0.1, "params": {"steps": 2}}]),
+            tmp_path, testkit)
+    with pytest.raises(UsageError, match="appear twice"):
+        run(tiny_suite(attacks=[{"id": "sign", "eps": 0.1}, {"id": "sign", "eps": [0.05, 0.1]}]), tmp_path, testkit)

@@ -40,6 +40,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             raise
         print(f"ERROR: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:  # `robarena ls | head`
+        sys.stderr.close()
+        return EXIT_OK
     except KeyboardInterrupt:
         print("interrupted: finished cells are stored; run the same command again to resume", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -20,11 +20,11 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
 
 
 def report(result, elapsed: float) -> int:
-    from bench.leaderboard.render import markdown_table
+    from bench.leaderboard.render import to_markdown
 
     for what, why in result.dropped:
         print(f"dropped {what}: {why}")
-    print(markdown_table(result.rows))
+    print(to_markdown(result.rows))
     print(f"\n{len(result.rows)} row(s); {result.computed} cell(s) computed, {result.cached} from cache, "
           f"{len(result.failures)} failed; {elapsed:.1f}s; results in {result.workdir}")
     if result.failures:

@@ -48,6 +48,9 @@ def check_entry(entry) -> list[str]:
         supported = set(getattr(impl, "norms", ()))
         if not declared <= supported:
             problems.append(f"spec declares norms {sorted(declared)} but {impl.__name__}.norms is {sorted(supported)}")
+        for flag, attr in (("targeted", "supports_targeted"), ("untargeted", "supports_untargeted")):
+            if getattr(entry.spec, flag) and not getattr(impl, attr, False):
+                problems.append(f"spec declares {flag}=True but {impl.__name__}.{attr} is False")
     return problems
 
 

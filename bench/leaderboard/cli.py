@@ -21,15 +21,17 @@ def _build(args: argparse.Namespace) -> int:
     from bench.leaderboard.rows import validate_rows
     from bench.runner.results import load_rows  # the runner's results, imported only when needed
 
-    rows = validate_rows(load_rows(Path(args.workdir), args.suite))
+    suite_name = args.suite
+    if not is_valid_name(suite_name) or suite_name.endswith(".toml"):  # a path or a qualified id
+        from bench.runner.suite import resolve_suite
+
+        suite_name = resolve_suite(args.suite).name
+    rows = validate_rows(load_rows(Path(args.workdir), suite_name))
     if not rows:
         raise LeaderboardError(
-            f"no results for suite {args.suite!r} in {args.workdir}; run `robarena run {args.suite} "
+            f"no results for suite {suite_name!r} in {args.workdir}; run `robarena run {args.suite} "
             f"--workdir {args.workdir}` first")
-    name = args.suite
-    names = {r.provenance.suite for r in rows}
-    if not is_valid_name(name) and len(names) == 1:  # a path or qualified id: file under the suite's name
-        name = names.pop()
+    name = suite_name
     path = build_snapshot(rows, name, args.version, root=Path(args.root), notes=args.notes)
     print(f"wrote leaderboard {name} {args.version} ({len(rows)} rows) to {path}")
     return 0

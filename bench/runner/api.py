@@ -70,12 +70,12 @@ def run(suite: Union[str, Path, dict, Suite], workdir: Union[str, Path] = DEFAUL
                      eval_n=suite_obj.eval.n, eval_batch=suite_obj.eval.batch_size, debug=debug)
     run_id = uuid.uuid4().hex[:12]
     try:
+        ctx.store.start_run(run_id, suite_obj.name, suite_obj.version, [])
         registry.pm.hook.robarena_run_start(suite=suite_obj, plan=plan, workdir=str(ctx.workdir))
         records = execute(plan, ctx, on_record=lambda cell, rec: registry.pm.hook.robarena_cell_finished(
             cell=cell, record=rec))
-        ctx.store.start_run(run_id, suite_obj.name, suite_obj.version, [r["key"] for r in records])
         failures = [CellFailure(r["cell_id"], r["stage"], r["error"] or "") for r in records if r["status"] != "ok"]
-        ctx.store.finish_run(run_id, "ok" if not failures else "failed")
+        ctx.store.finish_run(run_id, "ok" if not failures else "failed", [r["key"] for r in records])
         rows = rows_from_records(ctx.cache, records, suite_obj.name, suite_obj.version)
         result = RunResult(suite_obj, plan, rows, failures, ctx.workdir, run_id, computed=len(ctx.computed),
                            cached=len(records) - len(ctx.computed) - len(failures), dropped=list(plan.dropped))

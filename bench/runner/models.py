@@ -62,8 +62,9 @@ def load_state(path: str) -> dict[str, torch.Tensor]:
         state = torch.load(str(p), map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle with code, or garbage: refuse, never fall back to full unpickling
         raise UnsafeCheckpointError(
-            f"refusing to load {path!r}: it is not a weights-only checkpoint ({type(exc).__name__}: "
-            f"{str(exc).splitlines()[0][:200]}). Save a state_dict with safetensors.torch.save_file "
+            f"refusing to load {path!r}: it is not a weights-only checkpoint (it holds pickled objects other than "
+            f"tensors, or is not a torch file: {type(exc).__name__}). robarena never unpickles arbitrary code. "
+            "Save a state_dict with safetensors.torch.save_file(model.state_dict(), 'model.safetensors') "
             "or torch.save(model.state_dict(), path)"
         ) from None
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):

@@ -57,6 +57,17 @@ class TrainCell:
 
 
 @dataclass(frozen=True)
+class CleanCell:
+    """Clean accuracy of a trained model on the evaluation subset (one per trained model)."""
+
+    train: TrainCell
+
+    @property
+    def cell_id(self) -> str:
+        return f"{self.train.row_id} :: clean"
+
+
+@dataclass(frozen=True)
 class AttackCell:
     train: TrainCell
     attack: Component
@@ -107,7 +118,7 @@ class Plan:
 
     @property
     def n_cells(self) -> int:
-        return len(self.train_cells) + len(self.attack_cells) + len(self.probe_cells) + len(self.task_cells)
+        return 2 * len(self.train_cells) + len(self.attack_cells) + len(self.probe_cells) + len(self.task_cells)
 
 
 def validate_params(entry: Entry, params: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
@@ -212,6 +223,10 @@ def build_plan(suite: Suite, registry: Registry) -> Plan:
                     plan.dropped.append((f"{cell.row_id} x {attack.label} {threat.label}", reason))
                     continue
                 own_attacks.append(AttackCell(cell, attack, threat))
+        columns = [a.column for a in own_attacks]
+        if len(set(columns)) != len(columns):
+            dup = sorted({c for c in columns if columns.count(c) > 1})
+            raise UsageError(f"attack columns {dup} appear twice; give the attack entries distinct labels")
         plan.attack_cells.extend(own_attacks)
         for probe in probes:
             needs = probe.entry.spec.needs_attacks

@@ -6,6 +6,7 @@ model: an example counts as robust only if it is clean-correct and survives ever
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterable, Optional
@@ -14,6 +15,11 @@ from bench.errors import LeaderboardError
 from bench.leaderboard.schema import Provenance, Row
 from bench.store.cache import ArtifactCache
 from bench.store.results import ResultsStore
+
+
+def _finite(value: Optional[float]) -> Optional[float]:
+    """NaN or infinite values (undefined for this model) are stored as ``None`` in rows."""
+    return value if value is not None and math.isfinite(value) else None
 
 
 def _ensembles(cache: ArtifactCache, attacks: list[dict]) -> dict[str, Optional[float]]:
@@ -39,7 +45,8 @@ def _monotonicity_flags(attacks: list[dict]) -> list[str]:
     for rec in attacks:
         if rec["status"] == "ok":
             m = rec["meta"]
-            groups[(m["attack"], m["threat_norm"])].append((m["threat_eps"], rec["payload"]["robust_accuracy"]))
+            targeted = " targeted" if m["threat"].endswith("targeted") else ""
+            groups[(m["attack"], m["threat_norm"] + targeted)].append((m["threat_eps"], rec["payload"]["robust_accuracy"]))
     for (attack, norm), points in sorted(groups.items()):
         points.sort()
         if any(b[1] > a[1] for a, b in zip(points, points[1:])):
@@ -54,18 +61,19 @@ def assemble_row(cache: ArtifactCache, records: list[dict], suite: str, suite_ve
     tasks = [r for r in records if r["stage"] == "task"]
     meta = (train or records)[0]["meta"]
     errors = [f"{r['cell_id']}: {r['error']}" for r in records if r["status"] != "ok"]
-    clean = next((r["payload"]["clean_accuracy"] for r in attacks if r["status"] == "ok"), None)
+    clean = next((r["payload"]["clean_accuracy"] for r in records if r["stage"] == "clean" and r["status"] == "ok"),
+                 None)
     robust = {r["meta"]["column"]: (r["payload"]["robust_accuracy"] if r["status"] == "ok" else None)
               for r in attacks}
     probe_cols: dict[str, Optional[float]] = {}
     for r in probes:
-        for col, val in (r["payload"].get("scalars") or {}).items():
-            probe_cols[f"{r['meta']['probe']}.{col}"] = val
+        for col, val in sorted((r["payload"].get("scalars") or {}).items()):
+            probe_cols[f"{r['meta']['probe']}.{col}"] = _finite(val)
     task_cols: dict[str, Optional[float]] = {}
     artifacts: dict[str, str] = {}
     for r in tasks:
-        for col, val in (r["payload"].get("metrics") or {}).items():
-            task_cols[f"{r['meta']['task']}.{col}"] = val
+        for col, val in sorted((r["payload"].get("metrics") or {}).items()):
+            task_cols[f"{r['meta']['task']}.{col}"] = _finite(val)
         for name, digest in (r["payload"].get("artifacts") or {}).items():
             artifacts[f"{r['meta']['task']}.{name}"] = digest
     if train and train[0]["status"] == "ok":

@@ -20,7 +20,7 @@ from bench.errors import CorruptArtifactError, RobarenaError
 from bench.runner.context import RunContext, base_meta
 from bench.runner.keys import cell_key, file_sha256
 from bench.runner.models import build_arch, build_registered, load_into, load_state
-from bench.runner.plan import AttackCell, ProbeCell, TaskCell, TrainCell
+from bench.runner.plan import AttackCell, CleanCell, ProbeCell, TaskCell, TrainCell
 
 
 def cached(ctx: RunContext, key: str, artifact_fields: tuple[str, ...] = ()) -> Optional[dict]:
@@ -43,11 +43,23 @@ def train_parts(ctx: RunContext, cell: TrainCell, data: DatasetSplits) -> dict[s
     if cell.pretrained is not None:
         pre = cell.pretrained
         parts["pretrained"] = {"arch": pre.arch, "arch_params": pre.arch_params, "mean": pre.mean, "std": pre.std,
-                               "checkpoint_sha256": file_sha256(pre.checkpoint)}
+                               "checkpoint_sha256": file_sha256(pre.checkpoint), "arch_version": _arch_version(ctx, pre.arch)}
     else:
         parts.update(model=cell.model.describe(), defense=cell.defense.describe(),  # type: ignore[union-attr]
                      train=cell.train.model_dump(mode="json"))  # type: ignore[union-attr]
     return parts
+
+
+def _arch_version(ctx: RunContext, arch: str) -> str:
+    """What the architecture's code version is: timm's version, the spec's, or the user's module."""
+    if arch.startswith("timm/"):
+        import timm
+
+        return f"timm-{timm.__version__}"
+    if ":" in arch:
+        return "user"
+    entry = ctx.registry.get("model", arch)
+    return f"{entry.plugin.distribution}-{entry.plugin.version}/v{entry.version}"
 
 
 def _defense(cell: TrainCell) -> Any:
@@ -164,6 +176,27 @@ def predict(model: nn.Module, x: torch.Tensor, batch_size: int, device: torch.de
 def clean_correct(ctx: RunContext, cell: TrainCell, model: nn.Module) -> torch.Tensor:
     x, y = eval_subset(ctx, cell)
     return predict(model, x, ctx.eval_batch, ctx.device) == y
+
+
+# --------------------------------------------------------------------------- clean
+def clean_key(ctx: RunContext, cell: CleanCell) -> str:
+    return cell_key("clean", {"train": train_key(ctx, cell.train), "n": ctx.eval_n, "batch": ctx.eval_batch})
+
+
+def run_clean(ctx: RunContext, cell: CleanCell) -> dict:
+    """Clean accuracy on the evaluation subset, by the runner's own forward pass."""
+    key = clean_key(ctx, cell)
+    rec = cached(ctx, key, ("arrays",))
+    if rec is not None:
+        return rec
+    model, _ = run_train(ctx, cell.train)
+    correct = clean_correct(ctx, cell.train, model)
+    n = max(1, int(correct.shape[0]))
+    payload = {"clean_accuracy": int(correct.sum()) / n,
+               "arrays": ctx.cache.put_tensors({"clean_correct": correct.to(torch.uint8)})}
+    rec = ctx.store.put_cell(key, "clean", cell.cell_id, "ok", payload, meta_for(ctx, cell))
+    ctx.computed.append(key)
+    return rec
 
 
 # --------------------------------------------------------------------------- attack
@@ -296,12 +329,15 @@ def run_task(ctx: RunContext, cell: TaskCell) -> dict:
 
 
 # --------------------------------------------------------------------------- keys and metadata of any cell
-Cell = Union[TrainCell, AttackCell, ProbeCell, TaskCell]
+Cell = Union[TrainCell, CleanCell, AttackCell, ProbeCell, TaskCell]
+LABEL_FIELDS = ("row_id", "dataset", "model", "defense", "column", "attack", "probe", "task", "threat")
 
 
 def key_for(ctx: RunContext, cell: Cell) -> str:
     if isinstance(cell, TrainCell):
         return train_key(ctx, cell)
+    if isinstance(cell, CleanCell):
+        return clean_key(ctx, cell)
     if isinstance(cell, AttackCell):
         return attack_key(ctx, cell)
     if isinstance(cell, ProbeCell):
@@ -310,11 +346,23 @@ def key_for(ctx: RunContext, cell: Cell) -> str:
 
 
 def stage_of(cell: Cell) -> str:
-    return {TrainCell: "train", AttackCell: "attack", ProbeCell: "probe", TaskCell: "task"}[type(cell)]
+    return {TrainCell: "train", CleanCell: "clean", AttackCell: "attack", ProbeCell: "probe",
+            TaskCell: "task"}[type(cell)]
 
 
 def cell_id_of(cell: Cell) -> str:
     return cell.row_id if isinstance(cell, TrainCell) else cell.cell_id
+
+
+def refresh_labels(ctx: RunContext, cell: Cell, rec: dict) -> dict:
+    """Labels are not part of a cache key: give a cached record this suite's labels (stored too)."""
+    current = meta_for(ctx, cell)
+    stale = {k: current[k] for k in LABEL_FIELDS if k in current and rec["meta"].get(k) != current[k]}
+    if not stale or rec["status"] != "ok":
+        return rec
+    rec = {**rec, "meta": {**rec["meta"], **stale}, "cell_id": cell_id_of(cell)}
+    ctx.store.update_labels(rec["key"], rec["cell_id"], rec["meta"])
+    return rec
 
 
 def meta_for(ctx: RunContext, cell: Cell) -> dict:

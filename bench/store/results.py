@@ -88,6 +88,10 @@ class ResultsStore:
         return {"key": row[0], "stage": row[1], "cell_id": row[2], "status": row[3],
                 "payload": json.loads(row[4]), "meta": json.loads(row[5]), "error": row[6], "created": row[7]}
 
+    def update_labels(self, key: str, cell_id: str, meta: dict) -> None:
+        """Rewrite a record's display labels (its results and creation date stay)."""
+        self._write("UPDATE cells SET cell_id = ?, meta = ? WHERE key = ?", (cell_id, json.dumps(meta, sort_keys=True), key))
+
     def delete_cell(self, key: str) -> None:
         self._write("DELETE FROM cells WHERE key = ?", (key,))
 
@@ -101,8 +105,9 @@ class ResultsStore:
             (run_id, suite, suite_version, utc_now(), "running", json.dumps(cell_keys)),
         )
 
-    def finish_run(self, run_id: str, status: str) -> None:
-        self._write("UPDATE runs SET finished = ?, status = ? WHERE run_id = ?", (utc_now(), status, run_id))
+    def finish_run(self, run_id: str, status: str, cell_keys: list[str]) -> None:
+        self._write("UPDATE runs SET finished = ?, status = ?, cell_keys = ? WHERE run_id = ?",
+                    (utc_now(), status, json.dumps(cell_keys), run_id))
 
     def latest_run(self, suite: str) -> Optional[dict]:
         row = self.conn.execute(

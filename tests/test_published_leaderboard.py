@@ -1,0 +1,34 @@
+"""The published ``leaderboard/quick`` snapshot is reproduced by a fresh run of the quick suite.
+
+Exact equality when this machine has the snapshot's torch version and platform (the
+same numbers bit for bit); otherwise every accuracy within ``CROSS_MACHINE_ATOL``
+(3 percentage points: different BLAS kernels change float rounding, which can flip
+a few of the 500 evaluation examples after training).
+"""
+import platform
+from pathlib import Path
+
+import pytest
+import torch
+
+import bench
+from bench.leaderboard.build import list_versions, load_snapshot
+from bench.leaderboard.diff import diff_snapshots, format_diff
+
+ROOT = Path(__file__).resolve().parents[1] / "leaderboard"
+CROSS_MACHINE_ATOL = 0.03
+
+pytestmark = pytest.mark.slow
+
+
+def test_fresh_quick_run_reproduces_the_published_leaderboard(tmp_path):
+    versions = list_versions(ROOT, "quick")
+    assert versions, "leaderboard/quick has no published version"
+    published = load_snapshot(ROOT, "quick", versions[-1])
+    result = bench.run("quick", workdir=tmp_path, device="cpu")
+    assert result.ok, result.failures
+    prov = published[0].provenance
+    same_machine = prov.torch_version == torch.__version__ and prov.platform == platform.platform()
+    diff = diff_snapshots(published, result.rows, atol=0.0 if same_machine else CROSS_MACHINE_ATOL)
+    assert not diff.added and not diff.removed
+    assert not diff.changed, format_diff(diff)
