@@ -206,6 +206,11 @@ def attack_key(ctx: RunContext, cell: AttackCell) -> str:
                                "batch": ctx.eval_batch})
 
 
+def batch_seed(seed: int, offset: int) -> int:
+    """The attack seed for the batch starting at example ``offset`` (batch 0 keeps ``seed``)."""
+    return seed if offset == 0 else (seed * 1_000_003 + offset) % (2**63 - 1)
+
+
 def target_labels(y: torch.Tensor, num_classes: int, seed: int) -> torch.Tensor:
     """Targets for targeted threat models: a uniformly drawn class other than the true one."""
     gen = torch.Generator().manual_seed(seed)
@@ -230,6 +235,7 @@ def run_attack(ctx: RunContext, cell: AttackCell) -> dict:
     for i in range(0, x.shape[0], bs):
         xb, yb = x[i:i + bs].to(ctx.device), y[i:i + bs].to(ctx.device)
         tb = target[i:i + bs].to(ctx.device) if target is not None else None
+        attack.seed = batch_seed(cell.train.seed, i)  # distinct random starts per batch
         out = attack(model, xb, yb, cell.threat, target=tb)
         advs.append(out.x_adv.cpu())
         for name, value in out.extras.items():

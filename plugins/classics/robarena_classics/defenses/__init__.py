@@ -1,0 +1,1 @@
+"""Training recipes: standard cross-entropy (:mod:`.standard`) and PGD-AT (:mod:`.pgd_at`)."""

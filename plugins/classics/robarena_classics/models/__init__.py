@@ -1,0 +1,1 @@
+"""Architectures: :mod:`.small_cnn` and :mod:`.linear`."""

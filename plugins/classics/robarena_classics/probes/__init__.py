@@ -1,0 +1,1 @@
+"""Probes: margin distribution (:mod:`.margin`) and generalization gaps (:mod:`.generalization`)."""
