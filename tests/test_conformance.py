@@ -1,0 +1,48 @@
+"""Conformance over everything registered: every attack, defense and probe of every installed plugin.
+
+New components are tested automatically as soon as their plugin is installed (the timm model
+registry's approach): attacks stay in their threat model, are deterministic and leave the
+model untouched; defenses train a tiny model deterministically; probes return their columns.
+"""
+import pytest
+
+from bench.cli.validate import check_entry
+from bench.registry import get_registry
+from bench.testing import conformance
+
+REGISTRY = get_registry(fresh=True)
+
+
+def entries(kind):
+    return [pytest.param(e, id=e.qualified_id) for e in REGISTRY.entries(kind)]
+
+
+@pytest.mark.parametrize("entry", [p for k in ("dataset", "model", "defense", "attack", "probe", "task", "suite")
+                                   for p in entries(k)])
+def test_validates(entry):
+    assert check_entry(entry) == []
+
+
+@pytest.mark.parametrize("entry", entries("attack"))
+def test_attack_conformance(entry):
+    conformance.check_attack(entry)
+
+
+@pytest.mark.parametrize("entry", [e for e in entries("defense") if e.values[0].spec.trains])
+def test_defense_conformance(entry):
+    conformance.check_defense(entry)
+
+
+@pytest.mark.parametrize("entry", entries("probe"))
+def test_probe_conformance(entry):
+    conformance.check_probe(entry)
+
+
+@pytest.mark.parametrize("entry", entries("dataset"))
+def test_dataset_loads_in_range_with_a_stable_fingerprint(entry):
+    if not entry.spec.embedded:
+        pytest.skip("needs local files (tested by its plugin on small files in the real format)")
+    impl = entry.load()
+    a, b = impl()(), impl()()
+    assert a.shape == tuple(entry.spec.shape) and a.num_classes == entry.spec.num_classes
+    assert a.fingerprint == b.fingerprint and len(a.fingerprint) == 16
