@@ -7,6 +7,14 @@ from __future__ import annotations
 
 from bench.hookspecs import hookimpl
 from bench.specs import AttackSpec, DefenseSpec, ModelSpec, Paper, ProbeSpec, SuiteSpec
+from robarena_classics import specs_attacks_autoattack, specs_attacks_more, specs_defenses_more, specs_models_zoo
+
+# Spec lists contributed by the area modules (one module per area, each owning its own list).
+_AREAS = (specs_attacks_autoattack, specs_attacks_more, specs_defenses_more, specs_models_zoo)
+
+
+def _extra(kind: str) -> list:
+    return [spec for module in _AREAS for spec in getattr(module, kind, [])]
 
 PKG = "robarena_classics"
 
@@ -32,7 +40,7 @@ P3 = Paper(
 
 @hookimpl
 def robarena_models() -> list[ModelSpec]:
-    return [
+    return _extra("MODELS") + [
         ModelSpec(
             name="small-cnn", version="1", target=f"{PKG}.models.small_cnn:SmallCNN",
             summary="two 3x3 convs (32w, 64w) + FC 128; max-pool and 2x2 average pool only for H >= 16",
@@ -46,7 +54,7 @@ def robarena_models() -> list[ModelSpec]:
 
 @hookimpl
 def robarena_defenses() -> list[DefenseSpec]:
-    return [
+    return _extra("DEFENSES") + [
         DefenseSpec(
             name="standard", version="1", target=f"{PKG}.defenses.standard:Standard",
             summary="cross-entropy training on clean data (P3 Eq. 2.4)", paper=P3,
@@ -61,7 +69,7 @@ def robarena_defenses() -> list[DefenseSpec]:
 
 @hookimpl
 def robarena_attacks() -> list[AttackSpec]:
-    return [
+    return _extra("ATTACKS") + [
         AttackSpec(
             name="fgsm", version="1", target=f"{PKG}.attacks.fgsm:FGSM",
             summary="one signed (Linf) or normalised (L2) gradient step of length eps",
@@ -78,7 +86,7 @@ def robarena_attacks() -> list[AttackSpec]:
 
 @hookimpl
 def robarena_probes() -> list[ProbeSpec]:
-    return [
+    return _extra("PROBES") + [
         ProbeSpec(
             name="margin", version="1", target=f"{PKG}.probes.margin:MarginProbe",
             summary="logit margin f_y - max_{i != y} f_i: mean, median, fraction negative, histograms (P1 Def. 3)",
@@ -95,7 +103,7 @@ def robarena_probes() -> list[ProbeSpec]:
 
 @hookimpl
 def robarena_suites() -> list[SuiteSpec]:
-    return [
+    return _extra("SUITES") + [
         SuiteSpec(
             name="quick", version="1", target=f"{PKG}:suites/quick.toml",
             summary="digits, SmallCNN, standard vs PGD-AT, FGSM and PGD at Linf 0.1, margin and "
