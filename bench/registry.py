@@ -106,8 +106,15 @@ class Registry:
         return [e.qualified_id for e in self.entries(kind)]
 
     def get(self, kind: str, ident: str) -> Entry:
-        """Look ``ident`` up; a bare method name works when exactly one plugin registers it."""
+        """Look ``ident`` up; a bare method name works when exactly one plugin registers it.
+
+        ``timm/<name>`` is a model id for any timm architecture (built with ``pretrained=False``).
+        """
         table = self._entries[kind]
+        if kind == "model" and ident.startswith("timm/") and ident not in table:
+            from bench.timm_models import timm_entry
+
+            return timm_entry(ident)
         if ident in table:
             return table[ident]
         if "/" not in ident:

@@ -205,3 +205,44 @@ def test_duplicate_attack_columns_are_rejected(tmp_path, testkit):
             tmp_path, testkit)
     with pytest.raises(UsageError, match="appear twice"):
         run(tiny_suite(attacks=[{"id": "sign", "eps": 0.1}, {"id": "sign", "eps": [0.05, 0.1]}]), tmp_path, testkit)
+
+
+def test_transfer_attack_is_crafted_on_the_substitute_and_scored_on_the_target(tmp_path, testkit):
+    suite = tiny_suite(attacks=[{"id": "sign", "label": "sign-transfer", "eps": 0.1, "params": {"steps": 2},
+                                 "substitute": {"model": "tiny-conv", "defense": "erm"}}])
+    res = run(suite, tmp_path, testkit)
+    assert res.ok, res.failures
+    (rec,) = attack_records(tmp_path)
+    assert rec["meta"]["substitute"] == "robarena_testkit/tiny-conv trained by robarena_testkit/erm"
+    # rebuild the substitute from its cached checkpoint and craft the same examples ourselves
+    store = ResultsStore(tmp_path / "results.sqlite")
+    (sub_rec,) = [store.get_cell(k) for (k,) in store.conn.execute("SELECT key FROM cells WHERE stage='train'")
+                  if "tiny-conv" in store.get_cell(k)["cell_id"]]
+    store.close()
+    from bench.data.digits import Digits
+    from bench.testing.tiny import TinyConv
+    from bench.threat import ThreatModel
+    from robarena_testkit_impl import SignStep
+
+    cache = ArtifactCache(tmp_path / "cache")
+    sub = TinyConv((1, 8, 8), 10)
+    sub.load_state_dict(cache.get_tensors(sub_rec["payload"]["checkpoint"]))
+    data = Digits(Digits.Config(n_train=300, n_test=60))()
+    threat = ThreatModel(norm="Linf", eps=0.1)
+    x_adv = torch.cat([SignStep(SignStep.Config(steps=2), seed=s)(sub.eval(), data.x_test[i:i + 32],
+                                                                   data.y_test[i:i + 32], threat).x_adv
+                       for i, s in ((0, 0), (32, 32))])
+    assert torch.equal(cache.get_tensors(rec["payload"]["arrays"])["x_adv"], x_adv)
+    assert "robarena_testkit/tiny-conv" in res.rows[0].provenance.specs
+
+
+def test_timm_model_in_a_suite(tmp_path, testkit):
+    suite = tiny_suite(datasets=[{"id": "core/gratings32", "params": {"n_train": 40, "n_test": 8}}],
+                       models=[{"id": "timm/resnet10t"}], train={"epochs": 1, "batch_size": 20},
+                       eval={"n": 8, "batch_size": 8}, attacks=[{"id": "noise", "eps": "8/255"}])
+    res = run(suite, tmp_path, testkit)
+    assert res.ok, res.failures
+    import timm
+
+    assert res.rows[0].provenance.specs["timm/resnet10t"] == timm.__version__
+    assert res.rows[0].provenance.plugins["timm"] == timm.__version__

@@ -72,6 +72,7 @@ class AttackCell:
     train: TrainCell
     attack: Component
     threat: ThreatModel
+    substitute: Optional[TrainCell] = None
 
     @property
     def column(self) -> str:
@@ -185,11 +186,11 @@ def build_plan(suite: Suite, registry: Registry) -> Plan:
     datasets = [_resolve(registry, "dataset", r) for r in suite.datasets]
     models = [_resolve(registry, "model", r) for r in suite.models]
     defenses = [(_resolve(registry, "defense", r), r) for r in suite.defenses]
-    attacks = [(_resolve(registry, "attack", r), r.threats()) for r in suite.attacks]
+    attacks = [(_resolve(registry, "attack", r), r.threats(), r.substitute) for r in suite.attacks]
     probes = [_resolve(registry, "probe", r) for r in suite.probes]
     tasks = [_resolve(registry, "task", r) for r in suite.tasks]
     for group, kind in ((datasets, "dataset"), (models, "model"), ([d for d, _ in defenses], "defense"),
-                        ([a for a, _ in attacks], "attack"), (probes, "probe"), (tasks, "task")):
+                        ([a[0] for a in attacks], "attack"), (probes, "probe"), (tasks, "task")):
         _unique_labels(group, kind)
 
     for seed in suite.seeds:
@@ -216,13 +217,14 @@ def build_plan(suite: Suite, registry: Registry) -> Plan:
 
     for cell in plan.train_cells:
         own_attacks = []
-        for attack, threats in attacks:
+        for attack, threats, sub in attacks:
+            substitute = _substitute_cell(registry, suite, cell, sub) if sub is not None else None
             for threat in threats:
                 reason = _attack_fits(attack.entry, threat)
                 if reason:
                     plan.dropped.append((f"{cell.row_id} x {attack.label} {threat.label}", reason))
                     continue
-                own_attacks.append(AttackCell(cell, attack, threat))
+                own_attacks.append(AttackCell(cell, attack, threat, substitute))
         columns = [a.column for a in own_attacks]
         if len(set(columns)) != len(columns):
             dup = sorted({c for c in columns if columns.count(c) > 1})
@@ -233,3 +235,17 @@ def build_plan(suite: Suite, registry: Registry) -> Plan:
             plan.probe_cells.append(ProbeCell(cell, probe, tuple(own_attacks) if needs else ()))
         plan.task_cells.extend(TaskCell(cell, task) for task in tasks)
     return plan
+
+
+def _substitute_cell(registry: Registry, suite: Suite, cell: TrainCell, sub: Any) -> TrainCell:
+    """The training cell of a transfer attack's substitute: same dataset and seed as the row."""
+    model = _resolve(registry, "model", Ref(id=sub.model, params=sub.model_params))
+    defense = _resolve(registry, "defense", Ref(id=sub.defense, params=sub.defense_params))
+    reason = _model_fits(model.entry, cell.dataset.entry.spec.shape)
+    if reason:
+        raise UsageError(f"substitute model {model.qid!r} cannot take dataset {cell.dataset.qid!r}: {reason}")
+    try:
+        train = TrainConfig(**{**suite.train.model_dump(), **sub.train})
+    except ValidationError as exc:
+        raise ConfigError(f"substitute {model.qid!r}: invalid train overrides: {exc}") from None
+    return TrainCell(cell.dataset, model, defense, cell.seed, train)

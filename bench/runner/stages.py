@@ -201,9 +201,11 @@ def run_clean(ctx: RunContext, cell: CleanCell) -> dict:
 
 # --------------------------------------------------------------------------- attack
 def attack_key(ctx: RunContext, cell: AttackCell) -> str:
-    return cell_key("attack", {"train": train_key(ctx, cell.train), "attack": cell.attack.describe(),
-                               "threat": cell.threat.model_dump(mode="json"), "n": ctx.eval_n,
-                               "batch": ctx.eval_batch})
+    parts = {"train": train_key(ctx, cell.train), "attack": cell.attack.describe(),
+             "threat": cell.threat.model_dump(mode="json"), "n": ctx.eval_n, "batch": ctx.eval_batch}
+    if cell.substitute is not None:
+        parts["substitute"] = train_key(ctx, cell.substitute)
+    return cell_key("attack", parts)
 
 
 def batch_seed(seed: int, offset: int) -> int:
@@ -224,6 +226,9 @@ def run_attack(ctx: RunContext, cell: AttackCell) -> dict:
     if rec is not None:
         return rec
     model, _ = run_train(ctx, cell.train)
+    source = model  # the model the attack sees: the row's own, or a substitute (black-box transfer)
+    if cell.substitute is not None:
+        source, _ = run_train(ctx, cell.substitute)
     data = ctx.dataset(cell.train.dataset)
     x, y = eval_subset(ctx, cell.train)
     impl = cell.attack.entry.load()
@@ -236,7 +241,7 @@ def run_attack(ctx: RunContext, cell: AttackCell) -> dict:
         xb, yb = x[i:i + bs].to(ctx.device), y[i:i + bs].to(ctx.device)
         tb = target[i:i + bs].to(ctx.device) if target is not None else None
         attack.seed = batch_seed(cell.train.seed, i)  # distinct random starts per batch
-        out = attack(model, xb, yb, cell.threat, target=tb)
+        out = attack(source, xb, yb, cell.threat, target=tb)
         advs.append(out.x_adv.cpu())
         for name, value in out.extras.items():
             extras.setdefault(name, []).append(value.detach().cpu())
@@ -380,6 +385,9 @@ def meta_for(ctx: RunContext, cell: Cell) -> dict:
     n = min(ctx.eval_n, len(data.y_test))
     if isinstance(cell, AttackCell):
         comps.append(cell.attack)
+        if cell.substitute is not None:
+            comps += [cell.substitute.model, cell.substitute.defense]
+            extra["substitute"] = f"{cell.substitute.model.qid} trained by {cell.substitute.defense.qid}"
         extra.update(column=cell.column, threat=cell.threat.label, threat_norm=cell.threat.norm,
                      threat_eps=cell.threat.eps, attack=cell.attack.label)
     elif isinstance(cell, ProbeCell):

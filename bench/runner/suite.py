@@ -48,12 +48,27 @@ class DefenseRef(Ref):
     train: dict[str, Any] = Field(default_factory=dict)
 
 
+class SubstituteRef(_Strict):
+    """A substitute model the runner trains on the same data for a black-box transfer attack (P4)."""
+
+    model: str
+    model_params: dict[str, Any] = Field(default_factory=dict)
+    defense: str = "standard"
+    defense_params: dict[str, Any] = Field(default_factory=dict)
+    train: dict[str, Any] = Field(default_factory=dict, description="overrides of the suite's [train] table")
+
+
 class AttackRef(Ref):
-    """An attack with its threat model; a list ``eps`` expands into one cell per value."""
+    """An attack with its threat model; a list ``eps`` expands into one cell per value.
+
+    With ``substitute``, the attack is crafted on that substitute model (trained by the runner on
+    the row's dataset and seed) and scored on the row's model: a black-box transfer attack.
+    """
 
     norm: Literal["Linf", "L2", "unbounded", "linf", "l2"] = "Linf"
     eps: Union[EpsValue, list[EpsValue], None] = None
     targeted: bool = False
+    substitute: Optional[SubstituteRef] = None
 
     def threats(self) -> list[ThreatModel]:
         values = self.eps if isinstance(self.eps, list) else [self.eps]
