@@ -246,3 +246,12 @@ def test_timm_model_in_a_suite(tmp_path, testkit):
 
     assert res.rows[0].provenance.specs["timm/resnet10t"] == timm.__version__
     assert res.rows[0].provenance.plugins["timm"] == timm.__version__
+
+
+def test_two_suites_labelling_a_shared_cell_keep_their_own_labels(tmp_path, testkit):
+    from bench.runner.results import load_rows
+
+    run(tiny_suite(), tmp_path, testkit)
+    run(tiny_suite(name="other", defenses=[{"id": "erm", "label": "erm2"}]), tmp_path, testkit)
+    assert [r.defense for r in load_rows(tmp_path, "tiny")] == ["erm"]
+    assert [r.defense for r in load_rows(tmp_path, "other")] == ["erm2"]

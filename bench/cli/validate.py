@@ -14,7 +14,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=handle)
 
 
-def check_entry(entry) -> list[str]:
+def check_entry(entry, registry=None) -> list[str]:
     """Problems with one registered component (empty when it conforms)."""
     import bench.api as api
     from bench.config import BaseConfig
@@ -26,7 +26,7 @@ def check_entry(entry) -> list[str]:
             from bench.runner.suite import resolve_suite
 
             try:
-                resolve_suite(entry.qualified_id)
+                resolve_suite(entry.qualified_id, registry)
             except RobarenaError as exc:
                 problems.append(str(exc))
         return problems
@@ -72,7 +72,7 @@ def handle(args: argparse.Namespace) -> int:
     if registry is not None:
         print(plugin_header(registry))
         for entry in registry:
-            problems = check_entry(entry)
+            problems = check_entry(entry, registry)
             status = "ok" if not problems else "FAILED"
             print(f"  {status:6} {entry.kind:8} {entry.qualified_id} v{entry.version}")
             failures += [f"{entry.kind} {entry.qualified_id}: {p}" for p in problems]

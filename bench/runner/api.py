@@ -62,6 +62,7 @@ def run(suite: Union[str, Path, dict, Suite], workdir: Union[str, Path] = DEFAUL
     from bench.runner.context import RunContext, resolve_device
     from bench.runner.executors.inprocess import execute
     from bench.runner.results import rows_from_records
+    from bench.runner.stages import LABEL_FIELDS
 
     registry = get_registry(tuple(plugins))
     suite_obj = resolve_suite(suite, registry)
@@ -75,7 +76,9 @@ def run(suite: Union[str, Path, dict, Suite], workdir: Union[str, Path] = DEFAUL
         records = execute(plan, ctx, on_record=lambda cell, rec: registry.pm.hook.robarena_cell_finished(
             cell=cell, record=rec))
         failures = [CellFailure(r["cell_id"], r["stage"], r["error"] or "") for r in records if r["status"] != "ok"]
-        ctx.store.finish_run(run_id, "ok" if not failures else "failed", [r["key"] for r in records])
+        labels = {r["key"]: {k: r["meta"][k] for k in LABEL_FIELDS if k in r["meta"]} | {"cell_id": r["cell_id"]}
+                  for r in records}
+        ctx.store.finish_run(run_id, "ok" if not failures else "failed", [r["key"] for r in records], labels)
         rows = rows_from_records(ctx.cache, records, suite_obj.name, suite_obj.version)
         result = RunResult(suite_obj, plan, rows, failures, ctx.workdir, run_id, computed=len(ctx.computed),
                            cached=len(records) - len(ctx.computed) - len(failures), dropped=list(plan.dropped))

@@ -122,6 +122,10 @@ def load_rows(workdir: Any, suite_name: str) -> list[Row]:
         missing = [k for k, r in zip(run["cell_keys"], records) if r is None]
         if missing:
             raise LeaderboardError(f"{len(missing)} cell record(s) of the last run are missing; re-run the suite")
+        for rec in records:  # the labels this run gave each cell (another suite may relabel shared cells)
+            labels = dict(run["labels"].get(rec["key"], {}))
+            rec["cell_id"] = labels.pop("cell_id", rec["cell_id"])
+            rec["meta"] = {**rec["meta"], **labels}
         return rows_from_records(ArtifactCache(Path(workdir) / "cache"), records, suite_name, run["suite_version"])
     finally:
         store.close()

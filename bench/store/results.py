@@ -31,7 +31,8 @@ CREATE TABLE IF NOT EXISTS runs (
     started TEXT NOT NULL,
     finished TEXT,
     status TEXT NOT NULL,
-    cell_keys TEXT NOT NULL
+    cell_keys TEXT NOT NULL,
+    labels TEXT
 );
 """
 
@@ -48,6 +49,9 @@ class ResultsStore:
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA busy_timeout=60000")
         self.conn.executescript(SCHEMA)
+        columns = {row[1] for row in self.conn.execute("PRAGMA table_info(runs)")}
+        if "labels" not in columns:  # a work directory from before labels were kept per run
+            self.conn.execute("ALTER TABLE runs ADD COLUMN labels TEXT")
 
     def close(self) -> None:
         self.conn.close()
@@ -105,16 +109,19 @@ class ResultsStore:
             (run_id, suite, suite_version, utc_now(), "running", json.dumps(cell_keys)),
         )
 
-    def finish_run(self, run_id: str, status: str, cell_keys: list[str]) -> None:
-        self._write("UPDATE runs SET finished = ?, status = ?, cell_keys = ? WHERE run_id = ?",
-                    (utc_now(), status, json.dumps(cell_keys), run_id))
+    def finish_run(self, run_id: str, status: str, cell_keys: list[str], labels: Optional[dict] = None) -> None:
+        """Close a run with its cell keys and the display labels this run gave each cell
+        (labels are not part of cache keys, so two suites may label one cell differently)."""
+        self._write("UPDATE runs SET finished = ?, status = ?, cell_keys = ?, labels = ? WHERE run_id = ?",
+                    (utc_now(), status, json.dumps(cell_keys), json.dumps(labels or {}), run_id))
 
     def latest_run(self, suite: str) -> Optional[dict]:
         row = self.conn.execute(
-            "SELECT run_id, suite, suite_version, started, finished, status, cell_keys FROM runs "
+            "SELECT run_id, suite, suite_version, started, finished, status, cell_keys, labels FROM runs "
             "WHERE suite = ? AND finished IS NOT NULL ORDER BY finished DESC, rowid DESC LIMIT 1", (suite,)
         ).fetchone()
         if row is None:
             return None
         return {"run_id": row[0], "suite": row[1], "suite_version": row[2], "started": row[3],
-                "finished": row[4], "status": row[5], "cell_keys": json.loads(row[6])}
+                "finished": row[4], "status": row[5], "cell_keys": json.loads(row[6]),
+                "labels": json.loads(row[7] or "{}")}
