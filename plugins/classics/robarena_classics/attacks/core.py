@@ -128,7 +128,7 @@ def input_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str
 def pgd_steps(model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: ThreatModel, *, steps: int,
               step_size: float, loss: str = "ce", target: Optional[torch.Tensor] = None,
               random_init: bool = True, generator: Optional[torch.Generator] = None,
-              early_stop: bool = True) -> torch.Tensor:
+              early_stop: bool = True, compact_every: Optional[int] = None) -> torch.Tensor:
     """The PGD iterates of Madry et al. (2018); returns ``x_adv`` (N, C, H, W) only.
 
     ``x_{t+1} = P(x_t + step_size * argmax_{||u|| <= 1} <u, grad>)`` (P3 Eq. 2.3), where P
@@ -142,14 +142,18 @@ def pgd_steps(model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: Threat
         loss: ``"ce"`` or ``"cw"`` (see module docstring).
         target: (N,) target classes for a targeted attack, else None.
         random_init: start from :func:`random_start` (needs ``generator``), else from ``x``.
-        early_stop: freeze an example at the first iterate that succeeds.
+        early_stop: freeze an example at the first iterate that succeeds and stop spending
+            forward/backward passes on it.
+        compact_every: with ``early_stop``, drop frozen examples from the working batch every
+            this many steps (default: every step on CPU, every 5 on accelerators, where the
+            check is a host synchronisation); between compactions they are masked.
 
     With ``early_stop`` an example that succeeds at some iterate ``x_t`` (t = 0 is the
     start point; success is read from the logits of the forward pass that also gives the
     gradient) is frozen there, so the returned example is its *first* successful iterate;
     an example that never succeeds returns the last iterate ``x_steps``, exactly as
-    without ``early_stop``. Frozen examples still ride along in the batched
-    forward/backward: masking instead of indexing keeps the loop free of host syncs.
+    without ``early_stop``. Dropping frozen examples from the batch changes which
+    examples share a forward pass, not any example's own computation.
     """
     if threat.norm not in ("Linf", "L2"):
         raise UsageError(f"PGD needs a Linf or L2 threat model, not {threat.norm!r}")
@@ -160,16 +164,30 @@ def pgd_steps(model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: Threat
         x_adv = random_start(x, threat, generator)
     else:
         x_adv = x.clone()
+    if not early_stop:
+        for _ in range(steps):
+            grad, _logits, _obj = input_gradient(model, x_adv, y, loss, target)
+            x_adv = threat.project(x_adv + step_size * steepest_direction(grad, threat.norm), x)
+        return x_adv.detach()
+    every = compact_every or (1 if x.device.type == "cpu" else 5)
+    result = x_adv.clone()
+    idx = torch.arange(x.shape[0], device=x.device)
+    xa, x0, ya, ta = x_adv, x, y, target
     done = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
-    for _ in range(steps):
-        grad, logits, _obj = input_gradient(model, x_adv, y, loss, target)
-        stepped = threat.project(x_adv + step_size * steepest_direction(grad, threat.norm), x)
-        if early_stop:
-            done = done | success(logits, y, target)
-            x_adv = torch.where(_bcast(done, x_adv), x_adv, stepped)
-        else:
-            x_adv = stepped
-    return x_adv.detach()
+    for step in range(steps):
+        grad, logits, _obj = input_gradient(model, xa, ya, loss, ta)
+        done = done | success(logits, ya, ta)
+        stepped = threat.project(xa + step_size * steepest_direction(grad, threat.norm), x0)
+        xa = torch.where(_bcast(done, xa), xa, stepped)
+        if (step + 1) % every == 0 and step + 1 < steps and bool(done.any()):
+            result[idx[done]] = xa[done]
+            keep = ~done
+            idx, xa, x0, ya, done = idx[keep], xa[keep], x0[keep], ya[keep], done[keep]
+            ta = None if ta is None else ta[keep]
+            if idx.numel() == 0:
+                break
+    result[idx] = xa
+    return result.detach()
 
 
 def pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: ThreatModel, *,
