@@ -1,0 +1,167 @@
+"""Attack cost against the floor (steps x one forward + one backward w.r.t. the input) and
+against an established library (torchattacks, benchmark-only extra), on the same model,
+batch and settings. Run (see docs/performance.md):
+
+    MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=4294967296 \\
+        python -m pytest tests/benchmarks/test_attack_perf.py -m perf --benchmark-autosave
+"""
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from bench.api.defense import TrainContext
+from bench.config import TrainConfig
+from bench.data.digits import Digits
+from bench.data.gratings import Gratings32
+from bench.threat import ThreatModel
+
+pytestmark = pytest.mark.perf
+torchattacks = pytest.importorskip("torchattacks", reason="benchmark extra: pip install -e '.[bench]'")
+
+STEPS = 20
+ALPHA = 2 / 255
+
+
+def floor(model, x, y, steps):
+    """The floor: ``steps`` forward+backward passes w.r.t. the input, nothing else."""
+    for _ in range(steps):
+        xr = x.detach().requires_grad_(True)
+        (g,) = torch.autograd.grad(F.cross_entropy(model(xr), y, reduction="sum"), xr)
+    return g
+
+
+@pytest.fixture(scope="module")
+def digits_cnn():
+    from robarena_classics.defenses.standard import Standard
+    from robarena_classics.models.small_cnn import SmallCNN
+
+    data = Digits()()
+    ctx = TrainContext(device=torch.device("cpu"), seed=0, generator=torch.Generator().manual_seed(0))
+    model = Standard(train=TrainConfig(epochs=5, batch_size=64, lr=0.1))(lambda: SmallCNN((1, 8, 8), 10), data, ctx)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    x, y = data.x_test[:256], data.y_test[:256]
+    return model.eval(), x, y, ThreatModel(norm="Linf", eps=0.1)
+
+
+@pytest.fixture(scope="module")
+def resnet18():
+    from bench.timm_models import _timm_class
+
+    torch.manual_seed(0)
+    model = _timm_class("resnet18")((3, 32, 32), 10).eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    data = Gratings32(Gratings32.Config(n_train=10, n_test=64))()
+    return model, data.x_test, data.y_test, ThreatModel(norm="Linf", eps=8 / 255)
+
+
+def robust_acc(model, x_adv, y):
+    with torch.no_grad():
+        return round(float((model(x_adv).argmax(1) == y).double().mean()), 4)
+
+
+@pytest.fixture(params=["digits_cnn", "resnet18"])
+def setup(request):
+    return request.param, request.getfixturevalue(request.param)
+
+
+def test_pgd20_floor(benchmark, setup):
+    name, (model, x, y, threat) = setup
+    benchmark.group = f"pgd20-{name}"
+    benchmark.pedantic(floor, args=(model, x, y, STEPS), rounds=3, iterations=1, warmup_rounds=1)
+
+
+def test_pgd20_robarena_all_steps(benchmark, setup):
+    from robarena_classics.attacks.pgd import PGD
+
+    name, (model, x, y, threat) = setup
+    benchmark.group = f"pgd20-{name}"
+    attack = PGD(PGD.Config(steps=STEPS, step_size=ALPHA, early_stop=False), seed=0)
+    out = benchmark.pedantic(attack, args=(model, x, y, threat), rounds=3, iterations=1, warmup_rounds=1)
+    benchmark.extra_info["robust_acc"] = robust_acc(model, out.x_adv, y)
+
+
+def test_pgd20_robarena_early_stop(benchmark, setup):
+    from robarena_classics.attacks.pgd import PGD
+
+    name, (model, x, y, threat) = setup
+    benchmark.group = f"pgd20-{name}"
+    attack = PGD(PGD.Config(steps=STEPS, step_size=ALPHA), seed=0)
+    out = benchmark.pedantic(attack, args=(model, x, y, threat), rounds=3, iterations=1, warmup_rounds=1)
+    benchmark.extra_info["robust_acc"] = robust_acc(model, out.x_adv, y)
+
+
+def test_pgd20_torchattacks(benchmark, setup):
+    name, (model, x, y, threat) = setup
+    benchmark.group = f"pgd20-{name}"
+    attack = torchattacks.PGD(model, eps=threat.eps, alpha=ALPHA, steps=STEPS, random_start=True)
+    torch.manual_seed(0)
+    out = benchmark.pedantic(attack, args=(x, y), rounds=3, iterations=1, warmup_rounds=1)
+    benchmark.extra_info["robust_acc"] = robust_acc(model, out, y)
+
+
+# --------------------------------------------------------------------------- P3 robustness profile
+P3_EPS = [2 / 255, 4 / 255, 8 / 255, 16 / 255, 32 / 255]
+P3_STEPS, P3_RESTARTS = 50, 10
+
+
+def profile_floor(model, x, y):
+    for _ in P3_EPS:
+        for _ in range(P3_RESTARTS):
+            floor(model, x, y, P3_STEPS)
+
+
+def profile_robarena(model, x, y):
+    """P3's profile: PGD-50 of 2/255 with up to 10 restarts while not fooled, per eps."""
+    from robarena_classics.attacks.pgd import PGD
+
+    accs = []
+    for eps in P3_EPS:
+        attack = PGD(PGD.Config(steps=P3_STEPS, step_size=2 / 255, restarts=P3_RESTARTS), seed=0)
+        accs.append(robust_acc(model, attack(model, x, y, ThreatModel(norm="Linf", eps=eps)).x_adv, y))
+    return accs
+
+
+def profile_naive(model, x, y):
+    """The same protocol as a plain loop: every restart and every step on every example."""
+    from robarena_classics.attacks.core import pgd_steps
+
+    accs = []
+    gen = torch.Generator().manual_seed(0)
+    for eps in P3_EPS:
+        threat = ThreatModel(norm="Linf", eps=eps)
+        robust = torch.ones_like(y, dtype=torch.bool)
+        for _ in range(P3_RESTARTS):
+            x_adv = pgd_steps(model, x, y, threat, steps=P3_STEPS, step_size=2 / 255, generator=gen,
+                              early_stop=False)
+            with torch.no_grad():
+                robust &= model(x_adv).argmax(1) == y
+        accs.append(round(float(robust.double().mean()), 4))
+    return accs
+
+
+def profile_torchattacks(model, x, y):
+    accs = []
+    torch.manual_seed(0)
+    for eps in P3_EPS:
+        attack = torchattacks.PGD(model, eps=eps, alpha=2 / 255, steps=P3_STEPS, random_start=True)
+        robust = torch.ones_like(y, dtype=torch.bool)
+        for _ in range(P3_RESTARTS):
+            with torch.no_grad():
+                robust &= model(attack(x, y)).argmax(1).eq(y)
+        accs.append(round(float(robust.double().mean()), 4))
+    return accs
+
+
+@pytest.mark.parametrize("impl", ["floor", "robarena", "naive", "torchattacks"])
+def test_p3_profile(benchmark, digits_cnn, impl):
+    model, x, y, _ = digits_cnn
+    benchmark.group = "p3-profile-digits_cnn"
+    fn = {"floor": profile_floor, "robarena": profile_robarena, "naive": profile_naive,
+          "torchattacks": profile_torchattacks}[impl]
+    out = benchmark.pedantic(fn, args=(model, x, y), rounds=1, iterations=1)
+    if out is not None:
+        benchmark.extra_info["robust_acc_per_eps"] = out
