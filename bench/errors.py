@@ -47,6 +47,10 @@ class DatasetNotFoundError(RobarenaError):
     """A real dataset's files are missing from the given root."""
 
 
+class DatasetChecksumError(DatasetNotFoundError):
+    """A real dataset's file is present but its checksum differs from the official one."""
+
+
 class UnsafeCheckpointError(RobarenaError):
     """A checkpoint could not be loaded without unpickling arbitrary code."""
 

@@ -39,7 +39,8 @@ def mock_suite(registry, plugin: str) -> dict:
         raise UsageError(f"no plugin named {plugin!r} is loaded; loaded plugins: {names}")
     own = {k: [e for e in registry.entries(k) if e.plugin.name == plugin]
            for k in ("dataset", "model", "defense", "attack", "probe", "task")}
-    datasets = _pick(registry, "dataset", own["dataset"], ("digits",))
+    embedded = [e for e in own["dataset"] if e.spec.embedded]  # real datasets need local files
+    datasets = _pick(registry, "dataset", embedded, ("digits",))
     models = _pick(registry, "model", own["model"], ("small-cnn", "linear"))
     defenses = _pick(registry, "defense", own["defense"], ("standard",))
     attacks = []

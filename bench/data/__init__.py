@@ -1,1 +1,1 @@
-"""Embedded datasets (no download) registered by the core plugin ``core``."""
+"""Datasets registered by the core plugin ``core``: embedded ones (no download) and real-dataset loaders."""

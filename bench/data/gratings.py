@@ -29,20 +29,26 @@ class GratingsConfig(BaseConfig):
     seed: int = 0
 
 
-def make_gratings(n: int, seed: int, noise: float, size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return (x, y): x (n, 3, size, size) float32 in [0, 1], y (n,) int64 balanced over 10 classes."""
+def make_gratings(n: int, seed: int, noise: float, size: int = 32, angle_offset: float = 0.0,
+                  freq_offset: float = 0.0, colors: torch.Tensor = COLORS) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return (x, y): x (n, 3, size, size) float32 in [0, 1], y (n,) int64 balanced over 10 classes.
+
+    ``angle_offset`` (radians), ``freq_offset`` (cycles per image) and ``colors`` (10, 3)
+    default to the source dataset's values; :mod:`bench.data.targets` moves them to build
+    transfer targets at a controlled distance.
+    """
     g = torch.Generator().manual_seed(seed)
     y = torch.arange(n) % 10
     y = y[torch.randperm(n, generator=g)]
-    theta = y.float() * (math.pi / 10)
-    freq = 2.5 + 2.0 * torch.rand(n, generator=g)
+    theta = y.float() * (math.pi / 10) + angle_offset
+    freq = (2.5 + freq_offset) + 2.0 * torch.rand(n, generator=g)
     phase = 2 * math.pi * torch.rand(n, generator=g)
     contrast = 0.3 + 0.2 * torch.rand(n, generator=g)
     coords = torch.linspace(0.0, 1.0, size)
     yy, xx = torch.meshgrid(coords, coords, indexing="ij")
     proj = torch.cos(theta).view(n, 1, 1) * xx + torch.sin(theta).view(n, 1, 1) * yy
     wave = torch.sin(2 * math.pi * freq.view(n, 1, 1) * proj + phase.view(n, 1, 1))
-    img = 0.5 + contrast.view(n, 1, 1, 1) * wave.unsqueeze(1) * COLORS[y].view(n, 3, 1, 1)
+    img = 0.5 + contrast.view(n, 1, 1, 1) * wave.unsqueeze(1) * colors[y].view(n, 3, 1, 1)
     img = img + noise * torch.randn(img.shape, generator=g)
     return img.clamp(0.0, 1.0).float(), y.long()
 

@@ -1,6 +1,7 @@
 """Everything a run shares: registry, store, cache, device, loaded datasets and models."""
 from __future__ import annotations
 
+import json
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,7 +55,7 @@ class RunContext:
         self.cache = ArtifactCache(self.workdir / "cache")
 
     def dataset(self, comp: Component) -> DatasetSplits:
-        key = (comp.qid, comp.params)
+        key = (comp.qid, json.dumps(comp.kwargs, sort_keys=True))  # params may hold lists
         if key not in self.datasets:
             impl = comp.entry.load()
             self.datasets[key] = impl(impl.Config(**comp.kwargs))()

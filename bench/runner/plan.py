@@ -158,7 +158,17 @@ def _unique_labels(components: list[Component], kind: str) -> None:
         seen[comp.label] = comp
 
 
-def _model_fits(model: Entry, shape: tuple[int, ...]) -> Optional[str]:
+def dataset_shape(comp: Component) -> Optional[tuple[int, int, int]]:
+    """The (C, H, W) a dataset entry yields with its parameters (resize, crop, channels), if known."""
+    impl = comp.entry.load()
+    if hasattr(impl, "output_shape"):
+        return impl.output_shape(impl.Config(**comp.kwargs))
+    return tuple(comp.entry.spec.shape)  # type: ignore[return-value]
+
+
+def _model_fits(model: Entry, shape: Optional[tuple[int, ...]]) -> Optional[str]:
+    if shape is None:  # known only once the files are read: the model reports a mismatch itself
+        return None
     spec = model.spec
     c, h, w = shape
     if spec.channels is not None and c not in spec.channels:
@@ -196,7 +206,7 @@ def build_plan(suite: Suite, registry: Registry) -> Plan:
     for seed in suite.seeds:
         for ds in datasets:
             for model in models:
-                reason = _model_fits(model.entry, ds.entry.spec.shape)
+                reason = _model_fits(model.entry, dataset_shape(ds))
                 if reason:
                     plan.dropped.append((f"{ds.label} x {model.label}", reason))
                     continue
@@ -241,7 +251,7 @@ def _substitute_cell(registry: Registry, suite: Suite, cell: TrainCell, sub: Any
     """The training cell of a transfer attack's substitute: same dataset and seed as the row."""
     model = _resolve(registry, "model", Ref(id=sub.model, params=sub.model_params))
     defense = _resolve(registry, "defense", Ref(id=sub.defense, params=sub.defense_params))
-    reason = _model_fits(model.entry, cell.dataset.entry.spec.shape)
+    reason = _model_fits(model.entry, dataset_shape(cell.dataset))
     if reason:
         raise UsageError(f"substitute model {model.qid!r} cannot take dataset {cell.dataset.qid!r}: {reason}")
     try:
