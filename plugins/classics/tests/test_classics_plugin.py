@@ -38,9 +38,10 @@ def test_plugin_module_imports_no_torch():
 @pytest.mark.parametrize("kind", sorted(EXPECTED))
 def test_specs(kind):
     specs = HOOKS[kind]()
-    assert {s.name for s in specs} == EXPECTED[kind]
+    assert EXPECTED[kind] <= {s.name for s in specs}  # the quick suite's components stay registered
+    assert len({s.name for s in specs}) == len(specs)
     for spec in specs:
-        assert spec.version == "1" and spec.summary
+        assert spec.version and spec.summary
         if kind in ("defense", "attack", "probe"):
             assert spec.paper is not None and spec.paper.title and spec.paper.year and spec.paper.key
 
