@@ -53,6 +53,15 @@ class Attack(ABC):
         self.config = config if config is not None else self.Config()
         self.seed = int(seed)
 
+    @classmethod
+    def smoke_config(cls) -> BaseConfig:
+        """A cheap configuration for conformance checks (default: the paper defaults).
+
+        Attacks whose defaults cost thousands of steps override this so that registry-wide
+        conformance tests stay fast; the invariants checked do not depend on the budget.
+        """
+        return cls.Config()
+
     @abstractmethod
     def run(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: ThreatModel,
             generator: torch.Generator, target: Optional[torch.Tensor] = None) -> Union[torch.Tensor, AttackOutput]:

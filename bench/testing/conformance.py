@@ -42,9 +42,9 @@ def check_attack(entry, seed: int = 0) -> None:
             threat = default_threat(norm, targeted)
             target = (y + 1) % 10 if targeted else None
             rng = torch.get_rng_state()
-            out1 = impl(seed=seed)(model, x, y, threat, target=target)
+            out1 = impl(impl.smoke_config(), seed=seed)(model, x, y, threat, target=target)
             assert torch.equal(rng, torch.get_rng_state()), f"{entry.qualified_id} consumed the global RNG"
-            out2 = impl(seed=seed)(model, x, y, threat, target=target)
+            out2 = impl(impl.smoke_config(), seed=seed)(model, x, y, threat, target=target)
             assert torch.equal(out1.x_adv, out2.x_adv), f"{entry.qualified_id} is not deterministic for a seed"
             assert not bool(threat.violations(out1.x_adv, x).any()), f"{entry.qualified_id} left {threat.label}"
     assert model.training, f"{entry.qualified_id} did not restore train mode"

@@ -110,6 +110,11 @@ class CWL2(Attack):
     """
 
     Config = CWL2Config
+
+    @classmethod
+    def smoke_config(cls) -> CWL2Config:
+        """Conformance checks: 3 binary-search steps of 50 iterations instead of 9 x 1000."""
+        return cls.Config(binary_search_steps=3, max_iterations=50)
     norms = ("L2",)
     supports_targeted = True
 

@@ -110,6 +110,11 @@ class FAB(Attack):
     """
 
     Config = FABConfig
+
+    @classmethod
+    def smoke_config(cls) -> FABConfig:
+        """Conformance checks: 20 iterations instead of 100."""
+        return cls.Config(n_iter=20)
     norms = ("Linf", "L2")
     supports_targeted = False
 

@@ -72,6 +72,11 @@ class UnboundedPGD(Attack):
     """
 
     Config = UnboundedPGDConfig
+
+    @classmethod
+    def smoke_config(cls) -> UnboundedPGDConfig:
+        """Conformance checks: 64 steps instead of P3's 2048."""
+        return cls.Config(steps=64)
     norms = ("unbounded",)
     supports_targeted = True
 
