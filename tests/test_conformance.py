@@ -33,6 +33,23 @@ def test_defense_conformance(entry):
     conformance.check_defense(entry)
 
 
+def _fits_digits(model) -> bool:
+    spec = model.spec
+    return (spec.channels is None or 1 in spec.channels) and spec.min_size <= 8 and (spec.max_size or 8) >= 8
+
+
+PAIRS = [pytest.param(d, m, id=f"{d.qualified_id}+{m.qualified_id}")
+         for d in REGISTRY.entries("defense") if d.spec.trains
+         for m in REGISTRY.entries("model") if _fits_digits(m)]
+
+
+@pytest.mark.parametrize("defense,model", PAIRS)
+def test_every_defense_trains_every_compatible_tiny_model(defense, model):
+    """Deterministic one-epoch training of each registered model (its smoke config) by each defense."""
+    cls = model.load()
+    conformance.check_defense(defense, lambda shape, k: cls(shape, k, cls.smoke_config()))
+
+
 @pytest.mark.parametrize("entry", entries("probe"))
 def test_probe_conformance(entry):
     conformance.check_probe(entry)

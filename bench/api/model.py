@@ -54,6 +54,11 @@ class Classifier(nn.Module):
         channels = self.input_shape[0]
         self.normalize = Normalize(mean or [0.0] * channels, std or [1.0] * channels)
 
+    @classmethod
+    def smoke_config(cls) -> BaseConfig:
+        """The smallest sensible configuration, for registry-wide conformance tests (default: defaults)."""
+        return cls.Config()
+
     def extract(self, z: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         """Map a normalized batch (N, C, H, W) to features (N, D)."""
         raise NotImplementedError(f"{type(self).__name__} must implement extract()")

@@ -61,7 +61,11 @@ def _tiny_splits(n_train: int = 64, n_test: int = 16) -> DatasetSplits:
 
 
 def check_defense(entry, model_cls=TinyConv, seed: int = 0) -> torch.nn.Module:
-    """Trains a tiny model for one epoch, deterministically for a seed, returning eval mode."""
+    """Trains a tiny model for one epoch, deterministically for a seed, returning eval mode.
+
+    ``model_cls(input_shape, num_classes)`` builds the architecture (e.g. a registered model
+    with its ``smoke_config()``); the data are 64 real 8x8 digits.
+    """
     impl = entry.load()
     data = _tiny_splits()
     train = TrainConfig(epochs=1, batch_size=16)

@@ -93,6 +93,11 @@ class FixupResNet(Classifier):
 
     Config = FixupResNetConfig
 
+    @classmethod
+    def smoke_config(cls) -> FixupResNetConfig:
+        """Conformance tests: ResNet-8."""
+        return cls.Config(depth=8)
+
     def __init__(self, input_shape: Sequence[int], num_classes: int,
                  config: Optional[FixupResNetConfig] = None) -> None:
         config = config if config is not None else FixupResNetConfig()

@@ -74,6 +74,11 @@ class PreActResNet(Classifier):
 
     Config = PreActResNetConfig
 
+    @classmethod
+    def smoke_config(cls) -> PreActResNetConfig:
+        """Conformance tests: one block per stage, 8 base channels."""
+        return cls.Config(blocks=(1, 1, 1, 1), base_width=8)
+
     def __init__(self, input_shape: Sequence[int], num_classes: int,
                  config: Optional[PreActResNetConfig] = None) -> None:
         config = config if config is not None else PreActResNetConfig()

@@ -119,6 +119,11 @@ class CifarResNet(Classifier):
 
     Config = CifarResNetConfig
 
+    @classmethod
+    def smoke_config(cls) -> CifarResNetConfig:
+        """Conformance tests: ResNet-8."""
+        return cls.Config(depth=8)
+
     def __init__(self, input_shape: Sequence[int], num_classes: int,
                  config: Optional[CifarResNetConfig] = None) -> None:
         config = config if config is not None else CifarResNetConfig()

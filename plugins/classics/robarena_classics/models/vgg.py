@@ -61,6 +61,11 @@ class VGG13(Classifier):
 
     Config = VGGConfig
 
+    @classmethod
+    def smoke_config(cls) -> VGGConfig:
+        """Conformance tests: 1/8 of the channels."""
+        return cls.Config(width=0.125)
+
     def __init__(self, input_shape: Sequence[int], num_classes: int, config: Optional[VGGConfig] = None) -> None:
         config = config if config is not None else VGGConfig()
         c, h, w = check_input("VGG13", input_shape, config)

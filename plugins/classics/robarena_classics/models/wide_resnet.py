@@ -55,6 +55,11 @@ class WideResNet(Classifier):
 
     Config = WideResNetConfig
 
+    @classmethod
+    def smoke_config(cls) -> WideResNetConfig:
+        """Conformance tests: one block per stage, 8 channels per group."""
+        return cls.Config(blocks=(1, 1, 1, 1), width_per_group=8)
+
     def __init__(self, input_shape: Sequence[int], num_classes: int,
                  config: Optional[WideResNetConfig] = None) -> None:
         from torchvision.models.resnet import Bottleneck, ResNet
