@@ -1,0 +1,158 @@
+"""AutoAttack-style ensemble: members run in turn on the points still robust.
+
+Paper: F. Croce and M. Hein, "Reliable evaluation of adversarial robustness with an ensemble
+of diverse parameter-free attacks", ICML 2020 (https://arxiv.org/abs/2003.01690), Section 5.
+
+Versions (member lists, in order):
+
+* ``"standard"``: APGD-CE (1 restart), APGD-T (9 target classes, 1 restart each), Square
+  (5000 queries), all at their published defaults. The published standard version also runs
+  FAB-T between APGD-T and Square; this plugin does not depend on a FAB implementation, so
+  add one through ``members`` when it is installed, e.g. ``members = ["apgd-ce", "apgd-t",
+  "classics/fab", "square"]`` with its targeted settings in ``member_configs``.
+* ``"rand"`` (randomized defenses): APGD-CE and APGD-DLR with 20 EOT iterations.
+* ``"custom"``: the list given in ``members``.
+
+Members are this module's own names ``"apgd-ce"``, ``"apgd-dlr"``, ``"apgd-t"``, ``"square"``,
+or any registered attack id with a ``/`` (``"<plugin>/<name>"``, resolved through the
+registry). Each member runs only on the examples that are clean-correct and that no earlier
+member fooled, with a fresh generator seeded with the ensemble's seed. The own members draw
+their random numbers for the full batch (:mod:`.aa_common`), so an example is fooled by the
+ensemble exactly when some member run alone on the full batch with the same seed fools it;
+registry members are called on the still-robust subset and carry no such guarantee.
+Success is checked by the ensemble's own forward pass on each member's examples.
+
+Returns, per example, the first successful member's adversarial example, else the clean
+input, and ``extras["member"]`` (N,) int64: the index in the member list of the member that
+fooled it, ``-1`` when none did (clean-misclassified examples included).
+"""
+from __future__ import annotations
+
+from typing import Any, Literal, Optional
+
+import torch
+from pydantic import Field, model_validator
+from torch import nn
+
+from bench.api import Attack, AttackOutput, BaseConfig
+from bench.errors import UsageError
+from bench.threat import ThreatModel
+from robarena_classics.attacks.aa_common import clean_correct
+from robarena_classics.attacks.apgd import APGDCE, APGDDLR, APGDT
+from robarena_classics.attacks.square import Square
+
+OWN_MEMBERS: dict[str, type[Attack]] = {"apgd-ce": APGDCE, "apgd-dlr": APGDDLR, "apgd-t": APGDT, "square": Square}
+
+#: member lists and per-member settings of the published versions
+VERSIONS: dict[str, tuple[list[str], dict[str, dict[str, Any]]]] = {
+    "standard": (["apgd-ce", "apgd-t", "square"], {}),
+    "rand": (["apgd-ce", "apgd-dlr"], {"apgd-ce": {"eot_iter": 20}, "apgd-dlr": {"eot_iter": 20}}),
+}
+
+
+class AutoAttackConfig(BaseConfig):
+    """Parameters of :class:`AutoAttack`."""
+
+    version: Literal["standard", "rand", "custom"] = Field(
+        "standard", description="'standard' (APGD-CE, APGD-T, Square), 'rand' (APGD-CE, APGD-DLR, EOT 20) "
+                                "or 'custom' (the list in members)")
+    members: Optional[list[str]] = Field(
+        None, description="member names (apgd-ce, apgd-dlr, apgd-t, square) or registered attack ids "
+                          "'<plugin>/<name>', run in this order; default: the version's list")
+    member_configs: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="per-member config overrides, e.g. {square = {n_queries = 1000}}")
+
+    @model_validator(mode="after")
+    def _check_members(self) -> "AutoAttackConfig":
+        if self.version == "custom" and not self.members:
+            raise ValueError("version 'custom' needs a non-empty members list")
+        names = self.member_names()
+        for name in names:
+            if name not in OWN_MEMBERS and "/" not in name:
+                raise ValueError(f"unknown member {name!r}: use one of {sorted(OWN_MEMBERS)} or a registered "
+                                 "attack id '<plugin>/<name>'")
+        if len(set(names)) != len(names):
+            raise ValueError(f"members {names} repeat a name; each member runs once")
+        unknown = sorted(set(self.member_configs) - set(names))
+        if unknown:
+            raise ValueError(f"member_configs names {unknown}, which are not members {names}")
+        return self
+
+    def member_names(self) -> list[str]:
+        return list(self.members) if self.members else list(VERSIONS.get(self.version, ([], {}))[0])
+
+    def member_config(self, name: str) -> dict[str, Any]:
+        defaults = VERSIONS.get(self.version, ([], {}))[1].get(name, {})
+        return {**defaults, **self.member_configs.get(name, {})}
+
+
+class AutoAttack(Attack):
+    """The AutoAttack ensemble (see the module docstring for versions and members).
+
+    Threat model: Linf or L2 ball of radius eps intersected with the box, untargeted (every
+    member must support the threat model).
+
+    Args (``AutoAttackConfig``): version="standard", members=None (the version's list),
+    member_configs={}. ``seed``: seed given to every member.
+
+    Shapes: ``x`` (N, C, H, W) in the box, ``y`` (N,) int64; returns ``AttackOutput`` with
+    ``x_adv`` (N, C, H, W) and ``extras["member"]`` (N,) int64.
+
+    Example::
+
+        out = AutoAttack(seed=0)(model, x, y, ThreatModel(norm="Linf", eps=8 / 255))
+        x_adv, who = out.x_adv, out.extras["member"]
+    """
+
+    Config = AutoAttackConfig
+
+    @classmethod
+    def smoke_config(cls) -> AutoAttackConfig:
+        """Conformance checks: the standard members with small budgets."""
+        return cls.Config(member_configs={"apgd-ce": {"n_iter": 10}, "apgd-t": {"n_iter": 10, "n_target_classes": 2},
+                                          "square": {"n_queries": 100}})
+    norms = ("Linf", "L2")
+    supports_targeted = False
+
+    def members(self) -> list[tuple[str, Attack]]:
+        """(name, attack instance) of every member, in order."""
+        out = []
+        for name in self.config.member_names():
+            params = self.config.member_config(name)
+            if name in OWN_MEMBERS:
+                impl = OWN_MEMBERS[name]
+            else:
+                from bench.registry import get_registry
+
+                impl = get_registry().get("attack", name).load()
+            try:
+                config = impl.Config(**params)
+            except ValueError as exc:
+                raise UsageError(f"autoattack member {name!r}: invalid member_configs {params}: {exc}") from None
+            out.append((name, impl(config=config, seed=self.seed)))
+        return out
+
+    def run(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: ThreatModel,
+            generator: torch.Generator, target: Optional[torch.Tensor] = None) -> AttackOutput:
+        members = self.members()
+        for name, attack in members:
+            if threat.norm not in attack.norms:
+                raise UsageError(f"autoattack member {name!r} supports norms {list(attack.norms)}, not "
+                                 f"{threat.norm!r}; choose members that do (version='custom')")
+        robust = clean_correct(model, x, y)
+        x_adv = x.detach().clone()
+        member = torch.full((x.shape[0],), -1, dtype=torch.long, device=x.device)
+        for i, (_, attack) in enumerate(members):
+            idx = robust.nonzero().flatten()
+            if idx.numel() == 0:
+                break
+            if hasattr(attack, "attack_active"):
+                gen = torch.Generator(device=generator.device).manual_seed(self.seed)
+                candidate = attack.attack_active(model, x, y, threat, gen, robust)[idx]
+            else:
+                candidate = attack(model, x[idx], y[idx], threat).x_adv
+            with torch.no_grad():
+                fooled = model(candidate).argmax(dim=1) != y[idx]
+            hit = idx[fooled]
+            x_adv[hit], member[hit], robust[hit] = candidate[fooled], i, False
+        return AttackOutput(x_adv, {"member": member})
