@@ -174,3 +174,22 @@ def test_a_model_without_input_gradients_is_a_user_error():
     x, y = batch()
     with pytest.raises(UsageError, match="input gradients"):
         PGD()(NoGrad(), x, y, ThreatModel(norm="Linf", eps=0.1))
+
+
+def test_robust_accuracy_does_not_increase_with_steps_or_restarts(standard_digits_model, digits):
+    """With a fixed seed the first k steps of a longer run are the shorter run, and early stopping
+    keeps every success, so more steps (or restarts) can only fool more examples."""
+    model = standard_digits_model
+    x, y = digits.x_test[:200], digits.y_test[:200]
+    threat = ThreatModel(norm="Linf", eps=0.08)
+
+    def acc(steps, restarts):
+        attack = PGD(PGD.Config(steps=steps, step_size=0.01, restarts=restarts), seed=3)
+        with torch.no_grad():
+            return float((model(attack(model, x, y, threat).x_adv).argmax(1) == y).double().mean())
+
+    by_steps = [acc(s, 1) for s in (1, 3, 10, 30)]
+    by_restarts = [acc(5, r) for r in (1, 2, 4, 8)]
+    assert all(b <= a for a, b in zip(by_steps, by_steps[1:])), by_steps
+    assert all(b <= a for a, b in zip(by_restarts, by_restarts[1:])), by_restarts
+    assert by_steps[-1] < by_steps[0] and by_restarts[-1] <= by_restarts[0]
