@@ -104,7 +104,7 @@ def test_pgd20_torchattacks(benchmark, setup):
 
 
 # --------------------------------------------------------------------------- P3 robustness profile
-P3_EPS = [2 / 255, 4 / 255, 8 / 255, 16 / 255, 32 / 255]
+P3_EPS = [2 / 255, 4 / 255, 8 / 255, 16 / 255, 32 / 255, 50 / 255]  # P3 sweeps 0..50/255
 P3_STEPS, P3_RESTARTS = 50, 10
 
 
@@ -150,18 +150,32 @@ def profile_torchattacks(model, x, y):
         attack = torchattacks.PGD(model, eps=eps, alpha=2 / 255, steps=P3_STEPS, random_start=True)
         robust = torch.ones_like(y, dtype=torch.bool)
         for _ in range(P3_RESTARTS):
+            x_adv = attack(x, y)
             with torch.no_grad():
-                robust &= model(attack(x, y)).argmax(1).eq(y)
+                robust &= model(x_adv).argmax(1).eq(y)
         accs.append(round(float(robust.double().mean()), 4))
     return accs
 
 
-@pytest.mark.parametrize("impl", ["floor", "robarena", "naive", "torchattacks"])
-def test_p3_profile(benchmark, digits_cnn, impl):
-    model, x, y, _ = digits_cnn
-    benchmark.group = "p3-profile-digits_cnn"
-    fn = {"floor": profile_floor, "robarena": profile_robarena, "naive": profile_naive,
-          "torchattacks": profile_torchattacks}[impl]
-    out = benchmark.pedantic(fn, args=(model, x, y), rounds=1, iterations=1)
-    if out is not None:
-        benchmark.extra_info["robust_acc_per_eps"] = out
+@pytest.fixture(scope="module")
+def gratings_cnn():
+    """A standard-trained SmallCNN on the CIFAR-shaped generated gratings (64 test images)."""
+    from robarena_classics.defenses.standard import Standard
+    from robarena_classics.models.small_cnn import SmallCNN
+
+    data = Gratings32(Gratings32.Config(n_train=1000, n_test=64))()
+    ctx = TrainContext(device=torch.device("cpu"), seed=0, generator=torch.Generator().manual_seed(0))
+    model = Standard(train=TrainConfig(epochs=4, batch_size=64, lr=0.05))(lambda: SmallCNN((3, 32, 32), 10), data, ctx)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model.eval(), data.x_test, data.y_test, None
+
+
+@pytest.mark.parametrize("model_name", ["digits_cnn", "gratings_cnn"])
+@pytest.mark.parametrize("impl", ["naive", "robarena", "torchattacks"])
+def test_p3_profile(benchmark, request, model_name, impl):
+    """P3's robust-accuracy profile (PGD-50 of 2/255, up to 10 restarts, eps 2..50/255); base: the naive loop."""
+    model, x, y, _ = request.getfixturevalue(model_name)
+    benchmark.group = f"p3-profile-{model_name}"
+    fn = {"robarena": profile_robarena, "naive": profile_naive, "torchattacks": profile_torchattacks}[impl]
+    benchmark.extra_info["robust_acc_per_eps"] = benchmark.pedantic(fn, args=(model, x, y), rounds=1, iterations=1)

@@ -1,0 +1,160 @@
+"""Fast FGSM adversarial training (Wong, Rice & Kolter 2020, "Fast is better than free").
+
+Every minibatch is replaced by FGSM examples taken from a *random* start:
+``delta_0 ~ U(B_eps)``, ``x' = P(x + delta_0 + alpha * sign(grad_x CE(f(x + delta_0), y)))``
+with ``alpha = 1.25 eps`` (Wong et al.: 10/255 at eps 8/255; P1 B.6, P3). For L2 the step is
+along the unit-L2 gradient and the start uniform in the L2 ball.
+
+Catastrophic overfitting check (Wong et al. Sec. 5, their ``--early-stop``): at the end of
+every epoch, PGD (5 steps of 2/255, random start, one run) attacks the *first minibatch of
+that epoch*; if its robust accuracy falls by more than 0.2 below the previous epoch's, training
+stops and the model is rolled back to the state at the end of the previous epoch (the first
+check compares with 0, as in the reference code, so it never stops). After a stop the
+remaining epochs make no update (the loss is a constant with no parameter in its graph, so
+the optimizer skips every parameter); ``ctx.log`` records ``check_robust_acc`` per epoch and
+``stopped_epoch`` (None if it never stopped). The check's state is not checkpointed: a run
+resumed from an epoch checkpoint starts a fresh check (reference accuracy 0).
+
+The FGSM examples are crafted with the model in eval mode (as PGD-AT does here; Wong et al.
+stay in train mode), so batch-norm statistics come from the training loss's forward only.
+"""
+from __future__ import annotations
+
+from typing import Any, Literal, Optional
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field, field_validator
+from torch import nn
+
+from bench.api import BaseConfig, Defense, DatasetSplits, TrainContext
+from bench.api.training import fit_with_loss
+from bench.threat import ThreatModel, parse_eps
+from robarena_classics.attacks.core import pgd_steps
+
+#: Wong et al.'s FGSM step as a multiple of eps (10/255 at eps 8/255).
+STEP_RATIO = 1.25
+
+
+class FastATConfig(BaseConfig):
+    """Parameters of :class:`FastAT` (defaults: Wong et al. 2020, CIFAR-10)."""
+
+    norm: Literal["Linf", "L2"] = Field("Linf", description="threat model of the FGSM step")
+    eps: float = Field(8 / 255, ge=0, description="radius of the training ball; '8/255' accepted")
+    step_size: Optional[float] = Field(None, gt=0, description="FGSM step alpha; None = 1.25 * eps")
+    early_stop: bool = Field(True, description="roll back and stop on catastrophic overfitting")
+    check_steps: int = Field(5, ge=1, description="PGD steps of the end-of-epoch check")
+    check_step_size: Optional[float] = Field(2 / 255, gt=0, description="check's PGD step; None = 2.5*eps/steps")
+    check_drop: float = Field(0.2, gt=0, le=1, description="robust-accuracy drop that counts as a collapse")
+
+    @field_validator("eps", mode="before")
+    @classmethod
+    def _parse_eps(cls, v: Any) -> Any:
+        return parse_eps(v)[0] if isinstance(v, str) else v
+
+    def threat(self) -> ThreatModel:
+        return ThreatModel(norm=self.norm, eps=self.eps)
+
+    def absolute_step(self) -> float:
+        return float(self.step_size) if self.step_size is not None else STEP_RATIO * self.eps
+
+    def absolute_check_step(self) -> float:
+        if self.check_step_size is not None:
+            return float(self.check_step_size)
+        return 2.5 * self.eps / self.check_steps
+
+
+def fgsm_rs_examples(model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: ThreatModel, step_size: float,
+                     generator: torch.Generator) -> torch.Tensor:
+    """FGSM from a uniform random start in the ball (one PGD step, no early stop); model used as is."""
+    return pgd_steps(model, x, y, threat, steps=1, step_size=step_size, loss="ce", random_init=True,
+                     generator=generator, early_stop=False)
+
+
+def check_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, config: FastATConfig,
+                   generator: torch.Generator) -> float:
+    """Robust accuracy of ``model`` (eval mode, restored after) on ``(x, y)`` under the check's PGD."""
+    was_training = model.training
+    model.eval()
+    try:
+        x_adv = pgd_steps(model, x, y, config.threat(), steps=config.check_steps,
+                          step_size=config.absolute_check_step(), loss="ce", random_init=True,
+                          generator=generator, early_stop=True)
+        with torch.no_grad():
+            return float((model(x_adv).argmax(dim=1) == y).float().mean())
+    finally:
+        model.train(was_training)
+
+
+class CollapseMonitor:
+    """Wong et al.'s rule: stop when robust accuracy drops by more than ``drop`` since the last check.
+
+    :meth:`update` keeps a copy of the state of every epoch that passes the check; after a
+    collapse, :attr:`best` is the state at the end of the last epoch before it.
+    """
+
+    def __init__(self, drop: float) -> None:
+        self.drop = drop
+        self.previous = 0.0
+        self.best: Optional[dict[str, torch.Tensor]] = None
+        self.stopped = False
+
+    def update(self, robust_acc: float, state: dict[str, torch.Tensor]) -> bool:
+        """Record one epoch's check; returns True when it is a collapse (training must stop)."""
+        if robust_acc - self.previous < -self.drop:
+            self.stopped = True
+            return True
+        self.previous = robust_acc
+        self.best = {k: v.detach().clone() for k, v in state.items()}
+        return False
+
+
+class FastAT(Defense):
+    """FGSM adversarial training with random init, alpha = 1.25 eps, and the collapse check.
+
+    Args:
+        config: :class:`FastATConfig` — norm="Linf", eps=8/255, step_size=None (1.25 eps),
+            early_stop=True, check_steps=5, check_step_size=2/255, check_drop=0.2.
+        train: the suite's :class:`bench.api.TrainConfig` (Wong et al. use a cyclic schedule).
+
+    Cost: 2 forward/backward passes per minibatch, plus ``check_steps + 1`` per epoch for the check.
+    """
+
+    Config = FastATConfig
+
+    def fit(self, model: nn.Module, data: DatasetSplits, ctx: TrainContext) -> nn.Module:
+        config = self.config
+        threat, alpha = config.threat(), config.absolute_step()
+        monitor = CollapseMonitor(config.check_drop)
+        first: dict[str, Any] = {"batch": None}
+        accs: list[float] = []
+        stopped_epoch: list[int] = []
+
+        def loss_fn(m: nn.Module, x: torch.Tensor, y: torch.Tensor, c: TrainContext) -> torch.Tensor:
+            if monitor.stopped:  # no parameter in the graph: the optimizer leaves every weight alone
+                return torch.zeros((), device=x.device, requires_grad=True)
+            if first["batch"] is None:
+                first["batch"] = (x.detach(), y.detach())
+            was_training = m.training
+            m.eval()
+            try:
+                x_adv = fgsm_rs_examples(m, x, y, threat, alpha, c.generator)
+            finally:
+                m.train(was_training)
+            return F.cross_entropy(m(x_adv), y)
+
+        def after_epoch(m: nn.Module, epoch: int) -> None:
+            if not config.early_stop or monitor.stopped or first["batch"] is None:
+                return
+            xb, yb = first["batch"]
+            first["batch"] = None
+            acc = check_accuracy(m, xb, yb, config, ctx.generator)
+            accs.append(acc)
+            if monitor.update(acc, m.state_dict()) and monitor.best is not None:
+                m.load_state_dict(monitor.best)
+                stopped_epoch.append(epoch)
+
+        model = fit_with_loss(model, data, self.train, ctx, loss_fn, after_epoch=after_epoch)
+        ctx.log["check_robust_acc"] = accs
+        ctx.log["stopped_epoch"] = stopped_epoch[0] if stopped_epoch else None
+        return model

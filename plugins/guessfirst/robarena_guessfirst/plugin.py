@@ -1,0 +1,84 @@
+"""The ``guessfirst`` plugin (P4): specs only. Implementations are named lazily as ``module:Class``.
+
+This module imports neither torch nor any implementation module.
+"""
+from __future__ import annotations
+
+from bench.hookspecs import hookimpl
+from bench.specs import DefenseSpec, ModelSpec, Paper, ProbeSpec, SuiteSpec
+
+PKG = "robarena_guessfirst"
+
+P4 = Paper(
+    title="Guess First to Enable Better Compression and Adversarial Robustness",
+    key="P4",  # authors, year and address are not in the project's copy of the paper
+)
+ALEMI2017 = Paper(
+    title="Deep Variational Information Bottleneck",
+    authors="A. A. Alemi, I. Fischer, J. V. Dillon, K. Murphy", year=2017,
+    url="https://arxiv.org/abs/1612.00410", key="Alemi2017",
+)
+
+_GF = f"{PKG}.defenses.guess_first"
+
+
+@hookimpl
+def robarena_models() -> list[ModelSpec]:
+    return [
+        ModelSpec(
+            name="cnn", version="1", target=f"{PKG}.models.cnn:GuessFirstCNN", paper=P4, min_size=8,
+            summary="P4 CNN: conv 32 and 64 (4x4, stride 2, pad 1) with batch norm, FC 512-256-128, ReLU, linear head",
+        ),
+    ]
+
+
+@hookimpl
+def robarena_defenses() -> list[DefenseSpec]:
+    note = ("label-hypothesis net (one-hot y after conv 2, FC 512-256-128-1), logits = [T(x, y)]_y; ")
+    return [
+        DefenseSpec(name="c-js", version="1", target=f"{_GF}:CJS", paper=P4,
+                    summary=note + "JS objective with sigmoid output (P4 Eq. 2)"),
+        DefenseSpec(name="c-dv", version="1", target=f"{_GF}:CDV", paper=P4,
+                    summary=note + "Donsker-Varadhan objective (P4 Eq. 4)"),
+        DefenseSpec(name="c-energy", version="1", target=f"{_GF}:CEnergy", paper=P4,
+                    summary=note + "energy-based objective = CE on the hypothesis scores (P4 Eq. 5-6)"),
+        DefenseSpec(name="c-js-ie", version="1", target=f"{_GF}:CJSIE", paper=P4,
+                    summary="C-JS + MMD information elimination at FC 2, summed over hypotheses (P4 Sec. 2.3); "
+                            "lambda 0.05, median-heuristic bandwidth"),
+        DefenseSpec(name="c-dv-ie", version="1", target=f"{_GF}:CDVIE", paper=P4,
+                    summary="C-DV + MMD information elimination at FC 2, summed over hypotheses (P4 Sec. 2.3); "
+                            "lambda 0.05, median-heuristic bandwidth"),
+        DefenseSpec(name="vib", version="1", target=f"{PKG}.defenses.vib:VIB", paper=ALEMI2017,
+                    summary="variational information bottleneck after FC 2 (mean + softplus-std heads), "
+                            "KL to N(0, I), beta 1e-3; evaluates the mean (deterministic)"),
+    ]
+
+
+@hookimpl
+def robarena_probes() -> list[ProbeSpec]:
+    return [
+        ProbeSpec(
+            name="mmd-label-info", version="1", target=f"{PKG}.probes.mmd_label_info:MMDLabelInfo", paper=P4,
+            columns=["label_mmd"],
+            summary="label-information surrogate: mean over classes of Gaussian MMD^2(P_R|c, P_R) at FC 2 of "
+                    "label-hypothesis nets (mean over hypotheses) or at features(x)",
+        ),
+    ]
+
+
+@hookimpl
+def robarena_suites() -> list[SuiteSpec]:
+    return [
+        SuiteSpec(
+            name="p4-cpu", version="1", target=f"{PKG}:suites/p4-cpu.toml", paper=P4,
+            summary="digits28: P4 CNN, C-DV, C-JS, C-DV-IE, C-JS-IE, VIB; white-box and transfer FGSM / PGD-40 "
+                    "at Linf 0.15 and 0.3, label-information probe; a few minutes on 2 CPU cores",
+            description="A CPU-sized version of P4 Table 1 on the bundled digits resized to 28x28.",
+        ),
+        SuiteSpec(
+            name="p4-full", version="1", target=f"{PKG}:suites/p4-full.toml", paper=P4,
+            summary="P4 Tables 1-2: MNIST and Fashion-MNIST, six models, Adam 1e-3, 200 epochs, batch 250; "
+                    "white-box and transfer FGSM / PGD at Linf 0.15 and 0.3",
+            description="The full-scale P4 protocol (GPU; needs the MNIST and Fashion-MNIST files).",
+        ),
+    ]

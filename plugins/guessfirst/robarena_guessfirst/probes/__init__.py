@@ -1,0 +1,1 @@
+"""Probes: the MMD label-information surrogate (:mod:`.mmd_label_info`)."""

@@ -1,0 +1,1 @@
+"""P1's capacity control: :mod:`.spectral_clip`."""

@@ -1,0 +1,1 @@
+"""P3's approximate defenses (:mod:`.gradient_penalty`, :mod:`.fisher_penalty`) and :mod:`.distillation`."""
