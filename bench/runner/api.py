@@ -80,8 +80,9 @@ def run(suite: Union[str, Path, dict, Suite], workdir: Union[str, Path] = DEFAUL
                   for r in records}
         ctx.store.finish_run(run_id, "ok" if not failures else "failed", [r["key"] for r in records], labels)
         rows = rows_from_records(ctx.cache, records, suite_obj.name, suite_obj.version)
-        result = RunResult(suite_obj, plan, rows, failures, ctx.workdir, run_id, computed=len(ctx.computed),
-                           cached=len(records) - len(ctx.computed) - len(failures), dropped=list(plan.dropped))
+        computed = len({r["key"] for r in records} & set(ctx.computed))  # substitutes are not rows' cells
+        result = RunResult(suite_obj, plan, rows, failures, ctx.workdir, run_id, computed=computed,
+                           cached=len(records) - computed - len(failures), dropped=list(plan.dropped))
         registry.pm.hook.robarena_run_finished(result=result)
         return result
     finally:
