@@ -177,12 +177,16 @@ def conv_input_sizes(model: nn.Module, example: torch.Tensor) -> dict[str, tuple
 
 def layer_spectral_norms(model: nn.Module, sizes: dict[str, tuple[int, int]],
                          grid: Grid = "input") -> dict[str, float]:
-    """Largest singular value of every ``Conv2d`` (FFT method on its grid) and ``Linear`` layer, by name."""
+    """Largest singular value of every ``Conv2d`` (FFT method on its grid) and ``Linear`` layer, by name.
+
+    ``sizes`` comes from :func:`conv_input_sizes`; a ``Conv2d`` missing from it (not used by
+    the forward pass) is skipped.
+    """
     out: dict[str, float] = {}
     for name, module in model.named_modules():
         if isinstance(module, nn.Conv2d):
             if name not in sizes:
-                raise UsageError(f"no input size recorded for conv layer {name!r} (was it used in the forward pass?)")
+                continue
             values = conv_singular_values(module.weight, conv_grid(module, sizes[name], grid), module.groups,
                                           module.dilation)
             out[name] = float(values[0])
@@ -196,8 +200,9 @@ def clip_model(model: nn.Module, bound: float, sizes: dict[str, tuple[int, int]]
     """Clip every ``Conv2d`` and ``Linear`` layer of ``model`` in place to spectral norm <= ``bound``.
 
     Layers already within the bound are left bit-for-bit unchanged (``norms``, from
-    :func:`layer_spectral_norms`, saves computing them again). Biases and other layers (batch
-    norm, the input normalisation) are not touched. Returns the names of the clipped layers.
+    :func:`layer_spectral_norms`, saves computing them again), and so are convolutions the
+    forward pass did not use (absent from ``sizes``). Biases and other layers (batch norm, the
+    input normalisation) are not touched. Returns the names of the clipped layers.
     """
     if bound <= 0:
         raise UsageError(f"the spectral-norm bound must be > 0, got {bound}")
@@ -205,7 +210,7 @@ def clip_model(model: nn.Module, bound: float, sizes: dict[str, tuple[int, int]]
     clipped = []
     with torch.no_grad():
         for name, module in model.named_modules():
-            if not isinstance(module, (nn.Conv2d, nn.Linear)) or norms[name] <= bound:
+            if not isinstance(module, (nn.Conv2d, nn.Linear)) or name not in norms or norms[name] <= bound:
                 continue
             if isinstance(module, nn.Conv2d):
                 new = clip_conv_weight(module.weight, conv_grid(module, sizes[name], grid), bound,

@@ -64,11 +64,28 @@ def test_every_layer_is_within_the_bound_after_training(data, bound, grid):
     assert max(max(v) for v in before.values()) > bound, "the clip was exercised"
 
 
-def test_batch_norm_is_reported_as_uncontrolled(data):
+class TinyConvWithSpare(TinyConv):
+    def __init__(self, input_shape, num_classes, config=None):
+        super().__init__(input_shape, num_classes, config)
+        self.spare = nn.Conv2d(1, 2, 3)  # never used by forward
+        with torch.no_grad():
+            self.spare.weight.mul_(100.0)
+
+
+def test_batch_norm_and_unused_convs_are_reported_as_uncontrolled_and_left_alone(data):
     c = ctx()
-    SpectralClip(SpectralClipConfig(bound=3.0, base="standard"), TrainConfig(epochs=1, batch_size=32))(
-        lambda: TinyConv(data.shape, data.num_classes), data, c)
-    assert c.log["uncontrolled_layers"] == ["body.1"]
+    built = []
+
+    def build():
+        built.append(TinyConvWithSpare(data.shape, data.num_classes))
+        built.append(built[-1].spare.weight.detach().clone())
+        return built[0]
+
+    model = SpectralClip(SpectralClipConfig(bound=3.0, base="standard"), TrainConfig(epochs=1, batch_size=32))(
+        build, data, c)
+    assert c.log["uncontrolled_layers"] == ["body.1", "spare"]
+    assert set(c.log["spectral_norms"]) == {"body.0", "head"}
+    assert torch.equal(model.spare.weight, built[1])
 
 
 @pytest.mark.parametrize("base", ["standard", "pgd-at"])

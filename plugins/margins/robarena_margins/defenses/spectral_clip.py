@@ -10,9 +10,9 @@ with PGD adversarial training at eps in {4, 8, 16}/255. Here:
 * after every epoch each ``Conv2d`` is clipped as an operator on its input grid
   (:func:`robarena_margins.spectral.clip_conv_weight`, see that module for zero padding and
   strides) and each ``Linear`` by its SVD; ``bound=None`` is P1's "uncontrolled" row (no clip);
-* biases, batch-norm scales and the input normalisation are not controlled (P1 uses ResNets
-  without batch norm, Fixup-initialised, for this experiment); their names are logged as
-  ``uncontrolled_layers``;
+* biases, batch-norm scales, the input normalisation and convolutions the forward pass does
+  not use are not controlled (P1 uses ResNets without batch norm, Fixup-initialised, for this
+  experiment); the names of such modules with parameters are logged as ``uncontrolled_layers``;
 * ``ctx.log["spectral_norms"]`` holds every layer's largest singular value before each clip.
 """
 from __future__ import annotations
@@ -46,9 +46,11 @@ class SpectralClipConfig(PGDATConfig):
                                              "(see robarena_margins.spectral)")
 
 
-def _uncontrolled(model: nn.Module) -> list[str]:
+def _uncontrolled(model: nn.Module, sizes: dict[str, tuple[int, int]]) -> list[str]:
+    """Modules with their own parameters that are not clipped (batch norm, unused convolutions, ...)."""
     return [name for name, m in model.named_modules()
-            if not isinstance(m, (nn.Conv2d, nn.Linear)) and any(True for _ in m.parameters(recurse=False))]
+            if any(True for _ in m.parameters(recurse=False))
+            and not isinstance(m, nn.Linear) and not (isinstance(m, nn.Conv2d) and name in sizes)]
 
 
 class SpectralClip(Defense):
@@ -82,5 +84,5 @@ class SpectralClip(Defense):
 
         model = fit_with_loss(model, data, self.train, ctx, loss_fn, after_epoch=after_epoch)
         ctx.log["spectral_norms"] = history
-        ctx.log["uncontrolled_layers"] = _uncontrolled(model)
+        ctx.log["uncontrolled_layers"] = _uncontrolled(model, sizes)
         return model
