@@ -8,7 +8,6 @@ from bench.api import TrainConfig
 from bench.registry import get_registry
 from bench.testing.conformance import check_defense
 from bench.testing.tiny import TinyConv
-from bench.threat import ThreatModel
 from classics_helpers import generator, interior_inputs, linear_model, train_context
 from robarena_classics.attacks.core import random_start
 from robarena_classics.defenses import fast_at

@@ -10,11 +10,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bench.api import TrainContext
 from bench.registry import get_registry
 from bench.testing.conformance import check_defense
 from robarena_recognizability.defenses.fisher_penalty import (FisherPenaltyConfig, fisher_jacobian_estimate,
                                                               fisher_penalty_loss, unit_sphere)
-from bench.api import TrainContext
 
 DRAWS = 4000
 BLOCKS, PER_BLOCK = 40, 200
