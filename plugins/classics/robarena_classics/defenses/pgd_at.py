@@ -20,16 +20,10 @@ from bench.threat import ThreatModel, parse_eps
 from robarena_classics.attacks.core import pgd_steps
 
 
-class PGDATConfig(BaseConfig):
-    """Parameters of :class:`PGDAT` (defaults: P1 Appendix B.1)."""
+class InnerAttackConfig(BaseConfig):
+    """Shared behaviour of configs with an inner PGD (fields norm, eps, steps, step_size)."""
 
-    norm: Literal["Linf", "L2"] = Field("Linf", description="threat model of the inner maximisation")
-    eps: float = Field(8 / 255, ge=0, description="radius of the training ball ('AR strength'); '8/255' accepted")
-    steps: int = Field(10, ge=1, description="PGD steps of the inner maximisation (P1: 10)")
-    step_size: Optional[float] = Field(2 / 255, gt=0, description="PGD step (P1: 2/255); None = 2.5 * eps / steps")
-    random_start: bool = Field(True, description="start each inner maximisation uniformly in the ball")
-
-    @field_validator("eps", mode="before")
+    @field_validator("eps", mode="before", check_fields=False)
     @classmethod
     def _parse_eps(cls, v: Any) -> Any:
         return parse_eps(v)[0] if isinstance(v, str) else v
@@ -39,6 +33,17 @@ class PGDATConfig(BaseConfig):
 
     def absolute_step(self) -> float:
         return float(self.step_size) if self.step_size is not None else 2.5 * self.eps / self.steps
+
+
+class PGDATConfig(InnerAttackConfig):
+    """Parameters of :class:`PGDAT` (defaults: P1 Appendix B.1)."""
+
+    norm: Literal["Linf", "L2"] = Field("Linf", description="threat model of the inner maximisation")
+    eps: float = Field(8 / 255, ge=0, description="radius of the training ball ('AR strength'); '8/255' accepted")
+    steps: int = Field(10, ge=1, description="PGD steps of the inner maximisation (P1: 10)")
+    step_size: Optional[float] = Field(2 / 255, gt=0, description="PGD step (P1: 2/255); None = 2.5 * eps / steps")
+    random_start: bool = Field(True, description="start each inner maximisation uniformly in the ball")
+
 
 
 def adversarial_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, ctx: TrainContext,

@@ -28,9 +28,10 @@ from bench.api import BaseConfig, Defense, DatasetSplits, TrainContext
 from bench.api.training import fit_with_loss
 from bench.threat import ThreatModel, parse_eps
 from robarena_classics.attacks.core import steepest_direction
+from robarena_classics.defenses.pgd_at import InnerAttackConfig
 
 
-class TRADESConfig(BaseConfig):
+class TRADESConfig(InnerAttackConfig):
     """Parameters of :class:`TRADES` (defaults: Zhang et al. 2019 CIFAR-10 with P3's beta)."""
 
     beta: float = Field(6.0, ge=0, description="weight of the KL robustness term (P0: 5; P3: 6 and 10000)")
@@ -40,16 +41,6 @@ class TRADESConfig(BaseConfig):
     step_size: Optional[float] = Field(2 / 255, gt=0, description="PGD step; None = 2.5 * eps / steps")
     init_std: float = Field(0.001, ge=0, description="std of the Gaussian start x + init_std * N(0, I)")
 
-    @field_validator("eps", mode="before")
-    @classmethod
-    def _parse_eps(cls, v: Any) -> Any:
-        return parse_eps(v)[0] if isinstance(v, str) else v
-
-    def threat(self) -> ThreatModel:
-        return ThreatModel(norm=self.norm, eps=self.eps)
-
-    def absolute_step(self) -> float:
-        return float(self.step_size) if self.step_size is not None else 2.5 * self.eps / self.steps
 
 
 def kl_divergence(logits_p: torch.Tensor, logits_q: torch.Tensor) -> torch.Tensor:
