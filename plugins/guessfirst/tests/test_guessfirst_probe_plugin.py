@@ -81,7 +81,11 @@ def test_specs_and_suites():
     for suite in (cpu, full):
         assert [d.id for d in suite.defenses] == p4_defenses
         assert [m.id for m in suite.models] == ["guessfirst/cnn"]
-        assert sorted({float(t.eps) for a in suite.attacks for t in a.threats()}) == [0.15, 0.3]
+        linf = {float(t.eps) for a in suite.attacks for t in a.threats() if t.norm == "Linf"}
+        assert sorted(linf) == [0.15, 0.3]
         assert (suite.train.optimizer, suite.train.lr) == ("adam", 1e-3)
     assert [d.id for d in full.datasets] == ["core/mnist", "core/fashion-mnist"]
     assert (full.train.epochs, full.train.batch_size) == (200, 250)  # P4 Appendix F
+    l2 = {(a.id, float(t.eps)) for a in full.attacks for t in a.threats() if t.norm == "L2"}
+    assert l2 == {("classics/cw-l2", 2.0)}  # P4 Table 1: C&W L2 at 2.0
+    assert not any(t.norm == "L2" for a in cpu.attacks for t in a.threats())
