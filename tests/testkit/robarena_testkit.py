@@ -6,7 +6,7 @@ deliberately broken components (an attack leaving its threat model, a failing de
 from __future__ import annotations
 
 from bench.hookspecs import hookimpl
-from bench.specs import AttackSpec, DefenseSpec, ModelSpec, ProbeSpec
+from bench.specs import AttackSpec, ClaimSpec, DefenseSpec, ModelSpec, ProbeSpec
 
 M = "robarena_testkit_impl"
 
@@ -34,3 +34,15 @@ def robarena_attacks():
 def robarena_probes():
     return [ProbeSpec(name="confidence", version="1", target=f"{M}:Confidence", columns=["mean_max_prob"]),
             ProbeSpec(name="adv-gap", version="1", target=f"{M}:AdvGap", columns=["mean_shift"], needs_attacks=True)]
+
+
+@hookimpl
+def robarena_claims():
+    return [ClaimSpec(name="attack-hurts", version="1", target=f"{M}:attack_hurts", suite="tiny",
+                      statement="the sign attack lowers accuracy below clean accuracy"),
+            ClaimSpec(name="needs-missing", version="1", target=f"{M}:needs_missing_defense", suite="tiny",
+                      statement="a claim over a defense the suite does not train"),
+            ClaimSpec(name="raises", version="1", target=f"{M}:raises", suite="tiny",
+                      statement="a broken claim"),
+            ClaimSpec(name="elsewhere", version="1", target=f"{M}:attack_hurts", suite="other-suite",
+                      statement="a claim about another suite")]

@@ -73,3 +73,22 @@ class AdvGap(Probe):
     def run(self, model, data, generator):
         shifts = [float((rec.x_adv - data.x).abs().amax()) for rec in data.attacks.values()]
         return ProbeResult({"mean_shift": sum(shifts) / max(1, len(shifts))})
+
+
+# --------------------------------------------------------------------------- claims
+def attack_hurts(frame):
+    from bench.api.claim import ClaimResult, column_like, value
+
+    clean = value(frame, "clean", defense="erm")
+    robust = value(frame, column_like(frame, "robust[", "sign"), defense="erm")
+    return ClaimResult(robust < clean, {"clean": clean, "robust": robust})
+
+
+def needs_missing_defense(frame):
+    from bench.api.claim import ClaimResult, value
+
+    return ClaimResult(True, {"x": value(frame, "clean", defense="not-trained")})
+
+
+def raises(frame):
+    raise ZeroDivisionError("boom")
