@@ -1,0 +1,1 @@
+"""robarena plugin for P2 (information and transferability of adversarially trained models)."""
