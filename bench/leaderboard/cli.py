@@ -120,6 +120,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default=None, help="file to write (default: stdout)")
     p.set_defaults(handler=_export)
 
+    from bench.leaderboard import verify
+
+    verify.add_parser(sub, root)
+
     p = sub.add_parser("ls", parents=[root], help="list a suite's versions (or, without SUITE, the suites)")
     p.add_argument("suite", metavar="SUITE", nargs="?")
     p.set_defaults(handler=_ls)
