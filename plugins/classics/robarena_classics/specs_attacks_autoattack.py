@@ -37,10 +37,10 @@ ATTACKS: list = [
                 "5000 queries (no gradients)",
     ),
     AttackSpec(
-        name="autoattack", version="1", target=f"{PKG}.autoattack:AutoAttack", paper=CROCE2020,
+        name="autoattack", version="2", target=f"{PKG}.autoattack:AutoAttack", paper=CROCE2020,
         norms=["Linf", "L2"],
-        summary="AutoAttack-style ensemble on still-robust points: standard = APGD-CE, APGD-T, Square "
-                "(FAB-T addable as a member); rand = APGD-CE, APGD-DLR with EOT 20",
+        summary="AutoAttack ensemble on still-robust points: standard = APGD-CE, APGD-T, FAB-T, Square "
+                "(the published version); rand = APGD-CE, APGD-DLR with EOT 20",
     ),
 ]
 DEFENSES: list = []

@@ -50,6 +50,12 @@ ATTACKS: list = [
         paper=CROCE2020, norms=["Linf", "L2"], minimal=True,
     ),
     AttackSpec(
+        name="fab-t", version="1", target=f"{PKG}.attacks.fab:FABTargeted",
+        summary="FAB-T (AutoAttack's standard member): FAB against the boundary of each of the 9 "
+                "most likely other classes in turn, on the examples not yet fooled; untargeted success",
+        paper=CROCE2020, norms=["Linf", "L2"], minimal=True,
+    ),
+    AttackSpec(
         name="pgd-unbounded", version="1", target=f"{PKG}.attacks.pgd_unbounded:UnboundedPGD",
         summary="eps = inf PGD: 2048 signed steps of 2/255 from uniform noise, box only, targeted "
                 "(P3 Sec. 4) or untargeted; an undefended model must fall to ~0 %",

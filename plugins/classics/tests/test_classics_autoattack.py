@@ -12,6 +12,7 @@ from classics_helpers import generator, tiny_mlp
 from robarena_classics.attacks.apgd import APGDCE, APGDDLR, APGDT
 from robarena_classics.attacks.autoattack import AutoAttack
 from robarena_classics.attacks.fgsm import FGSM
+from robarena_classics.attacks.fab import FABTargeted
 from robarena_classics.attacks.square import Square
 
 
@@ -25,14 +26,15 @@ def _single_thread():
 
 # few iterations, so that every member is needed somewhere (and the tests stay fast)
 SMALL = {"apgd-ce": {"n_iter": 2}, "apgd-t": {"n_iter": 5, "n_target_classes": 3},
-         "apgd-dlr": {"n_iter": 5}, "square": {"n_queries": 30}}
+         "apgd-dlr": {"n_iter": 5}, "fab-t": {"n_iter": 3, "n_target_classes": 2}, "square": {"n_queries": 30}}
 
 
 def test_published_versions():
     standard = dict(AutoAttack(seed=0).members())
-    assert list(standard) == ["apgd-ce", "apgd-t", "square"]
-    ce, t, sq = standard["apgd-ce"], standard["apgd-t"], standard["square"]
-    assert isinstance(ce, APGDCE) and isinstance(t, APGDT) and isinstance(sq, Square)
+    assert list(standard) == ["apgd-ce", "apgd-t", "fab-t", "square"]  # Croce and Hein 2020, Sec. 5
+    ce, t, fab, sq = standard["apgd-ce"], standard["apgd-t"], standard["fab-t"], standard["square"]
+    assert isinstance(ce, APGDCE) and isinstance(t, APGDT) and isinstance(fab, FABTargeted) and isinstance(sq, Square)
+    assert (fab.config.n_iter, fab.config.restarts, fab.config.n_target_classes) == (100, 1, 9)
     assert (ce.config.n_iter, ce.config.n_restarts, ce.config.eot_iter) == (100, 1, 1)
     assert (t.config.n_iter, t.config.n_restarts, t.config.n_target_classes) == (100, 1, 9)
     assert (sq.config.n_queries, sq.config.p_init, sq.config.n_restarts) == (5000, 0.8, 1)
@@ -52,7 +54,7 @@ def batch(n=40, shape=(1, 5, 5), k=10, seed=0):
 
 
 @pytest.mark.parametrize("norm, eps", [("Linf", 0.06), ("L2", 0.25)])
-@pytest.mark.parametrize("version, members", [("standard", ["apgd-ce", "apgd-t", "square"]),
+@pytest.mark.parametrize("version, members", [("standard", ["apgd-ce", "apgd-t", "fab-t", "square"]),
                                               ("custom", ["square", "apgd-dlr", "apgd-ce"])])
 def test_ensemble_is_the_per_example_or_of_its_members(norm, eps, version, members):
     """Running members only on the points still robust changes nothing: the ensemble fools
@@ -120,6 +122,6 @@ def test_configuration_errors():
     three = tiny_mlp((1, 5, 5), 3, seed=0)  # APGD-T's targeted DLR needs 4 classes
     with torch.no_grad():
         y3 = three(x).argmax(1)
-    small = AutoAttack.Config(member_configs={k: SMALL[k] for k in ("apgd-ce", "apgd-t", "square")})
+    small = AutoAttack.Config(member_configs={k: SMALL[k] for k in ("apgd-ce", "apgd-t", "fab-t", "square")})
     with pytest.raises(UsageError, match="4 classes"):
         AutoAttack(small)(three, x, y3, ThreatModel(norm="Linf", eps=1e-4))

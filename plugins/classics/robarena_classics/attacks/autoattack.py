@@ -5,21 +5,21 @@ of diverse parameter-free attacks", ICML 2020 (https://arxiv.org/abs/2003.01690)
 
 Versions (member lists, in order):
 
-* ``"standard"``: APGD-CE (1 restart), APGD-T (9 target classes, 1 restart each), Square
-  (5000 queries), all at their published defaults. The published standard version also runs
-  FAB-T between APGD-T and Square; this plugin does not depend on a FAB implementation, so
-  add one through ``members`` when it is installed, e.g. ``members = ["apgd-ce", "apgd-t",
-  "classics/fab", "square"]`` with its targeted settings in ``member_configs``.
+* ``"standard"``: APGD-CE (1 restart), APGD-T (9 target classes, 1 restart each), FAB-T (9
+  target classes, 100 iterations, 1 restart each), Square (5000 queries): the published
+  standard version, all at their published defaults.
 * ``"rand"`` (randomized defenses): APGD-CE and APGD-DLR with 20 EOT iterations.
 * ``"custom"``: the list given in ``members``.
 
-Members are this module's own names ``"apgd-ce"``, ``"apgd-dlr"``, ``"apgd-t"``, ``"square"``,
+Members are this module's own names ``"apgd-ce"``, ``"apgd-dlr"``, ``"apgd-t"``, ``"fab-t"``, ``"square"``,
 or any registered attack id with a ``/`` (``"<plugin>/<name>"``, resolved through the
 registry). Each member runs only on the examples that are clean-correct and that no earlier
-member fooled, with a fresh generator seeded with the ensemble's seed. The own members draw
-their random numbers for the full batch (:mod:`.aa_common`), so an example is fooled by the
-ensemble exactly when some member run alone on the full batch with the same seed fools it;
-registry members are called on the still-robust subset and carry no such guarantee.
+member fooled, with a fresh generator seeded with the ensemble's seed. The APGD members and
+Square draw their random numbers for the full batch (:mod:`.aa_common`) and FAB-T (one restart)
+draws none and treats every example independently, so an example is fooled by the ensemble
+exactly when some member run alone on the full batch with the same seed fools it (up to float
+rounding that depends on the batch size); registry members are called on the still-robust
+subset and carry no such guarantee.
 Success is checked by the ensemble's own forward pass on each member's examples.
 
 Returns, per example, the first successful member's adversarial example, else the clean
@@ -39,13 +39,15 @@ from bench.errors import UsageError
 from bench.threat import ThreatModel
 from robarena_classics.attacks.aa_common import clean_correct
 from robarena_classics.attacks.apgd import APGDCE, APGDDLR, APGDT
+from robarena_classics.attacks.fab import FABTargeted
 from robarena_classics.attacks.square import Square
 
-OWN_MEMBERS: dict[str, type[Attack]] = {"apgd-ce": APGDCE, "apgd-dlr": APGDDLR, "apgd-t": APGDT, "square": Square}
+OWN_MEMBERS: dict[str, type[Attack]] = {"apgd-ce": APGDCE, "apgd-dlr": APGDDLR, "apgd-t": APGDT, "fab-t": FABTargeted,
+                                        "square": Square}
 
 #: member lists and per-member settings of the published versions
 VERSIONS: dict[str, tuple[list[str], dict[str, dict[str, Any]]]] = {
-    "standard": (["apgd-ce", "apgd-t", "square"], {}),
+    "standard": (["apgd-ce", "apgd-t", "fab-t", "square"], {}),
     "rand": (["apgd-ce", "apgd-dlr"], {"apgd-ce": {"eot_iter": 20}, "apgd-dlr": {"eot_iter": 20}}),
 }
 
@@ -54,10 +56,10 @@ class AutoAttackConfig(BaseConfig):
     """Parameters of :class:`AutoAttack`."""
 
     version: Literal["standard", "rand", "custom"] = Field(
-        "standard", description="'standard' (APGD-CE, APGD-T, Square), 'rand' (APGD-CE, APGD-DLR, EOT 20) "
+        "standard", description="'standard' (APGD-CE, APGD-T, FAB-T, Square), 'rand' (APGD-CE, APGD-DLR, EOT 20) "
                                 "or 'custom' (the list in members)")
     members: Optional[list[str]] = Field(
-        None, description="member names (apgd-ce, apgd-dlr, apgd-t, square) or registered attack ids "
+        None, description="member names (apgd-ce, apgd-dlr, apgd-t, fab-t, square) or registered attack ids "
                           "'<plugin>/<name>', run in this order; default: the version's list")
     member_configs: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="per-member config overrides, e.g. {square = {n_queries = 1000}}")
@@ -110,7 +112,7 @@ class AutoAttack(Attack):
     def smoke_config(cls) -> AutoAttackConfig:
         """Conformance checks: the standard members with small budgets."""
         return cls.Config(member_configs={"apgd-ce": {"n_iter": 10}, "apgd-t": {"n_iter": 10, "n_target_classes": 2},
-                                          "square": {"n_queries": 100}})
+                                          "fab-t": {"n_iter": 10, "n_target_classes": 2}, "square": {"n_queries": 100}})
     norms = ("Linf", "L2")
     supports_targeted = False
 
