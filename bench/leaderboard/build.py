@@ -1,9 +1,13 @@
 """Immutable leaderboard snapshots: ``<root>/<suite>/<version>/``.
 
 A snapshot holds ``rows.jsonl`` (the data: validated, sorted by row id), ``rows.csv``,
-``README.md`` and ``meta.json`` (with the sha256 of ``rows.jsonl``). It is written into a
-temporary directory beside its final place and renamed into place, so a crash never
-leaves half a snapshot, and an existing version is never overwritten.
+``README.md`` and ``meta.json`` (with the sha256 of ``rows.jsonl``). Snapshots built since the
+web page was added also hold ``rows.tex`` (LaTeX table), ``index.html`` (static page, see
+:mod:`bench.leaderboard.html`), ``plots/*.png`` (:mod:`bench.leaderboard.plots`) and
+``artifacts/*.png`` (task images), with every file's sha256 and the plot list in ``meta.json``
+(``files``, ``figures``, ``images``, ``plot_notes``); older snapshots stay readable as they are.
+It is written into a temporary directory beside its final place and renamed into place, so a
+crash never leaves half a snapshot, and an existing version is never overwritten.
 """
 from __future__ import annotations
 
@@ -22,12 +26,14 @@ from bench.leaderboard import render
 from bench.leaderboard.frame import to_frame
 from bench.leaderboard.rows import RowLike, dumps_jsonl, loads_jsonl, validate_rows
 from bench.leaderboard.schema import SCHEMA_VERSION, Row
+from bench.leaderboard.sources import RunArtifacts
 
 __all__ = ["build_snapshot", "load_snapshot", "read_meta", "list_versions", "list_suites",
-           "snapshot_dir", "is_valid_name", "to_frame", "DEFAULT_ROOT"]
+           "snapshot_dir", "is_valid_name", "to_frame", "check_files", "DEFAULT_ROOT", "RunArtifacts"]
 
 DEFAULT_ROOT = Path("leaderboard")
 ROWS, CSV, README, META = "rows.jsonl", "rows.csv", "README.md", "meta.json"
+TEX, INDEX = "rows.tex", "index.html"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -54,10 +60,51 @@ def _sha256(data: bytes) -> str:
 
 
 def _write(path: Path, text: str) -> None:
+    _write_bytes(path, text.encode("utf-8"))
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as fh:
-        fh.write(text.encode("utf-8"))
+        fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
+
+
+def _write_site(tmp: Path, rows: list[Row], suite: str, version: str, created: str, notes: str,
+                artifacts: RunArtifacts) -> dict[str, Any]:
+    """rows.tex, plots/*.png, artifacts/*.png and index.html into ``tmp``; their entries for meta.json."""
+    from bench.leaderboard import html, plots
+    from bench.leaderboard.sources import task_artifacts
+
+    _write(tmp / TEX, render.to_latex(rows))
+    groups: plots.ArrayGroups = {}
+    images: list[plots.ArtifactImage] = []
+    for row in rows:
+        named = {("probe", label): arrays for label, arrays in artifacts.probe_arrays.get(row.row_id, {}).items()}
+        pngs, task_arrays = task_artifacts(row.artifacts, artifacts, row.row_id)
+        named.update({("task", label): arrays for label, arrays in task_arrays.items()})
+        if named:
+            groups[row.row_id] = named
+        for name, data in pngs.items():
+            image = plots.ArtifactImage(row.row_id, name, _sha256(data))
+            _write_bytes(tmp / image.file, data)
+            images.append(image)
+    specs, plot_notes = plots.collect(rows, groups)
+    for spec in specs:
+        _write_bytes(tmp / spec.file, plots.to_png(spec))
+    downloads = [ROWS, CSV, TEX, README, META]
+    _write(tmp / INDEX, html.render_index(rows, suite=suite, version=version, created=created, notes=notes,
+                                          plots=specs, images=images, downloads=downloads,
+                                          schema_version=SCHEMA_VERSION))
+    files = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file())
+    return {
+        "files": {name: _sha256((tmp / name).read_bytes()) for name in files},
+        "figures": [{"file": s.file, "kind": s.kind, "title": s.title, "source": s.source, "rows": list(s.rows)}
+                    for s in specs],
+        "images": [{"file": i.file, "row_id": i.row_id, "name": i.name, "sha256": i.sha256} for i in images],
+        "plot_notes": plot_notes,
+    }
 
 
 def _fsync_dir(path: Path) -> None:
@@ -89,11 +136,16 @@ def _check_suite(rows: list[Row], suite: str) -> None:
 
 
 def build_snapshot(rows: Iterable[RowLike], suite: str, version: str, root: Union[str, Path] = DEFAULT_ROOT,
-                   notes: str = "", *, created: Optional[str] = None) -> Path:
+                   notes: str = "", *, created: Optional[str] = None, artifacts: Optional[RunArtifacts] = None,
+                   site: bool = True) -> Path:
     """Validate ``rows`` and write the snapshot ``root/suite/version/`` atomically; return its path.
 
-    ``created`` (ISO 8601) defaults to now in UTC. Raises :class:`LeaderboardError` on an invalid
-    row or name, on rows of another suite, and when the version already exists.
+    ``created`` (ISO 8601) defaults to now in UTC. ``artifacts`` (probe arrays and the artifact
+    cache of the run the rows come from, :meth:`RunArtifacts.from_workdir`) feeds histogram and
+    per-layer plots and the task images; without it plots use the rows alone. ``site=False``
+    writes only the data files (rows.jsonl, rows.csv, README.md, meta.json). Raises
+    :class:`LeaderboardError` on an invalid row or name, on rows of another suite, and when the
+    version already exists.
     """
     final = snapshot_dir(root, suite, version)
     rows = validate_rows(rows)
@@ -112,6 +164,8 @@ def build_snapshot(rows: Iterable[RowLike], suite: str, version: str, root: Unio
         _write(tmp / ROWS, jsonl)
         _write(tmp / CSV, render.to_csv(rows))
         _write(tmp / README, render.render_readme(rows, suite, version, created, notes))
+        if site:
+            meta.update(_write_site(tmp, rows, suite, version, created, notes, artifacts or RunArtifacts.empty()))
         _write(tmp / META, json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
         if final.exists():  # another build won the race
             raise _exists_error(final)
@@ -174,6 +228,20 @@ def load_snapshot(root: Union[str, Path], suite: str, version: str) -> list[Row]
     if len(rows) != meta["row_count"]:
         raise LeaderboardError(f"{where}: {ROWS} holds {len(rows)} rows, {META} records {meta['row_count']}")
     return rows
+
+
+def check_files(root: Union[str, Path], suite: str, version: str) -> dict[str, str]:
+    """Each file ``meta.json`` lists (snapshots with a web page) -> 'ok', 'missing' or 'modified'."""
+    path = snapshot_dir(root, suite, version)
+    out = {}
+    for name, digest in (read_meta(root, suite, version).get("files") or {}).items():
+        try:
+            data = (path / name).read_bytes()
+        except OSError:
+            out[name] = "missing"
+            continue
+        out[name] = "ok" if _sha256(data) == digest else "modified"
+    return out
 
 
 def _natural_key(name: str) -> list[Any]:

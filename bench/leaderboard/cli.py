@@ -17,8 +17,9 @@ DEFAULT_WORKDIR = ".robarena"
 
 
 def _build(args: argparse.Namespace) -> int:
-    from bench.leaderboard.build import build_snapshot, is_valid_name
+    from bench.leaderboard.build import build_snapshot, is_valid_name, read_meta
     from bench.leaderboard.rows import validate_rows
+    from bench.leaderboard.sources import RunArtifacts
     from bench.runner.results import load_rows  # the runner's results, imported only when needed
 
     suite_name = args.suite
@@ -32,8 +33,13 @@ def _build(args: argparse.Namespace) -> int:
             f"no results for suite {suite_name!r} in {args.workdir}; run `robarena run {args.suite} "
             f"--workdir {args.workdir}` first")
     name = suite_name
-    path = build_snapshot(rows, name, args.version, root=Path(args.root), notes=args.notes)
-    print(f"wrote leaderboard {name} {args.version} ({len(rows)} rows) to {path}")
+    artifacts = RunArtifacts.from_workdir(Path(args.workdir), suite_name)
+    path = build_snapshot(rows, name, args.version, root=Path(args.root), notes=args.notes, artifacts=artifacts)
+    meta = read_meta(Path(args.root), name, args.version)
+    print(f"wrote leaderboard {name} {args.version} ({len(rows)} rows) to {path}: {len(meta.get('figures', []))} "
+          f"plots, {len(meta.get('images', []))} task images; open {path / 'index.html'}")
+    for note in meta.get("plot_notes", []):
+        print(f"note: {note}")
     return 0
 
 

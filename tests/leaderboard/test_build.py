@@ -18,7 +18,7 @@ CREATED = "2024-06-02T08:00:00Z"
 
 
 def test_build_writes_all_files(tmp_path, rows):
-    path = build_snapshot(rows, SUITE, "v1", root=tmp_path, notes="first cut", created=CREATED)
+    path = build_snapshot(rows, SUITE, "v1", root=tmp_path, notes="first cut", created=CREATED, site=False)
     assert path == tmp_path / SUITE / "v1"
     assert sorted(p.name for p in path.iterdir()) == ["README.md", "meta.json", "rows.csv", "rows.jsonl"]
     lines = (path / "rows.jsonl").read_text(encoding="utf-8").splitlines()

@@ -1,0 +1,373 @@
+"""Leaderboard plots, found by naming conventions so that new probes and tasks get plots
+without changes here (the conventions are documented in docs/plugin-guide.md, "Plots").
+
+=================  ===========================================================================
+kind               made from
+=================  ===========================================================================
+``eps-curve``      columns ``robust[<attack> <norm> <eps>[ targeted]]``: robust accuracy (%) vs
+                   eps per (attack, norm, targeted), one line per row; the row's clean accuracy
+                   is the point at eps = 0 (no perturbation leaves the input unchanged).
+                   ``ensemble[<norm> <eps>...]`` gives the worst-case curve when more than one
+                   attack shares the threat model's norm.
+``histogram``      probe or task arrays ``<p>hist_counts`` (B,) with edges ``<p>hist_edges``
+                   (B + 1,), or the shared ``hist_edges``: one plot per row and probe, every
+                   counts array as a step line of fractions (train and test share an axis).
+``per-layer``      1-D arrays named ``<name>_per_layer`` (L,): value vs layer index 1..L, one
+                   line per row.
+``column-family``  probe or task columns ``<metric>@<x>`` (e.g. ``gap@0.5``, ``acc@svhn``):
+                   metric vs x, one series per row; a line if every x is a number, else bars.
+=================  ===========================================================================
+
+Each plot is first a :class:`PlotSpec` (plain data: the numbers handed to matplotlib), then
+drawn by :func:`render` on a standalone Agg figure (pyplot and the global backend are never
+touched) and saved by :func:`to_png` without the ``Software`` metadata entry, so the same
+data and matplotlib version give byte-identical PNGs.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import TYPE_CHECKING, Callable, Iterable, Optional, Union
+
+from bench.leaderboard.schema import Row
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+    from matplotlib.figure import Figure
+
+#: figure size in inches at :data:`DPI`: every plot is 640 x 400 pixels
+FIGSIZE, DPI = (6.4, 4.0), 100
+Arrays = dict[str, "np.ndarray"]
+#: row_id -> ("probe" | "task", label) -> array name -> array
+ArrayGroups = dict[str, dict[tuple[str, str], Arrays]]
+
+_THREAT = re.compile(r"^(?P<norm>Linf|L2) (?P<eps>\S+)(?P<targeted> targeted)?$")
+_ROBUST = re.compile(r"^(?P<attack>.+?) (?P<threat>(?:Linf|L2) \S+(?: targeted)?)$")
+
+
+@dataclass(frozen=True)
+class Series:
+    """One line (or set of bars) of a plot. For ``stairs``, ``x`` holds the len(y) + 1 bin edges."""
+
+    label: str
+    x: tuple[Union[float, str], ...]
+    y: tuple[float, ...]
+    row_id: Optional[str] = None
+    dashed: bool = False
+    color: Optional[str] = None  # a row keeps its color across plots
+
+
+@dataclass(frozen=True)
+class PlotSpec:
+    """A plot as data. ``key`` identifies it (and names its file); ``rows`` are the rows it shows."""
+
+    kind: str
+    key: tuple[str, ...]
+    title: str
+    xlabel: str
+    ylabel: str
+    series: tuple[Series, ...]
+    style: str = "line"  # "line", "stairs" or "bars"
+    source: str = ""
+    ylim: Optional[tuple[float, float]] = None
+
+    @property
+    def rows(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(s.row_id for s in self.series if s.row_id is not None))
+
+    @property
+    def file(self) -> str:
+        """Path inside the snapshot, e.g. ``plots/eps-curve-pgd-Linf-1a2b3c4d.png``."""
+        return f"plots/{file_stem(self.kind, *self.key)}.png"
+
+
+@dataclass(frozen=True)
+class ArtifactImage:
+    """A task's PNG artifact (e.g. an inversion grid) copied into the snapshot."""
+
+    row_id: str
+    name: str  # '<task label>.<artifact name>'
+    sha256: str
+
+    @property
+    def file(self) -> str:
+        return f"artifacts/{file_stem(self.row_id, self.name)}.png"
+
+
+def file_stem(*parts: str) -> str:
+    """A safe, unique file name stem: readable slug of ``parts`` plus 8 hex digits of their hash
+    (labels come from user suites and may hold any character)."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", "-".join(parts)).strip("-.")[:80] or "plot"
+    digest = hashlib.sha256("\x00".join(parts).encode("utf-8")).hexdigest()[:8]
+    return f"{slug}-{digest}"
+
+
+def parse_eps(text: str) -> Optional[float]:
+    """'0.1' -> 0.1, '8/255' -> 8/255 (the threat label's display form); None if not a finite number."""
+    try:
+        value = float(Fraction(text)) if "/" in text else float(text)
+    except (ValueError, ZeroDivisionError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def parse_threat(label: str) -> Optional[tuple[str, float, bool]]:
+    """'Linf 8/255' -> ('Linf', 0.0313..., False); 'L2 0.5 targeted' -> ('L2', 0.5, True); None otherwise."""
+    m = _THREAT.fullmatch(label)
+    eps = parse_eps(m["eps"]) if m else None
+    return None if m is None or eps is None else (m["norm"], eps, bool(m["targeted"]))
+
+
+def parse_robust_column(key: str) -> Optional[tuple[str, str, float, bool]]:
+    """A ``Row.robust`` key '<attack> <norm> <eps>[ targeted]' -> (attack, norm, eps, targeted)."""
+    m = _ROBUST.fullmatch(key)
+    threat = parse_threat(m["threat"]) if m else None
+    return None if m is None or threat is None else (m["attack"], *threat)
+
+
+def row_labels(rows: Iterable[Row]) -> dict[str, str]:
+    """Short legend labels: 'model/defense', with the dataset and seed only where rows differ in them."""
+    rows = list(rows)
+    datasets = len({r.dataset for r in rows}) > 1
+    seeds = len({r.seed for r in rows}) > 1
+    out = {}
+    for r in rows:
+        parts = ([r.dataset] if datasets else []) + [r.model, r.defense] + ([f"seed{r.seed}"] if seeds else [])
+        out[r.row_id] = "/".join(parts)
+    return out
+
+
+def _legend(label: str, row: Row) -> str:
+    return label + (" (flagged)" if row.flags else "")
+
+
+def row_colors(rows: Iterable[Row]) -> dict[str, str]:
+    """Matplotlib's default cycle ('C0'...'C9') by row_id order, so a row has one color in every plot."""
+    return {row_id: f"C{i % 10}" for i, row_id in enumerate(sorted(r.row_id for r in rows))}
+
+
+# --------------------------------------------------------------------------- collectors
+Collector = Callable[[list[Row], ArrayGroups, list[str]], Iterable[PlotSpec]]
+#: kind -> collector(rows, array groups, notes) -> plots; a collector appends to ``notes`` what it skipped
+COLLECTORS: dict[str, Collector] = {}
+
+
+def collector(kind: str) -> Callable[[Collector], Collector]:
+    def register(fn: Collector) -> Collector:
+        COLLECTORS[kind] = fn
+        return fn
+    return register
+
+
+def _threat_name(norm: str, targeted: bool) -> str:
+    return norm + (" targeted" if targeted else "")
+
+
+@collector("eps-curve")
+def eps_curves(rows: list[Row], arrays: ArrayGroups, notes: list[str]) -> Iterable[PlotSpec]:
+    labels, colors = row_labels(rows), row_colors(rows)
+    groups: dict[tuple[str, str, bool], dict[str, dict[float, Optional[float]]]] = {}
+    attacks_per_threat: dict[tuple[str, bool], set[str]] = {}
+    for row in rows:
+        for key, value in row.robust.items():
+            parsed = parse_robust_column(key)
+            if parsed is None:
+                continue  # unbounded threat models have no eps axis
+            attack, norm, eps, targeted = parsed
+            groups.setdefault((attack, norm, targeted), {}).setdefault(row.row_id, {})[eps] = value
+            attacks_per_threat.setdefault((norm, targeted), set()).add(attack)
+    ensembles: dict[tuple[str, str, bool], dict[str, dict[float, Optional[float]]]] = {}
+    for row in rows:
+        for key, value in row.ensemble.items():
+            threat = parse_threat(key)
+            if threat is not None and len(attacks_per_threat.get((threat[0], threat[2]), ())) > 1:
+                ensembles.setdefault(("worst case", threat[0], threat[2]), {}).setdefault(row.row_id, {})[threat[1]] = value
+    by_id = {r.row_id: r for r in rows}
+    for source, table in (("robust", groups), ("ensemble", ensembles)):
+        for (attack, norm, targeted), per_row in sorted(table.items()):
+            series = []
+            for row_id in sorted(per_row):
+                row = by_id[row_id]
+                points = {eps: v for eps, v in per_row[row_id].items() if v is not None}
+                if not points:
+                    continue
+                if row.clean_accuracy is not None:
+                    points.setdefault(0.0, row.clean_accuracy)
+                xs = sorted(points)
+                series.append(Series(_legend(labels[row_id], row), tuple(xs), tuple(100.0 * points[x] for x in xs),
+                                     row_id, dashed=bool(row.flags), color=colors[row_id]))
+            if not series:
+                continue
+            threat = _threat_name(norm, targeted)
+            pattern = f"{norm} <eps>" + (" targeted" if targeted else "")
+            what, column = ((attack, f"robust[{attack} {pattern}]") if source == "robust"
+                            else ("worst case over the suite's attacks", f"ensemble[{pattern}]"))
+            yield PlotSpec(
+                kind="eps-curve", key=(source, attack, threat), title=f"{what}: robust accuracy vs eps ({threat})",
+                xlabel=f"eps ({norm})", ylabel="robust accuracy (%)", series=tuple(series), source=column,
+                ylim=(0.0, 100.0))
+
+
+def _vector(value: "np.ndarray") -> Optional["np.ndarray"]:
+    import numpy as np
+
+    arr = np.asarray(value)
+    if arr.ndim != 1 or arr.dtype.kind not in "biuf":
+        return None
+    return arr.astype(np.float64)
+
+
+def _group_name(group: tuple[str, str]) -> str:
+    return f"{group[0]} {group[1]}"
+
+
+@collector("histogram")
+def histograms(rows: list[Row], arrays: ArrayGroups, notes: list[str]) -> Iterable[PlotSpec]:
+    import numpy as np
+
+    labels = row_labels(rows)
+    for row in rows:
+        for group, named in sorted(arrays.get(row.row_id, {}).items()):
+            plots: dict[str, list[Series]] = {}
+            for name in sorted(named):
+                if not name.endswith("hist_counts"):
+                    continue
+                prefix = name[:-len("hist_counts")]
+                edges_name = prefix + "hist_edges" if prefix + "hist_edges" in named else "hist_edges"
+                where = f"{_group_name(group)} array {name!r} of row {row.row_id!r}"
+                counts, edges = _vector(named[name]), _vector(named[edges_name]) if edges_name in named else None
+                if counts is None or edges is None:
+                    notes.append(f"{where}: no histogram (needs 1-D counts and 1-D edges {edges_name!r})")
+                    continue
+                if edges.shape[0] != counts.shape[0] + 1 or not np.all(np.isfinite(edges)) \
+                        or np.any(np.diff(edges) < 0) or not np.all(np.isfinite(counts)) or np.any(counts < 0):
+                    notes.append(f"{where}: no histogram ({counts.shape[0]} counts need {counts.shape[0] + 1} "
+                                 f"finite increasing edges in {edges_name!r} and finite counts >= 0)")
+                    continue
+                total = counts.sum()
+                fractions = counts / total if total > 0 else counts
+                label = prefix.rstrip("_") or "counts"
+                plots.setdefault(edges_name, []).append(
+                    Series(label, tuple(float(e) for e in edges), tuple(float(f) for f in fractions), row.row_id))
+            for edges_name, series in sorted(plots.items()):
+                stem = edges_name[:-len("hist_edges")].rstrip("_")
+                quantity = f"{group[1]} {stem}" if stem else group[1]
+                yield PlotSpec(
+                    kind="histogram", key=(row.row_id, *group, edges_name),
+                    title=f"{quantity} histogram: {_legend(labels[row.row_id], row)}", xlabel=quantity,
+                    ylabel="fraction of examples", series=tuple(series), style="stairs",
+                    source=f"{_group_name(group)} arrays *hist_counts on {edges_name}")
+
+
+@collector("per-layer")
+def per_layer(rows: list[Row], arrays: ArrayGroups, notes: list[str]) -> Iterable[PlotSpec]:
+    labels, colors = row_labels(rows), row_colors(rows)
+    found: dict[tuple[tuple[str, str], str], list[Series]] = {}
+    for row in rows:
+        for group, named in sorted(arrays.get(row.row_id, {}).items()):
+            for name in sorted(named):
+                if not (name == "per_layer" or name.endswith("_per_layer")):
+                    continue
+                values = _vector(named[name])
+                if values is None or values.shape[0] == 0:
+                    notes.append(f"{_group_name(group)} array {name!r} of row {row.row_id!r}: no per-layer plot "
+                                 "(needs a non-empty 1-D numeric array)")
+                    continue
+                found.setdefault((group, name), []).append(Series(
+                    _legend(labels[row.row_id], row), tuple(float(i) for i in range(1, values.shape[0] + 1)),
+                    tuple(float(v) for v in values), row.row_id, dashed=bool(row.flags), color=colors[row.row_id]))
+    for (group, name), series in sorted(found.items()):
+        quantity = name[:-len("per_layer")].rstrip("_") or group[1]
+        yield PlotSpec(kind="per-layer", key=(*group, name), title=f"{group[1]}: {quantity} per layer",
+                       xlabel="layer", ylabel=quantity, series=tuple(series), source=f"{_group_name(group)} array {name}")
+
+
+def _natural(text: str) -> list[tuple[int, float, str]]:
+    return [(0, float(p), "") if p.isdigit() else (1, 0.0, p) for p in re.split(r"(\d+)", text) if p]
+
+
+@collector("column-family")
+def column_families(rows: list[Row], arrays: ArrayGroups, notes: list[str]) -> Iterable[PlotSpec]:
+    labels, colors = row_labels(rows), row_colors(rows)
+    families: dict[tuple[str, str], dict[str, dict[str, float]]] = {}
+    for row in rows:
+        for kind, columns in (("probe", row.probes), ("task", row.tasks)):
+            for key, value in columns.items():
+                family, sep, x = key.rpartition("@")
+                if sep and family and x and value is not None:
+                    families.setdefault((kind, family), {}).setdefault(row.row_id, {})[x] = value
+    by_id = {r.row_id: r for r in rows}
+    for (kind, family), per_row in sorted(families.items()):
+        xs = {x for values in per_row.values() for x in values}
+        if len(xs) < 2:
+            continue
+        numeric = all(parse_eps(x) is not None for x in xs)
+        order = sorted(xs, key=lambda x: parse_eps(x) if numeric else _natural(x))  # type: ignore[arg-type,return-value]
+        series = []
+        for row_id in sorted(per_row):
+            present = [x for x in order if x in per_row[row_id]]
+            series.append(Series(_legend(labels[row_id], by_id[row_id]),
+                                 tuple(parse_eps(x) if numeric else x for x in present),  # type: ignore[misc]
+                                 tuple(per_row[row_id][x] for x in present), row_id, dashed=bool(by_id[row_id].flags),
+                                 color=colors[row_id]))
+        yield PlotSpec(kind="column-family", key=(kind, family), title=f"{kind} {family}@<x>", xlabel="x",
+                       ylabel=family, series=tuple(series), style="line" if numeric else "bars",
+                       source=f"{kind}[{family}@<x>]")
+
+
+def collect(rows: Iterable[Row], arrays: Optional[ArrayGroups] = None) -> tuple[list[PlotSpec], list[str]]:
+    """Every plot the conventions find for ``rows`` (and their probe/task arrays), in a stable
+    order, and notes on arrays that were skipped because they break a convention."""
+    rows = sorted(rows, key=lambda r: r.row_id)
+    notes: list[str] = []
+    specs = [spec for fn in COLLECTORS.values() for spec in fn(rows, arrays or {}, notes)]
+    files = [s.file for s in specs]
+    if len(set(files)) != len(files):  # pragma: no cover - file_stem hashes the whole key
+        raise RuntimeError("two plots map to one file name")
+    return specs, notes
+
+
+# --------------------------------------------------------------------------- drawing
+def render(spec: PlotSpec) -> "Figure":
+    """Draw ``spec`` on a new standalone figure (Agg canvas; pyplot is not used)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=FIGSIZE, dpi=DPI)
+    FigureCanvasAgg(fig)
+    fig.subplots_adjust(left=0.11, right=0.97, bottom=0.12, top=0.92)  # fixed margins: faster than a layout engine
+    ax = fig.add_subplot()
+    if spec.style == "bars":
+        categories = list(dict.fromkeys(x for s in spec.series for x in s.x))
+        width = 0.8 / max(1, len(spec.series))
+        for i, s in enumerate(spec.series):
+            pos = [categories.index(x) - 0.4 + width * (i + 0.5) for x in s.x]
+            ax.bar(pos, s.y, width=width, label=s.label, color=s.color or f"C{i % 10}", hatch="//" if s.dashed else None)
+        ax.set_xticks(range(len(categories)), [str(c) for c in categories])
+    else:
+        for i, s in enumerate(spec.series):
+            style = "--" if s.dashed else "-"
+            if spec.style == "stairs":
+                ax.stairs(s.y, s.x, label=s.label, color=s.color or f"C{i % 10}", linestyle=style)
+            else:
+                ax.plot(s.x, s.y, style, marker="o", markersize=3, label=s.label, color=s.color or f"C{i % 10}")
+    ax.set_title(spec.title, fontsize=10)
+    ax.set_xlabel(spec.xlabel)
+    ax.set_ylabel(spec.ylabel)
+    if spec.ylim is not None:
+        ax.set_ylim(*spec.ylim)
+    ax.grid(True, alpha=0.3)
+    if spec.series:
+        ax.legend(fontsize=7, loc="best")
+    return fig
+
+
+def to_png(spec: PlotSpec) -> bytes:
+    """The plot as PNG bytes, without the ``Software`` entry (byte-stable for a matplotlib version)."""
+    buf = io.BytesIO()
+    render(spec).savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
+    return buf.getvalue()
