@@ -76,7 +76,7 @@ def robarena_attacks() -> list[AttackSpec]:
             paper=GOODFELLOW2015, norms=["Linf", "L2"], targeted=True,
         ),
         AttackSpec(
-            name="pgd", version="1", target=f"{PKG}.attacks.pgd:PGD",
+            name="pgd", version="2", target=f"{PKG}.attacks.pgd:PGD",  # v2: restarts draw full-batch starts
             summary="PGD with random start, restarts, CE or CW loss, per-example early stop; "
                     "defaults P0: 20 steps of 2/255",
             paper=MADRY2018, norms=["Linf", "L2"], targeted=True,

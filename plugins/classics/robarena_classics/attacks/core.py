@@ -128,7 +128,8 @@ def input_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str
 def pgd_steps(model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: ThreatModel, *, steps: int,
               step_size: float, loss: str = "ce", target: Optional[torch.Tensor] = None,
               random_init: bool = True, generator: Optional[torch.Generator] = None,
-              early_stop: bool = True, compact_every: Optional[int] = None) -> torch.Tensor:
+              early_stop: bool = True, compact_every: Optional[int] = None,
+              start: Optional[torch.Tensor] = None) -> torch.Tensor:
     """The PGD iterates of Madry et al. (2018); returns ``x_adv`` (N, C, H, W) only.
 
     ``x_{t+1} = P(x_t + step_size * argmax_{||u|| <= 1} <u, grad>)`` (P3 Eq. 2.3), where P
@@ -142,6 +143,8 @@ def pgd_steps(model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: Threat
         loss: ``"ce"`` or ``"cw"`` (see module docstring).
         target: (N,) target classes for a targeted attack, else None.
         random_init: start from :func:`random_start` (needs ``generator``), else from ``x``.
+        start: an explicit start point (N, C, H, W) inside the threat model (overrides
+            ``random_init``; :func:`pgd_restarts` draws its starts for the full batch this way).
         early_stop: freeze an example at the first iterate that succeeds and stop spending
             forward/backward passes on it.
         compact_every: with ``early_stop``, drop frozen examples from the working batch every
@@ -158,7 +161,9 @@ def pgd_steps(model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: Threat
     if threat.norm not in ("Linf", "L2"):
         raise UsageError(f"PGD needs a Linf or L2 threat model, not {threat.norm!r}")
     x = x.detach()
-    if random_init:
+    if start is not None:
+        x_adv = start.detach().clone()
+    elif random_init:
         if generator is None:
             raise UsageError("PGD with a random start needs a torch.Generator")
         x_adv = random_start(x, threat, generator)
@@ -203,26 +208,70 @@ def pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: ThreatModel,
         return PGDResult(x_adv, success(logits, y, target), objective(logits, y, loss, target))
 
 
+def _restart_starts(x: torch.Tensor, threat: ThreatModel, generator: Optional[torch.Generator],
+                    random_init: bool) -> Optional[torch.Tensor]:
+    """One restart's start points for the *full* batch (None: start at ``x``)."""
+    if not random_init:
+        return None
+    if generator is None:
+        raise UsageError("PGD with a random start needs a torch.Generator")
+    return random_start(x.detach(), threat, generator)
+
+
 def pgd_restarts(model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: ThreatModel, *,
                  restarts: int, generator: Optional[torch.Generator],
-                 target: Optional[torch.Tensor] = None, **kwargs) -> PGDResult:
+                 target: Optional[torch.Tensor] = None, random_init: bool = True, batched: bool = False,
+                 **kwargs) -> PGDResult:
     """:func:`pgd` with ``restarts`` runs; later runs attack only the examples not yet fooled.
 
     Per example the result is the first successful run's example; an example that no
     run fools keeps the run with the highest objective (the first such run on ties).
+    Every run's start points are drawn for the full batch, in run order, whichever
+    examples it then attacks, so an example's runs do not depend on the other examples.
     Selecting the not-yet-fooled examples costs one host synchronisation per restart.
-    Other keyword arguments are those of :func:`pgd_steps`.
+
+    ``batched``: run all restarts at once as one batch of ``restarts * N`` examples and
+    pick per example as above: the same starts, the same per-example trajectories, so the
+    same result (up to float rounding of differently sized batches), in fewer, larger
+    passes; it also runs the later restarts of examples an earlier restart already fooled
+    (useful on accelerators, wasteful on a CPU). Other keyword arguments are those of
+    :func:`pgd_steps`.
     """
-    best = pgd(model, x, y, threat, target=target, generator=generator, **kwargs)
+    if batched and restarts > 1:
+        return _pgd_restarts_batched(model, x, y, threat, restarts=restarts, generator=generator, target=target,
+                                     random_init=random_init, **kwargs)
+    first = _restart_starts(x, threat, generator, random_init)
+    best = pgd(model, x, y, threat, target=target, start=first, random_init=False, **kwargs)
     for _ in range(restarts - 1):
+        start = _restart_starts(x, threat, generator, random_init)
         todo = (~best.success).nonzero().flatten()
         if todo.numel() == 0:
             break
         sub_target = None if target is None else target[todo]
-        run = pgd(model, x[todo], y[todo], threat, target=sub_target, generator=generator, **kwargs)
+        run = pgd(model, x[todo], y[todo], threat, target=sub_target, random_init=False,
+                  start=None if start is None else start[todo], **kwargs)
         better = run.success | (run.objective > best.objective[todo])
         idx = todo[better]
         best.x_adv[idx] = run.x_adv[better]
         best.success[idx] = run.success[better]
         best.objective[idx] = run.objective[better]
     return best
+
+
+def _pgd_restarts_batched(model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: ThreatModel, *, restarts: int,
+                          generator: Optional[torch.Generator], target: Optional[torch.Tensor], random_init: bool,
+                          **kwargs) -> PGDResult:
+    n = x.shape[0]
+    starts = [_restart_starts(x, threat, generator, random_init) for _ in range(restarts)]
+    start = None if starts[0] is None else torch.cat(starts)  # type: ignore[arg-type]
+    rep = (restarts,) + (1,) * (x.dim() - 1)
+    run = pgd(model, x.repeat(rep), y.repeat(restarts), threat, target=None if target is None else target.repeat(restarts),
+              start=start, random_init=False, **kwargs)
+    success_r = run.success.view(restarts, n)
+    objective_r = run.objective.view(restarts, n)
+    order = torch.arange(restarts, device=x.device).view(-1, 1).expand(restarts, n)
+    first_success = torch.where(success_r, order, torch.full_like(order, restarts)).amin(dim=0)
+    best_objective = objective_r.argmax(dim=0)  # the first maximum on ties
+    pick = torch.where(first_success < restarts, first_success, best_objective)
+    rows = pick * n + torch.arange(n, device=x.device)
+    return PGDResult(run.x_adv[rows], run.success[rows], run.objective[rows])
