@@ -10,6 +10,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run a suite (a name such as 'quick', or a path to suite.toml)")
     p.add_argument("suite", help="suite name (see 'robarena ls suites') or path to a TOML suite file")
     add_run_options(p)
+    add_scale_options(p)
     p.set_defaults(handler=handle)
 
 
@@ -17,6 +18,23 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workdir", default=".robarena", help="results store and cache (default ./.robarena)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def add_scale_options(p: argparse.ArgumentParser) -> None:
+    """Executor and device options of ``robarena run`` (docs/scale.md)."""
+    p.add_argument("--amp", action="store_true",
+                   help="bf16 mixed precision for training and clean inference on CUDA (never for attacks or "
+                        "robust scoring); ignored on CPU")
+    p.add_argument("--channels-last", action="store_true",
+                   help="channels_last memory format for models on CUDA; ignored on CPU")
+    p.add_argument("--executor", choices=["inprocess", "ray"], default="inprocess",
+                   help="inprocess (default) or ray: one Ray task per cell (pip install 'robarena[ray]')")
+    p.add_argument("--address", default=None,
+                   help="Ray cluster to connect to (e.g. auto, ray://head:10001); default: a local Ray instance")
+    p.add_argument("--ray-num-cpus", type=int, default=None,
+                   help="CPUs of the local Ray instance (default: all cores); not with --address")
+    p.add_argument("--ray-gpus-per-task", type=float, default=1.0,
+                   help="GPUs each Ray task declares when the device is CUDA (default 1; fractions share a GPU)")
 
 
 def report(result, elapsed: float) -> int:
@@ -40,5 +58,7 @@ def handle(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     result = run(args.suite, workdir=args.workdir, device=args.device, plugins=args.plugins,
-                 progress=not args.no_progress, debug=args.debug)
+                 progress=not args.no_progress, debug=args.debug, executor=args.executor, address=args.address,
+                 ray_num_cpus=args.ray_num_cpus, ray_gpus_per_task=args.ray_gpus_per_task, amp=args.amp,
+                 channels_last=args.channels_last)
     return report(result, time.perf_counter() - start)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Optional, Union
 
+from bench.errors import UsageError
 from bench.leaderboard.schema import Row
 from bench.registry import get_registry
 from bench.runner.plan import Plan, build_plan
@@ -15,6 +16,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 DEFAULT_WORKDIR = Path(".robarena")
+EXECUTORS = ("inprocess", "ray")
 
 
 @dataclass
@@ -50,7 +52,9 @@ class RunResult:
 
 
 def run(suite: Union[str, Path, dict, Suite], workdir: Union[str, Path] = DEFAULT_WORKDIR, device: str = "auto",
-        plugins: Iterable[str] = (), progress: bool = False, debug: bool = False) -> RunResult:
+        plugins: Iterable[str] = (), progress: bool = False, debug: bool = False, executor: str = "inprocess",
+        address: Optional[str] = None, ray_num_cpus: Optional[int] = None, ray_gpus_per_task: float = 1.0,
+        amp: bool = False, channels_last: bool = False) -> RunResult:
     """Run ``suite`` (a plugin-shipped name such as ``"quick"``, a TOML path, a dict or a Suite).
 
     Args:
@@ -58,17 +62,38 @@ def run(suite: Union[str, Path, dict, Suite], workdir: Union[str, Path] = DEFAUL
         device: ``auto`` (CUDA if available), ``cpu``, ``cuda`` or ``cuda:N``.
         plugins: ``-p`` style plugin options (``NAME`` or ``no:NAME``).
         progress: show progress bars. debug: print tracebacks of failed cells.
+        executor: ``inprocess`` (default) or ``ray`` (one Ray task per cell; see docs/scale.md).
+        address: Ray cluster address (``auto``, ``ray://host:10001``); default: start a local instance
+            with ``ray_num_cpus`` CPUs (default all cores). ``ray_gpus_per_task``: GPUs per task on CUDA.
+        amp: bf16 autocast for training and clean inference on CUDA (never for attacks or robust scoring).
+        channels_last: channels_last memory format on CUDA. Both are ignored, with a warning, on CPU.
     """
     from bench.runner.context import RunContext, resolve_device
-    from bench.runner.executors.inprocess import execute
     from bench.runner.results import rows_from_records
     from bench.runner.stages import LABEL_FIELDS
 
-    registry = get_registry(tuple(plugins))
+    if executor not in EXECUTORS:
+        raise UsageError(f"unknown executor {executor!r}; use one of {', '.join(EXECUTORS)}")
+    if executor != "ray" and (address is not None or ray_num_cpus is not None):
+        raise UsageError("--address and --ray-num-cpus apply to --executor ray")
+    plugins = tuple(plugins)
+    registry = get_registry(plugins)
     suite_obj = resolve_suite(suite, registry)
     plan = build_plan(suite_obj, registry)
-    ctx = RunContext(registry=registry, workdir=Path(workdir), device=resolve_device(device), progress=progress,
-                     eval_n=suite_obj.eval.n, eval_batch=suite_obj.eval.batch_size, debug=debug)
+    dev = resolve_device(device, require_local=executor != "ray" or address is None)
+    ctx = RunContext(registry=registry, workdir=Path(workdir), device=dev, progress=progress,
+                     eval_n=suite_obj.eval.n, eval_batch=suite_obj.eval.batch_size, debug=debug, amp=amp,
+                     channels_last=channels_last)
+    ctx.warn_ignored_options()
+    if executor == "ray":
+        from functools import partial
+
+        from bench.runner.executors.ray import execute
+
+        execute = partial(execute, address=address, num_cpus=ray_num_cpus, gpus_per_task=ray_gpus_per_task,
+                          plugins=plugins)
+    else:
+        from bench.runner.executors.inprocess import execute
     run_id = uuid.uuid4().hex[:12]
     try:
         ctx.store.start_run(run_id, suite_obj.name, suite_obj.version, [])

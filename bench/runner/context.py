@@ -1,8 +1,10 @@
 """Everything a run shares: registry, store, cache, device, loaded datasets and models."""
 from __future__ import annotations
 
+import contextlib
 import json
 import platform
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -18,15 +20,19 @@ from bench.store.cache import ArtifactCache
 from bench.store.results import ResultsStore
 
 
-def resolve_device(device: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; ``cpu``; ``cuda`` or ``cuda:N``."""
+def resolve_device(device: str, require_local: bool = True) -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; ``cpu``; ``cuda`` or ``cuda:N``.
+
+    ``require_local=False`` (a Ray cluster's workers hold the GPUs) accepts ``cuda`` on a
+    driver without CUDA; the workers check it.
+    """
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         dev = torch.device(device)
     except RuntimeError:
         raise UsageError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
+    if dev.type == "cuda" and require_local and not torch.cuda.is_available():
         raise UsageError(f"device {device!r} requested but CUDA is not available; use --device cpu or auto")
     if dev.type not in {"cpu", "cuda"}:
         raise UsageError(f"device {device!r} is not supported; use auto, cpu, cuda or cuda:N")
@@ -42,6 +48,9 @@ class RunContext:
     eval_n: int = 500
     eval_batch: int = 256
     debug: bool = False
+    amp: bool = False  # bf16 autocast for training and clean inference, CUDA only (see amp_dtype)
+    channels_last: bool = False  # channels_last memory format for models, CUDA only
+    batch_limit: Optional[int] = None  # set by the out-of-memory retry: evaluation batches no larger than this
     store: ResultsStore = field(init=False)
     cache: ArtifactCache = field(init=False)
     datasets: dict[Any, DatasetSplits] = field(default_factory=dict)
@@ -62,8 +71,59 @@ class RunContext:
         return self.datasets[key]
 
     def environment(self) -> dict[str, str]:
-        return {"core_version": __version__, "torch": torch.__version__, "platform": platform.platform(),
-                "device": str(self.device)}
+        env = {"core_version": __version__, "torch": torch.__version__, "platform": platform.platform(),
+               "device": str(self.device)}
+        if self.amp_dtype is not None:  # only when on, so default runs keep their metadata
+            env["amp"] = str(self.amp_dtype).removeprefix("torch.")
+        if self.uses_channels_last:
+            env["memory_format"] = "channels_last"
+        return env
+
+    # ------------------------------------------------------------------ batches and device options
+    @property
+    def work_batch(self) -> int:
+        """The evaluation batch actually used: the suite's, or less after an out-of-memory retry."""
+        return min(self.eval_batch, self.batch_limit) if self.batch_limit else self.eval_batch
+
+    @property
+    def amp_dtype(self) -> Optional[torch.dtype]:
+        """bf16 when ``amp`` is on and the device is CUDA, else None (it is part of cache keys).
+
+        Only bf16: fp16 training needs loss scaling, which the defenses' loops do not do.
+        """
+        return torch.bfloat16 if self.amp and self.device.type == "cuda" else None
+
+    @property
+    def uses_channels_last(self) -> bool:
+        return self.channels_last and self.device.type == "cuda"
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """Mixed precision for training forward passes and clean inference; a no-op unless ``amp_dtype``.
+        Never used for attacks or for scoring adversarial examples."""
+        dtype = self.amp_dtype
+        if dtype is None:
+            return contextlib.nullcontext()
+        if not torch.cuda.is_bf16_supported():
+            raise UsageError("--amp uses bf16 autocast, which this GPU does not support (it needs compute "
+                             "capability 8.0 or newer); run without --amp")
+        return torch.autocast("cuda", dtype=dtype)
+
+    def prepare_model(self, model: torch.nn.Module) -> torch.nn.Module:
+        """Apply the model memory format (channels_last on CUDA); unchanged otherwise."""
+        return model.to(memory_format=torch.channels_last) if self.uses_channels_last else model
+
+    def option_notes(self) -> list[str]:
+        """Why a requested device option has no effect here (printed as warnings by ``run``)."""
+        notes = []
+        if self.amp and self.device.type != "cuda":
+            notes.append(f"--amp is CUDA-only; ignored on {self.device}")
+        if self.channels_last and self.device.type != "cuda":
+            notes.append(f"--channels-last is CUDA-only; ignored on {self.device}")
+        return notes
+
+    def warn_ignored_options(self) -> None:
+        for note in self.option_notes():
+            warnings.warn(note, RuntimeWarning, stacklevel=3)
 
     def close(self) -> None:
         self.store.close()

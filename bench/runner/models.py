@@ -2,6 +2,11 @@
 and load checkpoints safely (safetensors, or torch's weights-only loader; never a raw pickle)."""
 from __future__ import annotations
 
+import importlib.util
+import inspect
+import os
+import sys
+import sysconfig
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -11,6 +16,40 @@ from torch import nn
 from bench.api.model import Classifier, WrappedClassifier
 from bench.errors import UnsafeCheckpointError, UsageError
 from bench.registry import Registry, resolve_target
+
+
+TRUSTED_MODULES_ENV = "ROBARENA_TRUSTED_MODULES"
+_TIMM_LOADING_PARAMS = {"pretrained", "checkpoint_path", "pretrained_cfg", "pretrained_cfg_overlay", "cache_dir"}
+
+
+def check_factory(arch: str) -> None:
+    """Refuse a ``module:factory`` a suite may not call (suites are data and must not run code).
+
+    Allowed without asking: modules outside the Python installation (your project's code, an
+    editable install). Refused: the standard library, built-in modules and packages installed
+    in site-packages (``os:system``, ``subprocess:getoutput``, ``pandas:read_pickle`` would run
+    commands or unpickle files with the suite's ``arch_params``), unless the module is listed in
+    ``ROBARENA_TRUSTED_MODULES`` (comma-separated). Checked before anything is imported.
+    """
+    module_name = arch.partition(":")[0]
+    top = module_name.split(".")[0]
+    trusted = {m.strip() for m in os.environ.get(TRUSTED_MODULES_ENV, "").split(",") if m.strip()}
+    if module_name in trusted or top in trusted:
+        return
+    hint = (f"suites may only name a factory in your own code; if you trust {top!r}, "
+            f"set {TRUSTED_MODULES_ENV}={top}")
+    if top in sys.stdlib_module_names or top in sys.builtin_module_names:
+        raise UsageError(f"architecture {arch!r}: refusing to call into the standard library module {top!r}; {hint}")
+    try:
+        spec = importlib.util.find_spec(top)  # locates the top-level package without running it
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None:
+        raise UsageError(f"architecture {arch!r}: no module named {top!r} (is it on PYTHONPATH?)")
+    origin = spec.origin or next(iter(spec.submodule_search_locations or []), "")
+    installed = {Path(sysconfig.get_paths()[k]).resolve() for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    if origin in ("built-in", "frozen") or any(Path(origin).resolve().is_relative_to(d) for d in installed):
+        raise UsageError(f"architecture {arch!r}: refusing to call into the installed package {top!r}; {hint}")
 
 
 def build_registered(entry: Any, params: dict, input_shape: Sequence[int], num_classes: int) -> nn.Module:
@@ -28,12 +67,20 @@ def build_arch(arch: str, registry: Registry, input_shape: Sequence[int], num_cl
         import timm
 
         name = arch[len("timm/"):]
+        loading = sorted(_TIMM_LOADING_PARAMS & set(params))
+        if loading:
+            raise UsageError(f"arch_params {loading} would make timm load weights; give the weights as the "
+                             "entry's checkpoint (safetensors or weights-only) instead")
         if not timm.is_model(name):
             raise UsageError(f"timm has no architecture {name!r}; see timm.list_models()")
         module = timm.create_model(name, pretrained=False, num_classes=num_classes, in_chans=input_shape[0], **params)
         return WrappedClassifier(module, input_shape, num_classes, mean, std)
     if ":" in arch:
+        check_factory(arch)
         factory = resolve_target(arch, what=f"architecture {arch!r}")
+        if not (inspect.isfunction(factory) or (inspect.isclass(factory) and issubclass(factory, nn.Module))):
+            raise UsageError(f"architecture {arch!r} is a {type(factory).__name__}, not a Python function or an "
+                             "nn.Module class; refusing to call it")
         module = factory(**params)
         if not isinstance(module, nn.Module):
             raise UsageError(f"{arch} returned {type(module).__name__}, expected a torch.nn.Module")

@@ -5,6 +5,7 @@ Scoring belongs here, not to attacks: robust accuracy is this module's own forwa
 """
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any, Optional, Union
@@ -21,6 +22,10 @@ from bench.runner.context import RunContext, base_meta
 from bench.runner.keys import cell_key, file_sha256
 from bench.runner.models import build_arch, build_registered, load_into, load_state
 from bench.runner.plan import AttackCell, CleanCell, ProbeCell, TaskCell, TrainCell
+
+
+ARTIFACT_FIELDS = {"train": ("checkpoint",), "clean": ("arrays",), "attack": ("arrays",), "probe": ("arrays",),
+                   "task": ("artifacts",)}  # payload fields that hold cache digests, verified on every hit
 
 
 def cached(ctx: RunContext, key: str, artifact_fields: tuple[str, ...] = ()) -> Optional[dict]:
@@ -47,6 +52,8 @@ def train_parts(ctx: RunContext, cell: TrainCell, data: DatasetSplits) -> dict[s
     else:
         parts.update(model=cell.model.describe(), defense=cell.defense.describe(),  # type: ignore[union-attr]
                      train=cell.train.model_dump(mode="json"))  # type: ignore[union-attr]
+        if ctx.amp_dtype is not None:  # mixed-precision training gives other weights: another cell
+            parts["amp"] = str(ctx.amp_dtype)
     return parts
 
 
@@ -84,13 +91,13 @@ def run_train(ctx: RunContext, cell: TrainCell) -> tuple[nn.Module, dict]:
     key = train_key(ctx, cell)
     if key in ctx.models:
         return ctx.models[key], ctx.store.get_cell(key)  # type: ignore[return-value]
-    rec = cached(ctx, key, ("checkpoint",))
+    rec = cached(ctx, key, ARTIFACT_FIELDS["train"])
     if rec is not None:
         model = _architecture(ctx, cell, data)
         if cell.defense is not None:
             model = _defense(cell).wrap(model)
         model.load_state_dict(ctx.cache.get_tensors(rec["payload"]["checkpoint"]))
-        model = model.to(ctx.device).eval()
+        model = ctx.prepare_model(model.to(ctx.device)).eval()
     else:
         start = time.perf_counter()
         log: dict[str, Any] = {}
@@ -99,14 +106,15 @@ def run_train(ctx: RunContext, cell: TrainCell) -> tuple[nn.Module, dict]:
                 torch.manual_seed(cell.seed)
                 model = _architecture(ctx, cell, data)
             load_into(model, load_state(cell.pretrained.checkpoint), cell.pretrained.checkpoint)
-            model = model.to(ctx.device).eval()
+            model = ctx.prepare_model(model.to(ctx.device)).eval()
         else:
             partial = ctx.workdir / "partial" / f"{key}.pt"
             gen = torch.Generator(device=ctx.device).manual_seed(cell.seed)
             tctx = TrainContext(device=ctx.device, seed=cell.seed, generator=gen, progress=ctx.progress,
                                 description=f"train {cell.row_id}", save_epoch=_epoch_saver(partial),
                                 load_epoch=_epoch_loader(partial), log=log)
-            model = _defense(cell)(lambda: _architecture(ctx, cell, data), data, tctx)
+            with ctx.autocast():  # bf16 forward passes with --amp on CUDA, else a no-op
+                model = _defense(cell)(lambda: ctx.prepare_model(_architecture(ctx, cell, data)), data, tctx)
             partial.unlink(missing_ok=True)
         digest = ctx.cache.put_tensors(model.state_dict())
         payload = {"checkpoint": digest, "seconds": round(time.perf_counter() - start, 3),
@@ -128,7 +136,7 @@ def _labels(cell: TrainCell) -> dict[str, Any]:
 def _epoch_saver(path: Path):
     def save(epoch: int, state: dict) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
+        tmp = path.parent / f"{path.name}.{os.getpid()}.tmp"  # two runs may train the same cell at once
         torch.save({"epoch": epoch, **state}, tmp)
         tmp.replace(path)
     return save
@@ -175,22 +183,26 @@ def predict(model: nn.Module, x: torch.Tensor, batch_size: int, device: torch.de
 
 def clean_correct(ctx: RunContext, cell: TrainCell, model: nn.Module) -> torch.Tensor:
     x, y = eval_subset(ctx, cell)
-    return predict(model, x, ctx.eval_batch, ctx.device) == y
+    return predict(model, x, ctx.work_batch, ctx.device) == y
 
 
 # --------------------------------------------------------------------------- clean
 def clean_key(ctx: RunContext, cell: CleanCell) -> str:
-    return cell_key("clean", {"train": train_key(ctx, cell.train), "n": ctx.eval_n, "batch": ctx.eval_batch})
+    parts = {"train": train_key(ctx, cell.train), "n": ctx.eval_n, "batch": ctx.eval_batch}
+    if ctx.amp_dtype is not None:
+        parts["amp"] = str(ctx.amp_dtype)
+    return cell_key("clean", parts)
 
 
 def run_clean(ctx: RunContext, cell: CleanCell) -> dict:
     """Clean accuracy on the evaluation subset, by the runner's own forward pass."""
     key = clean_key(ctx, cell)
-    rec = cached(ctx, key, ("arrays",))
+    rec = cached(ctx, key, ARTIFACT_FIELDS["clean"])
     if rec is not None:
         return rec
     model, _ = run_train(ctx, cell.train)
-    correct = clean_correct(ctx, cell.train, model)
+    with ctx.autocast():  # clean inference only; attacks and robust scoring always run in full precision
+        correct = clean_correct(ctx, cell.train, model)
     n = max(1, int(correct.shape[0]))
     payload = {"clean_accuracy": int(correct.sum()) / n,
                "arrays": ctx.cache.put_tensors({"clean_correct": correct.to(torch.uint8)})}
@@ -222,7 +234,7 @@ def target_labels(y: torch.Tensor, num_classes: int, seed: int) -> torch.Tensor:
 
 def run_attack(ctx: RunContext, cell: AttackCell) -> dict:
     key = attack_key(ctx, cell)
-    rec = cached(ctx, key, ("arrays",))
+    rec = cached(ctx, key, ARTIFACT_FIELDS["attack"])
     if rec is not None:
         return rec
     model, _ = run_train(ctx, cell.train)
@@ -236,7 +248,7 @@ def run_attack(ctx: RunContext, cell: AttackCell) -> dict:
     target = target_labels(y, data.num_classes, cell.train.seed) if cell.threat.targeted else None
     start = time.perf_counter()
     advs, extras = [], {}
-    bs = ctx.eval_batch
+    bs = ctx.work_batch  # the suite's batch, or less after an out-of-memory retry
     for i in range(0, x.shape[0], bs):
         xb, yb = x[i:i + bs].to(ctx.device), y[i:i + bs].to(ctx.device)
         tb = target[i:i + bs].to(ctx.device) if target is not None else None
@@ -272,7 +284,7 @@ def probe_key(ctx: RunContext, cell: ProbeCell) -> str:
 
 def run_probe(ctx: RunContext, cell: ProbeCell) -> dict:
     key = probe_key(ctx, cell)
-    rec = cached(ctx, key, ("arrays",))
+    rec = cached(ctx, key, ARTIFACT_FIELDS["probe"])
     if rec is not None:
         return rec
     model, _ = run_train(ctx, cell.train)
@@ -287,7 +299,7 @@ def run_probe(ctx: RunContext, cell: ProbeCell) -> dict:
         attacks[a.column] = AttackRecord(ctx.cache.get_tensors(arec["payload"]["arrays"])["x_adv"].to(ctx.device),
                                          a.threat)
     pin = ProbeInput(x=x.to(ctx.device), y=y.to(ctx.device), num_classes=data.num_classes, device=ctx.device,
-                     attacks=attacks, batch_size=ctx.eval_batch)
+                     attacks=attacks, batch_size=ctx.work_batch)
     if spec.needs_train:
         pin.x_train, pin.y_train = data.x_train.to(ctx.device), data.y_train.to(ctx.device)
     impl = cell.probe.entry.load()
@@ -313,7 +325,7 @@ def task_key(ctx: RunContext, cell: TaskCell) -> str:
 
 def run_task(ctx: RunContext, cell: TaskCell) -> dict:
     key = task_key(ctx, cell)
-    rec = cached(ctx, key, ("artifacts",))
+    rec = cached(ctx, key, ARTIFACT_FIELDS["task"])
     if rec is not None:
         return rec
     model, _ = run_train(ctx, cell.train)
@@ -342,6 +354,11 @@ def run_task(ctx: RunContext, cell: TaskCell) -> dict:
 # --------------------------------------------------------------------------- keys and metadata of any cell
 Cell = Union[TrainCell, CleanCell, AttackCell, ProbeCell, TaskCell]
 LABEL_FIELDS = ("row_id", "dataset", "model", "defense", "column", "attack", "probe", "task", "threat")
+
+
+def lookup(ctx: RunContext, cell: Cell) -> Optional[dict]:
+    """The cell's stored ok record if its artifacts verify, without computing anything (else None)."""
+    return cached(ctx, key_for(ctx, cell), ARTIFACT_FIELDS[stage_of(cell)])
 
 
 def key_for(ctx: RunContext, cell: Cell) -> str:
@@ -396,6 +413,8 @@ def meta_for(ctx: RunContext, cell: Cell) -> dict:
     elif isinstance(cell, TaskCell):
         comps.append(cell.task)
         extra["task"] = cell.task.label
+    if ctx.work_batch != ctx.eval_batch:  # an out-of-memory retry: random starts follow the smaller batches
+        extra["batch_size_used"] = ctx.work_batch
     return base_meta(ctx, train.row_id, stage_of(cell), comps, data, train.seed, n, extra)
 
 

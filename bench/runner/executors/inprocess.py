@@ -7,18 +7,48 @@ atomically as soon as its cell ends, so a killed run resumes where it stopped.
 from __future__ import annotations
 
 import traceback
-from typing import Callable, Optional
+from typing import Callable, Optional, Union
 
 from bench.runner.context import RunContext
 from bench.runner.keys import cell_key
-from bench.runner.plan import Plan
+from bench.runner.plan import AttackCell, Plan, ProbeCell, TaskCell
+from bench.runner.retry import run_with_oom_retry
 from bench.runner.stages import (Cell, CleanCell, cell_id_of, fallback_meta, key_for, meta_for, refresh_labels,
                                  run_attack, run_clean, run_probe, run_task, run_train, stage_of)
+
+RUNNERS = {CleanCell: run_clean, AttackCell: run_attack, ProbeCell: run_probe, TaskCell: run_task}
 
 
 def _error_text(exc: BaseException) -> str:
     text = f"{type(exc).__name__}: {exc}"
     return text if len(text) < 2000 else text[:2000] + " ..."
+
+
+def failed_record(ctx: RunContext, cell: Cell, exc: Union[BaseException, str], upstream: bool = False,
+                  suite_name: str = "") -> dict:
+    """Store (through ``ctx.store``) and return the error record of a failed cell.
+
+    ``exc``: the exception, or the error text of an already recorded failure (the upstream training's).
+    """
+    text = exc if isinstance(exc, str) else _error_text(exc)
+    msg = f"upstream training failed: {text}" if upstream else text
+    if ctx.debug and isinstance(exc, BaseException):
+        traceback.print_exception(exc)
+    try:
+        key, meta = key_for(ctx, cell), meta_for(ctx, cell)
+    except Exception:  # e.g. the dataset itself failed to load: no fingerprint to key on
+        key = cell_key("failed", {"cell": cell_id_of(cell), "suite": suite_name})
+        meta = fallback_meta(ctx, cell)
+    return ctx.store.put_cell(key, stage_of(cell), cell_id_of(cell), "error", {}, meta, error=msg)
+
+
+def evaluate_cell(ctx: RunContext, cell: Cell, suite_name: str = "") -> dict:
+    """Run one evaluation cell (clean, attack, probe, task) with the out-of-memory retry;
+    a failure becomes its error record."""
+    try:
+        return run_with_oom_retry(ctx, cell, RUNNERS[type(cell)])
+    except Exception as exc:  # the cell fails, the run goes on
+        return failed_record(ctx, cell, exc, suite_name=suite_name)
 
 
 def execute(plan: Plan, ctx: RunContext, on_record: Optional[Callable[[Cell, dict], None]] = None) -> list[dict]:
@@ -39,21 +69,7 @@ def execute(plan: Plan, ctx: RunContext, on_record: Optional[Callable[[Cell, dic
             on_record(cell, rec)
 
     def failed(cell: Cell, exc: BaseException, upstream: bool = False) -> dict:
-        msg = f"upstream training failed: {_error_text(exc)}" if upstream else _error_text(exc)
-        if ctx.debug:
-            traceback.print_exception(exc)
-        try:
-            key, meta = key_for(ctx, cell), meta_for(ctx, cell)
-        except Exception:  # e.g. the dataset itself failed to load: no fingerprint to key on
-            key = cell_key("failed", {"cell": cell_id_of(cell), "suite": plan.suite.name})
-            meta = fallback_meta(ctx, cell)
-        return ctx.store.put_cell(key, stage_of(cell), cell_id_of(cell), "error", {}, meta, error=msg)
-
-    def attempt(cell: Cell, runner: Callable) -> dict:
-        try:
-            return refresh_labels(ctx, cell, runner(ctx, cell))
-        except Exception as exc:  # the cell fails, the run goes on
-            return failed(cell, exc)
+        return failed_record(ctx, cell, exc, upstream, plan.suite.name)
 
     for train_cell in plan.train_cells:
         attacks, probes, tasks = plan.for_train(train_cell)
@@ -67,10 +83,9 @@ def execute(plan: Plan, ctx: RunContext, on_record: Optional[Callable[[Cell, dic
                 record(dependent, failed(dependent, exc, upstream=True))
             continue
         record(train_cell, rec)
-        runners = [(clean, run_clean)] + [(c, run_attack) for c in attacks] + [(c, run_probe) for c in probes] \
-            + [(c, run_task) for c in tasks]
-        for cell, runner in runners:
-            record(cell, attempt(cell, runner))
+        for cell in [clean, *attacks, *probes, *tasks]:
+            rec = evaluate_cell(ctx, cell, plan.suite.name)
+            record(cell, refresh_labels(ctx, cell, rec))
         ctx.models.clear()  # free memory: one trained model at a time
     if bar is not None:
         bar.close()
