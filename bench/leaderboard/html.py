@@ -21,6 +21,7 @@ PLOT_SECTIONS = (
     ("eps-curve", "Robust accuracy vs eps"),
     ("histogram", "Histograms"),
     ("per-layer", "Per-layer curves"),
+    ("curve", "Curves"),
     ("column-family", "Column families"),
 )
 GROUP_NAMES = {"clean": "", "robust": "robust", "ensemble": "worst case", "probe": "probe", "task": "task"}

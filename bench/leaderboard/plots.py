@@ -12,8 +12,10 @@ kind               made from
 ``histogram``      probe or task arrays ``<p>hist_counts`` (B,) with edges ``<p>hist_edges``
                    (B + 1,), or the shared ``hist_edges``: one plot per row and probe, every
                    counts array as a step line of fractions (train and test share an axis).
-``per-layer``      1-D arrays named ``<name>_per_layer`` (L,): value vs layer index 1..L, one
-                   line per row.
+``per-layer``      1-D arrays named ``<name>_per_layer`` or ``layer_<name>`` (L,): value vs
+                   layer index 1..L, one line per row.
+``curve``          1-D arrays named ``<name>_curve`` (T,) (e.g. a loss per optimisation step):
+                   value vs step 0..T-1, one line per row.
 ``column-family``  probe or task columns ``<metric>@<x>`` (e.g. ``gap@0.5``, ``acc@svhn``):
                    metric vs x, one series per row; a line if every x is a number, else bars.
 =================  ===========================================================================
@@ -263,27 +265,54 @@ def histograms(rows: list[Row], arrays: ArrayGroups, notes: list[str]) -> Iterab
                     source=f"{_group_name(group)} arrays *hist_counts on {edges_name}")
 
 
-@collector("per-layer")
-def per_layer(rows: list[Row], arrays: ArrayGroups, notes: list[str]) -> Iterable[PlotSpec]:
+def _layer_quantity(name: str) -> Optional[str]:
+    """'sv_std_per_layer' -> 'sv_std', 'layer_norms' -> 'norms', 'per_layer' -> ''; None if not per layer."""
+    if name == "per_layer" or name.endswith("_per_layer"):
+        return name[:-len("per_layer")].rstrip("_")
+    if name.startswith("layer_") and len(name) > len("layer_"):
+        return name[len("layer_"):]
+    return None
+
+
+def _curve_quantity(name: str) -> Optional[str]:
+    """'loss_curve' -> 'loss', 'curve' -> ''; None if not a curve."""
+    if name == "curve" or name.endswith("_curve"):
+        return name[:-len("curve")].rstrip("_")
+    return None
+
+
+def _index_curves(rows: list[Row], arrays: ArrayGroups, notes: list[str], kind: str,
+                  quantity_of: Callable[[str], Optional[str]], first: int, xlabel: str, what: str) -> Iterable[PlotSpec]:
+    """1-D arrays picked by ``quantity_of(name)``: value vs index (from ``first``), one line per row."""
     labels, colors = row_labels(rows), row_colors(rows)
     found: dict[tuple[tuple[str, str], str], list[Series]] = {}
     for row in rows:
         for group, named in sorted(arrays.get(row.row_id, {}).items()):
             for name in sorted(named):
-                if not (name == "per_layer" or name.endswith("_per_layer")):
+                if quantity_of(name) is None:
                     continue
                 values = _vector(named[name])
                 if values is None or values.shape[0] == 0:
-                    notes.append(f"{_group_name(group)} array {name!r} of row {row.row_id!r}: no per-layer plot "
+                    notes.append(f"{_group_name(group)} array {name!r} of row {row.row_id!r}: no {kind} plot "
                                  "(needs a non-empty 1-D numeric array)")
                     continue
                 found.setdefault((group, name), []).append(Series(
-                    _legend(labels[row.row_id], row), tuple(float(i) for i in range(1, values.shape[0] + 1)),
+                    _legend(labels[row.row_id], row), tuple(float(i) for i in range(first, first + values.shape[0])),
                     tuple(float(v) for v in values), row.row_id, dashed=bool(row.flags), color=colors[row.row_id]))
     for (group, name), series in sorted(found.items()):
-        quantity = name[:-len("per_layer")].rstrip("_") or group[1]
-        yield PlotSpec(kind="per-layer", key=(*group, name), title=f"{group[1]}: {quantity} per layer",
-                       xlabel="layer", ylabel=quantity, series=tuple(series), source=f"{_group_name(group)} array {name}")
+        quantity = quantity_of(name) or group[1]
+        yield PlotSpec(kind=kind, key=(*group, name), title=f"{group[1]}: {quantity} {what}", xlabel=xlabel,
+                       ylabel=quantity, series=tuple(series), source=f"{_group_name(group)} array {name}")
+
+
+@collector("per-layer")
+def per_layer(rows: list[Row], arrays: ArrayGroups, notes: list[str]) -> Iterable[PlotSpec]:
+    return _index_curves(rows, arrays, notes, "per-layer", _layer_quantity, 1, "layer", "per layer")
+
+
+@collector("curve")
+def curves(rows: list[Row], arrays: ArrayGroups, notes: list[str]) -> Iterable[PlotSpec]:
+    return _index_curves(rows, arrays, notes, "curve", _curve_quantity, 0, "step", "curve")
 
 
 def _natural(text: str) -> list[tuple[int, float, str]]:
@@ -342,12 +371,12 @@ def render(spec: PlotSpec) -> "Figure":
     fig.subplots_adjust(left=0.11, right=0.97, bottom=0.12, top=0.92)  # fixed margins: faster than a layout engine
     ax = fig.add_subplot()
     if spec.style == "bars":
-        categories = list(dict.fromkeys(x for s in spec.series for x in s.x))
+        categories = sorted({str(x) for s in spec.series for x in s.x}, key=_natural)  # the collector's order
         width = 0.8 / max(1, len(spec.series))
         for i, s in enumerate(spec.series):
-            pos = [categories.index(x) - 0.4 + width * (i + 0.5) for x in s.x]
+            pos = [categories.index(str(x)) - 0.4 + width * (i + 0.5) for x in s.x]
             ax.bar(pos, s.y, width=width, label=s.label, color=s.color or f"C{i % 10}", hatch="//" if s.dashed else None)
-        ax.set_xticks(range(len(categories)), [str(c) for c in categories])
+        ax.set_xticks(range(len(categories)), categories)
     else:
         for i, s in enumerate(spec.series):
             style = "--" if s.dashed else "-"
