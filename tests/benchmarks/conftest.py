@@ -1,5 +1,43 @@
-"""Benchmark helpers: a ratio table (each implementation's mean over its group's floor) at the end."""
+"""Benchmark helpers: trained models shared by the benchmark modules, and a ratio table (each
+implementation's mean over its group's floor) at the end."""
 from __future__ import annotations
+
+import pytest
+
+
+def _train_standard(data, shape, epochs, lr):
+    import torch
+
+    from bench.api.defense import TrainContext
+    from bench.config import TrainConfig
+    from robarena_classics.defenses.standard import Standard
+    from robarena_classics.models.small_cnn import SmallCNN
+
+    ctx = TrainContext(device=torch.device("cpu"), seed=0, generator=torch.Generator().manual_seed(0))
+    model = Standard(train=TrainConfig(epochs=epochs, batch_size=64, lr=lr))(lambda: SmallCNN(shape, 10), data, ctx)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model.eval()
+
+
+@pytest.fixture(scope="session")
+def digits_cnn():
+    """A standard-trained SmallCNN on the 8x8 digits; 256 test digits; Linf 0.1."""
+    from bench.data.digits import Digits
+    from bench.threat import ThreatModel
+
+    data = Digits()()
+    model = _train_standard(data, (1, 8, 8), epochs=5, lr=0.1)
+    return model, data.x_test[:256], data.y_test[:256], ThreatModel(norm="Linf", eps=0.1)
+
+
+@pytest.fixture(scope="session")
+def gratings_cnn():
+    """A standard-trained SmallCNN on the CIFAR-shaped generated gratings (64 test images)."""
+    from bench.data.gratings import Gratings32
+
+    data = Gratings32(Gratings32.Config(n_train=1000, n_test=64))()
+    return _train_standard(data, (3, 32, 32), epochs=4, lr=0.05), data.x_test, data.y_test, None
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

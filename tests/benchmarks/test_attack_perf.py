@@ -11,9 +11,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from bench.api.defense import TrainContext
-from bench.config import TrainConfig
-from bench.data.digits import Digits
 from bench.data.gratings import Gratings32
 from bench.threat import ThreatModel
 
@@ -30,20 +27,6 @@ def floor(model, x, y, steps):
         xr = x.detach().requires_grad_(True)
         (g,) = torch.autograd.grad(F.cross_entropy(model(xr), y, reduction="sum"), xr)
     return g
-
-
-@pytest.fixture(scope="module")
-def digits_cnn():
-    from robarena_classics.defenses.standard import Standard
-    from robarena_classics.models.small_cnn import SmallCNN
-
-    data = Digits()()
-    ctx = TrainContext(device=torch.device("cpu"), seed=0, generator=torch.Generator().manual_seed(0))
-    model = Standard(train=TrainConfig(epochs=5, batch_size=64, lr=0.1))(lambda: SmallCNN((1, 8, 8), 10), data, ctx)
-    for p in model.parameters():
-        p.requires_grad_(False)
-    x, y = data.x_test[:256], data.y_test[:256]
-    return model.eval(), x, y, ThreatModel(norm="Linf", eps=0.1)
 
 
 @pytest.fixture(scope="module")
@@ -155,20 +138,6 @@ def profile_torchattacks(model, x, y):
                 robust &= model(x_adv).argmax(1).eq(y)
         accs.append(round(float(robust.double().mean()), 4))
     return accs
-
-
-@pytest.fixture(scope="module")
-def gratings_cnn():
-    """A standard-trained SmallCNN on the CIFAR-shaped generated gratings (64 test images)."""
-    from robarena_classics.defenses.standard import Standard
-    from robarena_classics.models.small_cnn import SmallCNN
-
-    data = Gratings32(Gratings32.Config(n_train=1000, n_test=64))()
-    ctx = TrainContext(device=torch.device("cpu"), seed=0, generator=torch.Generator().manual_seed(0))
-    model = Standard(train=TrainConfig(epochs=4, batch_size=64, lr=0.05))(lambda: SmallCNN((3, 32, 32), 10), data, ctx)
-    for p in model.parameters():
-        p.requires_grad_(False)
-    return model.eval(), data.x_test, data.y_test, None
 
 
 @pytest.mark.parametrize("model_name", ["digits_cnn", "gratings_cnn"])
