@@ -109,12 +109,19 @@ class AttackSpec(ComponentSpec):
 
 
 class ProbeSpec(ComponentSpec):
-    """A diagnostic returning scalar ``columns`` for the leaderboard and arrays for plots."""
+    """A diagnostic returning scalar ``columns`` for the leaderboard and arrays for plots.
+
+    ``always``: the planner adds the probe to every leaderboard row of every suite (under its
+    spec name as label), whether or not the suite lists it, unless the suite sets
+    ``integrity = false``. Meant for attack-failure indicators (e.g. ``classics/integrity``);
+    keep such probes cheap, they run on every trained model.
+    """
 
     kind: Literal["probe"] = "probe"
     columns: list[str]
     needs_attacks: bool = Field(False, description="consumes the attack stage's outputs")
     needs_train: bool = Field(False, description="also reads the training split")
+    always: bool = Field(False, description="run on every row of every suite (unless the suite sets integrity = false)")
 
 
 class TaskSpec(ComponentSpec):

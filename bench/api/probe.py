@@ -1,8 +1,10 @@
 """Probe base: diagnostics reported next to robust accuracy.
 
-A probe returns scalar leaderboard ``columns`` (plain floats; NaN when undefined) and
-arrays for plots. Probes that declare ``needs_attacks`` receive the attack stage's
-adversarial examples instead of attacking again.
+A probe returns scalar leaderboard ``columns`` (plain floats; NaN when undefined),
+arrays for plots and optional ``flags``: short names of attack-failure indicators that
+fired (e.g. ``"zero-gradients"``), which the runner adds to the row's leaderboard flags.
+Probes that declare ``needs_attacks`` receive the attack stage's adversarial examples
+instead of attacking again.
 """
 from __future__ import annotations
 
@@ -22,10 +24,14 @@ from bench.threat import ThreatModel
 
 @dataclass
 class AttackRecord:
-    """One attack cell's output on the evaluation subset: ``x_adv`` (N, C, H, W) and its threat model."""
+    """One attack cell's output on the evaluation subset: ``x_adv`` (N, C, H, W) and its threat model.
+
+    ``transfer``: the examples were crafted on a substitute model (a black-box transfer attack).
+    """
 
     x_adv: torch.Tensor
     threat: ThreatModel
+    transfer: bool = False
 
 
 @dataclass
@@ -44,8 +50,30 @@ class ProbeInput:
 
 @dataclass
 class ProbeResult:
+    """``scalars``: column -> float; ``arrays``: name -> array (plots); ``flags``: indicators that fired.
+
+    A flag is a short text without ';', ',' or line breaks (exports join flags with them), e.g.
+    ``"zero-gradients"`` or ``"attack-loss-not-converged:Linf 8/255"``.
+    """
+
     scalars: dict[str, float]
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    flags: list[str] = field(default_factory=list)
+
+
+def _check_flags(name: str, flags: object) -> list[str]:
+    """Validated flags in first-seen order, duplicates dropped."""
+    if isinstance(flags, str) or not isinstance(flags, (list, tuple)):
+        raise RobarenaError(f"probe {name}: flags must be a list of strings, got {type(flags).__name__}")
+    out: list[str] = []
+    for flag in flags:
+        if not isinstance(flag, str) or not flag.strip():
+            raise RobarenaError(f"probe {name}: flag {flag!r} is not a non-empty string")
+        if any(c in flag for c in ";,\n\r"):
+            raise RobarenaError(f"probe {name}: flag {flag!r} may not contain ';', ',' or line breaks")
+        if flag not in out:
+            out.append(flag)
+    return out
 
 
 class Probe(ABC):
@@ -81,4 +109,4 @@ class Probe(ABC):
             if math.isinf(scalars[key]):
                 scalars[key] = math.inf if scalars[key] > 0 else -math.inf
         arrays = {k: np.asarray(v) for k, v in result.arrays.items()}
-        return ProbeResult(scalars, arrays)
+        return ProbeResult(scalars, arrays, _check_flags(name, result.flags))

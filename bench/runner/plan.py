@@ -2,6 +2,8 @@
 
 Stages: train (dataset x model x defense x seed, or a ``[[pretrained]]`` entry) ->
 attack (trained model x attack x threat) -> probe (trained model x probe) -> task.
+Probes registered with ``always = True`` (attack-failure indicators) join every row's
+probes unless the suite lists them itself or sets ``integrity = false``.
 Component parameters are validated against each implementation's ``Config`` here, so a
 typo fails before anything is computed.
 """
@@ -198,6 +200,7 @@ def build_plan(suite: Suite, registry: Registry) -> Plan:
     defenses = [(_resolve(registry, "defense", r), r) for r in suite.defenses]
     attacks = [(_resolve(registry, "attack", r), r.threats(), r.substitute) for r in suite.attacks]
     probes = [_resolve(registry, "probe", r) for r in suite.probes]
+    probes += _always_probes(registry, suite, probes, plan)
     tasks = [_resolve(registry, "task", r) for r in suite.tasks]
     for group, kind in ((datasets, "dataset"), (models, "model"), ([d for d, _ in defenses], "defense"),
                         ([a[0] for a in attacks], "attack"), (probes, "probe"), (tasks, "task")):
@@ -245,6 +248,21 @@ def build_plan(suite: Suite, registry: Registry) -> Plan:
             plan.probe_cells.append(ProbeCell(cell, probe, tuple(own_attacks) if needs else ()))
         plan.task_cells.extend(TaskCell(cell, task) for task in tasks)
     return plan
+
+
+def _always_probes(registry: Registry, suite: Suite, listed: list[Component], plan: Plan) -> list[Component]:
+    """Registered ``always`` probes the suite does not list itself, with default parameters.
+
+    With ``integrity = false`` none is added and each is recorded once in ``plan.dropped``.
+    """
+    have = {c.qid for c in listed}
+    extra = [Component(e, validate_params(e, {}), e.spec.name) for e in registry.entries("probe")
+             if e.spec.always and e.qualified_id not in have]
+    if suite.integrity:
+        return extra
+    for comp in extra:
+        plan.dropped.append((f"probe {comp.label} (every row)", "the suite sets integrity = false"))
+    return []
 
 
 def _substitute_cell(registry: Registry, suite: Suite, cell: TrainCell, sub: Any) -> TrainCell:

@@ -2,6 +2,8 @@
 
 The ensemble column is the per-example worst case over the suite's attacks at one threat
 model: an example counts as robust only if it is clean-correct and survives every attack.
+``flags`` holds the attack-failure indicators of :mod:`bench.runner.flags` plus those the
+row's probes reported.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import Any, Iterable, Optional
 
 from bench.errors import LeaderboardError
 from bench.leaderboard.schema import Provenance, Row
+from bench.runner.flags import row_flags
 from bench.store.cache import ArtifactCache
 from bench.store.results import ResultsStore
 
@@ -36,22 +39,6 @@ def _ensembles(cache: ArtifactCache, attacks: list[dict]) -> dict[str, Optional[
         masks = [cache.get_arrays(r["payload"]["arrays"])["robust_correct"].astype(bool) for r in recs]
         out[threat] = float(np.logical_and.reduce(masks).mean())
     return out
-
-
-def _monotonicity_flags(attacks: list[dict]) -> list[str]:
-    """Robust accuracy that rises with eps for the same attack and norm signals a broken evaluation."""
-    flags = []
-    groups: dict[tuple, list[tuple[float, float]]] = defaultdict(list)
-    for rec in attacks:
-        if rec["status"] == "ok":
-            m = rec["meta"]
-            targeted = " targeted" if m["threat"].endswith("targeted") else ""
-            groups[(m["attack"], m["threat_norm"] + targeted)].append((m["threat_eps"], rec["payload"]["robust_accuracy"]))
-    for (attack, norm), points in sorted(groups.items()):
-        points.sort()
-        if any(b[1] > a[1] for a, b in zip(points, points[1:])):
-            flags.append(f"non-monotone-eps:{attack} {norm}")
-    return flags
 
 
 def assemble_row(cache: ArtifactCache, records: list[dict], suite: str, suite_version: str) -> Row:
@@ -96,7 +83,7 @@ def assemble_row(cache: ArtifactCache, records: list[dict], suite: str, suite_ve
         defense=meta.get("defense", "?"), seed=meta["seed"], dataset_id=meta.get("dataset_id", "?"),
         model_id=meta.get("model_id", "?"), defense_id=meta.get("defense_id", "?"), clean_accuracy=clean,
         robust=robust, ensemble=_ensembles(cache, attacks), probes=probe_cols, tasks=task_cols,
-        flags=_monotonicity_flags(attacks), errors=errors, artifacts=artifacts, provenance=prov,
+        flags=row_flags(attacks, probes), errors=errors, artifacts=artifacts, provenance=prov,
     )
 
 

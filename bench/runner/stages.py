@@ -297,7 +297,7 @@ def run_probe(ctx: RunContext, cell: ProbeCell) -> dict:
         if arec["status"] != "ok":
             raise RobarenaError(f"attack cell {a.column!r} this probe needs failed: {arec['error']}")
         attacks[a.column] = AttackRecord(ctx.cache.get_tensors(arec["payload"]["arrays"])["x_adv"].to(ctx.device),
-                                         a.threat)
+                                         a.threat, transfer=a.substitute is not None)
     pin = ProbeInput(x=x.to(ctx.device), y=y.to(ctx.device), num_classes=data.num_classes, device=ctx.device,
                      attacks=attacks, batch_size=ctx.work_batch)
     if spec.needs_train:
@@ -310,7 +310,7 @@ def run_probe(ctx: RunContext, cell: ProbeCell) -> dict:
         raise RobarenaError(f"probe {cell.probe.qid} did not return its declared columns {missing}")
     import numpy as np
 
-    payload = {"scalars": result.scalars, "seconds": round(time.perf_counter() - start, 3),
+    payload = {"scalars": result.scalars, "flags": result.flags, "seconds": round(time.perf_counter() - start, 3),
                "arrays": ctx.cache.put_arrays({k: np.asarray(v) for k, v in result.arrays.items()})
                if result.arrays else None}
     rec = ctx.store.put_cell(key, "probe", cell.cell_id, "ok", payload, meta_for(ctx, cell))
@@ -353,7 +353,8 @@ def run_task(ctx: RunContext, cell: TaskCell) -> dict:
 
 # --------------------------------------------------------------------------- keys and metadata of any cell
 Cell = Union[TrainCell, CleanCell, AttackCell, ProbeCell, TaskCell]
-LABEL_FIELDS = ("row_id", "dataset", "model", "defense", "column", "attack", "probe", "task", "threat")
+LABEL_FIELDS = ("row_id", "dataset", "model", "defense", "column", "attack", "probe", "task", "threat",
+                "needs_gradients")
 
 
 def lookup(ctx: RunContext, cell: Cell) -> Optional[dict]:
@@ -406,7 +407,8 @@ def meta_for(ctx: RunContext, cell: Cell) -> dict:
             comps += [cell.substitute.model, cell.substitute.defense]
             extra["substitute"] = f"{cell.substitute.model.qid} trained by {cell.substitute.defense.qid}"
         extra.update(column=cell.column, threat=cell.threat.label, threat_norm=cell.threat.norm,
-                     threat_eps=cell.threat.eps, attack=cell.attack.label)
+                     threat_eps=cell.threat.eps, attack=cell.attack.label,
+                     needs_gradients=cell.attack.entry.spec.needs_gradients)
     elif isinstance(cell, ProbeCell):
         comps += [cell.probe] + [a.attack for a in cell.attacks]
         extra["probe"] = cell.probe.label
@@ -425,7 +427,8 @@ def fallback_meta(ctx: RunContext, cell: Cell) -> dict:
             "specs": {}, "plugins": {}, **ctx.environment(), **_labels(train)}
     if isinstance(cell, AttackCell):
         meta.update(column=cell.column, threat=cell.threat.label, threat_norm=cell.threat.norm,
-                    threat_eps=cell.threat.eps, attack=cell.attack.label)
+                    threat_eps=cell.threat.eps, attack=cell.attack.label,
+                    needs_gradients=cell.attack.entry.spec.needs_gradients)
     elif isinstance(cell, ProbeCell):
         meta["probe"] = cell.probe.label
     elif isinstance(cell, TaskCell):

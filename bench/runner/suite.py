@@ -2,7 +2,8 @@
 
 A suite names datasets, models, defenses (with parameters and a training budget),
 attacks with threat models (``eps`` may be a list: one cell per value), probes, tasks,
-seeds and the evaluation subset. ``[[pretrained]]`` entries bring already-trained models
+seeds and the evaluation subset. ``integrity = false`` leaves out the probes registered
+with ``always = True`` (the attack-failure indicators), which otherwise run on every row. ``[[pretrained]]`` entries bring already-trained models
 (a registered architecture, ``timm/<name>`` or ``module:factory`` plus a checkpoint).
 Suite files are data: TOML is parsed, never executed.
 """
@@ -128,6 +129,7 @@ class Suite(_Strict):
     tasks: list[Ref] = Field(default_factory=list)
     train: TrainConfig = Field(default_factory=TrainConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
+    integrity: bool = Field(True, description="add the always-run probes (attack-failure indicators) to every row")
 
     @field_validator("name")
     @classmethod
