@@ -1,7 +1,54 @@
-"""Specs contributed by the inversion area of this plugin (lists named PROBES, TASKS, SUITES, CLAIMS)."""
+"""Specs contributed by the inversion area of this plugin (lists named PROBES, TASKS, SUITES, CLAIMS).
+
+P2's information in the weights (Def. 0.5, Fig. 4), representation inversion (Def. 0.1, Eq. 3),
+effective noise once and effective images (Def. 0.7, Eq. 10), and the inversion claims. No torch import.
+"""
 from __future__ import annotations
 
-PROBES: list = []
-TASKS: list = []
+from bench.specs import ClaimSpec, ProbeSpec, TaskSpec
+from robarena_infotransfer.paper import P2
+
+PKG = "robarena_infotransfer"
+
+#: The inversion task's metrics (``robarena_infotransfer.tasks.inversion.METRICS``; a test keeps them equal).
+INVERSION_METRICS = [
+    "final_loss", "psnr", "ssim", "iters_to_threshold",
+    "noise_final_loss", "noise_clean_loss", "noise_psnr", "noise_ssim", "noise_iters_to_threshold",
+    "noise_feature_shift",
+    "effective_final_loss", "effective_psnr", "effective_ssim", "effective_iters_to_threshold",
+]
+
+PROBES: list = [
+    ProbeSpec(
+        name="weight-info", version="1", target=f"{PKG}.probes.weight_info:WeightInfoProbe", paper=P2,
+        columns=["mean_log_variance", "information"], needs_train=True,
+        summary="diagonal true Fisher of the weights on training examples, log-variance of the optimal Gaussian "
+                "posterior Sigma* = beta/2 (F_w + beta/(2 lambda^2) I)^-1 and KL(Q*||P) (P2 Def. 0.5, Fig. 4)",
+    ),
+]
+TASKS: list = [
+    TaskSpec(
+        name="inversion", version="1", target=f"{PKG}.tasks.inversion:InversionTask", paper=P2,
+        columns=INVERSION_METRICS,
+        summary="representation inversion from N(0.5, sigma) noise (P2 Eq. 3), with effective weight noise once, "
+                "and effective images (Eq. 10): relative loss, PSNR, SSIM, iterations to a threshold, PNG grid",
+    ),
+]
 SUITES: list = []
-CLAIMS: list = []
+
+_CLAIMS = f"{PKG}.tasks.inversion_claims"
+INVERSION_SUITE = "p2-cpu"
+CLAIMS: list = [
+    ClaimSpec(name="p2-robust-inverts-closer", version="1", target=f"{_CLAIMS}:robust_inverts_closer",
+              suite=INVERSION_SUITE, paper=P2,
+              statement="robust models' representations invert to images closer to the original (higher PSNR and "
+                        "SSIM, lower final inversion loss) than standard models' (P2 Fig. 1; Engstrom et al. 2019)"),
+    ClaimSpec(name="p2-robust-inverts-faster", version="1", target=f"{_CLAIMS}:robust_inverts_faster",
+              suite=INVERSION_SUITE, paper=P2,
+              statement="robust models invert faster: fewer iterations until the inversion loss falls to the "
+                        "threshold fraction of its initial value"),
+    ClaimSpec(name="p2-noise-once-speeds-inversion", version="1", target=f"{_CLAIMS}:noise_once_speeds_inversion",
+              suite=INVERSION_SUITE, paper=P2,
+              statement="adding effective noise n ~ N(0, Sigma*) to the weights once speeds up inversion of a robust "
+                        "model (P2 Fig. 2: ~200 instead of ~8k iterations)"),
+]
