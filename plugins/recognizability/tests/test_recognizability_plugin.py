@@ -16,7 +16,10 @@ def test_plugin_module_imports_no_torch():
 
 def test_specs_and_registration():
     assert {s.name for s in plugin.robarena_defenses()} == {"gradient-penalty", "fisher-penalty", "distillation"}
-    assert {s.name for s in plugin.robarena_suites()} == {"defenses"}
+    assert {s.name for s in plugin.robarena_suites()} == {"defenses", "p3-cpu", "p3-full"}
+    assert {s.name for s in plugin.robarena_probes()} == {"jacobian"}
+    assert {s.name for s in plugin.robarena_tasks()} == {"recognizability"}
+    assert {c.suite for c in plugin.robarena_claims()} == {"p3-cpu", "p3-full"}
     registry = get_registry()
     entry = registry.get("defense", "recognizability/fisher-penalty")
     assert entry.plugin.distribution == "robarena-recognizability"

@@ -1,0 +1,2 @@
+"""Tasks: human-recognizability grids of unbounded targeted perturbations (:mod:`.recognizability`),
+scored by an independent judge classifier (:mod:`.judge`)."""

@@ -1,0 +1,187 @@
+"""Human-recognizability grids of unbounded targeted perturbations (P3 Fig. 1.1, 4.2, Appendix F).
+
+Paper: Helland and VanHoudnos (P3), Sec. 4.1: "we use the targeted variant of Madry PGD
+Eq. (2.3) [...] setting the perturbation budget to eps = inf [...] a stepsize of 2/255 and run
+each perturbation for 2,048 iterations"; Fig. 4.2: "Each image is the result of a distinct
+perturbation, which is initialized with random noise. In each column, we initialize the
+adversarial perturbations with the random noise shown in (a)." Appendix F: the same program
+is model inversion (Fredrikson et al. 2015).
+
+Protocol. ``starts`` noise images, uniform in [0, 1], are drawn from the task's generator,
+which the runner seeds with the row's seed: every model trained with the same seed is
+attacked from the *same* starts. Each start is perturbed toward every target class with
+``classics/pgd-unbounded`` (:class:`~robarena_classics.attacks.pgd_unbounded.UnboundedPGD`,
+``start="input"`` so it begins at the shared noise, ``early_stop=False``: all steps are run,
+as P3 does for its images). The grid PNG has one row per start and one column per target
+class; a second PNG shows the starts as one column (P3 Fig. 4.2(a)).
+
+Quantitative proxy (P3 judges by eye). A *judge*, a classifier that took no part in the attack
+(:mod:`.judge`: by default ``classics/small-cnn`` trained with ``classics/standard`` on the same
+dataset with seed 1000 and the default training budget; or a checkpoint; or ``"self"``, the
+attacked model, for sanity checks), labels every perturbation. Metrics:
+
+* ``judge_target_rate``: fraction of perturbations the judge assigns to their target class
+  (1 / K for perturbations that carry no class information to the judge);
+* ``target_success``: fraction the attacked model itself assigns to the target;
+* ``judge_clean_accuracy``: the judge's accuracy on the test split (is it a competent judge?);
+* ``rms_change``: mean over perturbations of the root-mean-square per-pixel change from the start.
+
+Caveat: adversarial examples transfer between standard models, so a standard judge may also
+"recognize" some non-robust perturbations of standard models; the proxy compares models under
+the same judge, it is not a human study.
+
+Artifacts: ``grid`` and ``starts`` (PNG bytes); arrays ``x_adv`` (starts * K, C, H, W) in
+row-major grid order, ``target``, ``model_pred``, ``judge_pred``.
+
+Args (``RecognizabilityConfig``): starts=10, classes=None (all), steps=2048 (P3),
+step_size=2/255 (P3), batch_size=250, judge="train", judge_model="classics/small-cnn",
+judge_model_params={}, judge_defense="classics/standard", judge_seed=1000,
+judge_train=TrainConfig(), judge_checkpoint=None, scale=1, padding=2.
+"""
+from __future__ import annotations
+
+from typing import Any, Literal, Optional
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field, field_validator, model_validator
+from torch import nn
+
+from bench.api import BaseConfig, Task, TaskInput, TaskResult, TrainConfig
+from bench.errors import UsageError
+from bench.threat import ThreatModel, parse_eps
+from robarena_classics.attacks.pgd_unbounded import UnboundedPGD
+from robarena_recognizability.tasks.judge import get_judge
+
+
+class RecognizabilityConfig(BaseConfig):
+    """Parameters of :class:`Recognizability` (attack defaults: P3 Sec. 4.1)."""
+
+    starts: int = Field(10, ge=1, description="noise starts = grid rows")
+    classes: Optional[list[int]] = Field(None, description="target classes = grid columns (default: all)")
+    steps: int = Field(2048, ge=0, description="signed-gradient steps (P3: 2048)")
+    step_size: float = Field(2 / 255, gt=0, description="per-pixel step (P3: 2/255); '2/255' accepted")
+    batch_size: int = Field(250, ge=1, description="perturbations attacked together")
+    judge: Literal["train", "checkpoint", "self"] = Field(
+        "train", description="'train': train judge_model with judge_defense; 'checkpoint': load "
+                             "judge_checkpoint into judge_model; 'self': the attacked model")
+    judge_model: str = Field("classics/small-cnn", description="registered architecture of the judge")
+    judge_model_params: dict[str, Any] = Field(default_factory=dict, description="its parameters")
+    judge_defense: str = Field("classics/standard", description="registered defense that trains the judge")
+    judge_seed: int = Field(1000, description="the judge's seed (fixed, distinct from the models' seeds)")
+    judge_train: TrainConfig = Field(default_factory=TrainConfig, description="the judge's training budget")
+    judge_checkpoint: Optional[str] = Field(None, description="weights of a pretrained judge (.safetensors/.pt)")
+    scale: int = Field(1, ge=1, description="nearest-neighbour upscaling of the PNG images")
+    padding: int = Field(2, ge=0, description="pixels between grid cells (white)")
+
+    @field_validator("step_size", mode="before")
+    @classmethod
+    def _parse_step(cls, v: Any) -> Any:
+        return parse_eps(v)[0] if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _check_judge(self) -> "RecognizabilityConfig":
+        if self.judge == "checkpoint" and not self.judge_checkpoint:
+            raise ValueError("judge = 'checkpoint' needs judge_checkpoint = 'path/to/weights.safetensors'")
+        if self.judge != "checkpoint" and self.judge_checkpoint:
+            raise ValueError("judge_checkpoint is only read with judge = 'checkpoint'")
+        if self.classes is not None and (not self.classes or len(set(self.classes)) != len(self.classes)):
+            raise ValueError(f"classes must be a non-empty list of distinct class indices, got {self.classes}")
+        return self
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """Arg-max predictions (N,) in batches, on ``x``'s device."""
+    return torch.cat([model(x[i:i + batch_size]).argmax(dim=1) for i in range(0, x.shape[0], batch_size)])
+
+
+def grid_png(images: torch.Tensor, nrow: int, scale: int = 1, padding: int = 2) -> bytes:
+    """PNG bytes of ``images`` (N, C, H, W) in [0, 1] laid out ``nrow`` per row.
+
+    ``torchvision.utils.make_grid`` lays out the grid (white padding; grey images become RGB);
+    Pillow encodes it (torchvision's own PNG encoder is deprecated since 0.29).
+    """
+    from io import BytesIO
+
+    from PIL import Image
+    from torchvision.utils import make_grid
+
+    images = images.detach().float().cpu().clamp(0, 1)
+    if scale > 1:
+        images = F.interpolate(images, scale_factor=scale, mode="nearest")
+    grid = make_grid(images, nrow=nrow, padding=padding, pad_value=1.0)
+    pixels = (grid * 255).round().to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
+    out = BytesIO()
+    Image.fromarray(pixels, mode="RGB").save(out, format="PNG")
+    return out.getvalue()
+
+
+def shared_starts(num: int, shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
+    """(num, C, H, W) uniform noise in [0, 1] from ``generator`` (the same for every model of a seed)."""
+    return torch.rand((num, *shape), generator=generator, device=generator.device)
+
+
+class Recognizability(Task):
+    """Unbounded targeted perturbations from shared noise starts, one column per target class.
+
+    See the module docstring for the protocol, metrics and artifacts (P3 Fig. 4.2).
+    """
+
+    Config = RecognizabilityConfig
+
+    def classes(self, num_classes: int) -> list[int]:
+        classes = self.config.classes if self.config.classes is not None else list(range(num_classes))
+        bad = [c for c in classes if not 0 <= c < num_classes]
+        if bad:
+            raise UsageError(f"recognizability: classes {bad} are not in 0..{num_classes - 1}")
+        return list(classes)
+
+    def perturb(self, model: nn.Module, x0: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Targeted unbounded PGD (``classics/pgd-unbounded``) from ``x0`` toward ``target``."""
+        cfg = self.config
+        attack = UnboundedPGD(UnboundedPGD.Config(steps=cfg.steps, step_size=cfg.step_size, start="input",
+                                                  early_stop=False), seed=self.seed)
+        threat = ThreatModel(norm="unbounded", targeted=True)
+        out = []
+        for i in range(0, x0.shape[0], cfg.batch_size):
+            xb, tb = x0[i:i + cfg.batch_size], target[i:i + cfg.batch_size]
+            yb = predict(model, xb, cfg.batch_size)  # the attack needs labels; targeted PGD ignores them
+            out.append(attack(model, xb, yb, threat, target=tb).x_adv)
+        return torch.cat(out)
+
+    def judge_for(self, model: nn.Module, inputs: TaskInput) -> nn.Module:
+        cfg = self.config
+        if cfg.judge == "self":
+            return model
+        return get_judge(inputs.data, inputs.device, model=cfg.judge_model, model_params=cfg.judge_model_params,
+                         defense=cfg.judge_defense, seed=cfg.judge_seed, train=cfg.judge_train,
+                         checkpoint=cfg.judge_checkpoint, progress=inputs.progress)
+
+    def run(self, model: nn.Module, inputs: TaskInput, generator: torch.Generator) -> TaskResult:
+        cfg, data, device = self.config, inputs.data, inputs.device
+        classes = self.classes(data.num_classes)
+        k = len(classes)
+        starts = shared_starts(cfg.starts, data.shape, generator).to(device)
+        x0 = starts.repeat_interleave(k, dim=0)  # row s of the grid: entries s * k .. s * k + k - 1
+        target = torch.tensor(classes, dtype=torch.long, device=device).repeat(cfg.starts)
+        x_adv = self.perturb(model, x0, target)
+        judge = self.judge_for(model, inputs)
+        judge.eval()
+        model_pred = predict(model, x_adv, cfg.batch_size)
+        judge_pred = predict(judge, x_adv, cfg.batch_size)
+        judge_test = predict(judge, data.x_test.to(device), cfg.batch_size)
+        rms = (x_adv - x0).flatten(1).pow(2).mean(dim=1).sqrt()
+        metrics = {
+            "judge_target_rate": float((judge_pred == target).double().mean()),
+            "target_success": float((model_pred == target).double().mean()),
+            "judge_clean_accuracy": float((judge_test.cpu() == data.y_test).double().mean()),
+            "rms_change": float(rms.double().mean()),
+        }
+        artifacts = {
+            "grid": grid_png(x_adv, nrow=k, scale=cfg.scale, padding=cfg.padding),
+            "starts": grid_png(starts, nrow=1, scale=cfg.scale, padding=cfg.padding),
+            "x_adv": x_adv.cpu().numpy(), "target": target.cpu().numpy(),
+            "model_pred": model_pred.cpu().numpy(), "judge_pred": judge_pred.cpu().numpy(),
+        }
+        return TaskResult(metrics, artifacts)
