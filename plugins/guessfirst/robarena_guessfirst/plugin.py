@@ -5,7 +5,7 @@ This module imports neither torch nor any implementation module.
 from __future__ import annotations
 
 from bench.hookspecs import hookimpl
-from bench.specs import DefenseSpec, ModelSpec, Paper, ProbeSpec, SuiteSpec
+from bench.specs import ClaimSpec, DefenseSpec, ModelSpec, Paper, ProbeSpec, SuiteSpec
 
 PKG = "robarena_guessfirst"
 
@@ -81,4 +81,28 @@ def robarena_suites() -> list[SuiteSpec]:
                     "white-box and transfer FGSM / PGD at Linf 0.15 and 0.3",
             description="The full-scale P4 protocol (GPU; needs the MNIST and Fashion-MNIST files).",
         ),
+    ]
+
+
+#: (name, function in claims.py, statement): P4's claims, checked on p4-cpu and (suffix -full) p4-full.
+_CLAIMS = (
+    ("cjsie-more-robust-white-box", "cjsie_more_robust_white_box",
+     "C-JS-IE is more robust than the CNN baseline under white-box PGD (Table 1)"),
+    ("ie-lowers-label-information", "ie_lowers_label_information",
+     "information elimination lowers the label-information measure (C-DV-IE < C-DV, C-JS-IE < C-JS; Sec. 2.3)"),
+    ("hypothesis-models-keep-clean-accuracy", "hypothesis_models_keep_clean_accuracy",
+     "label-hypothesis classifiers keep the CNN's clean accuracy (within 2 points; Sec. 3.1)"),
+    ("black-box-robustness-gains", "black_box_robustness_gains",
+     "all four label-hypothesis classifiers are more robust than the CNN under every black-box "
+     "(transfer) attack (Sec. 3.1)"),
+)
+
+
+@hookimpl
+def robarena_claims() -> list[ClaimSpec]:
+    return [
+        ClaimSpec(name=name + suffix, version="1", target=f"{PKG}.claims:{fn}", suite=suite, statement=statement,
+                  paper=P4)
+        for suffix, suite in (("", "p4-cpu"), ("-full", "p4-full"))
+        for name, fn, statement in _CLAIMS
     ]
