@@ -137,3 +137,14 @@ def test_runner_produces_the_task_columns_and_artifacts(tmp_path):
     curve_digest = row.artifacts["inversion.loss_curve"]
     curve = load_arrays((cache / curve_digest[:2] / curve_digest).read_bytes())["loss_curve"]
     assert curve.shape == (11,)
+
+
+def test_a_model_without_features_is_a_usage_error():
+    from bench.errors import UsageError
+
+    class LogitsOnly(torch.nn.Module):
+        def forward(self, x):
+            return x.flatten(1)[:, :10]
+
+    with pytest.raises(UsageError, match="features"):
+        run(LogitsOnly(), InversionConfig(n_images=2, steps=2))

@@ -42,7 +42,6 @@ from bench.errors import UsageError
 from robarena_infotransfer.images import png_grid
 from robarena_infotransfer.posterior import (DEFAULT_BETA, DEFAULT_PRIOR_STD, FisherKind, diagonal_fisher,
                                              optimal_log_variance, perturbed_copy, sample_weight_noise)
-from robarena_infotransfer.probes.features import feature_map
 from robarena_infotransfer.tasks.inversion_metrics import iterations_to_threshold, psnr, ssim
 from robarena_infotransfer.tasks.inversion_solver import Inversion, invert, relative_loss
 
@@ -52,6 +51,22 @@ METRICS = ("final_loss", "psnr", "ssim", "iters_to_threshold",
            "noise_final_loss", "noise_clean_loss", "noise_psnr", "noise_ssim", "noise_iters_to_threshold",
            "noise_feature_shift",
            "effective_final_loss", "effective_psnr", "effective_ssim", "effective_iters_to_threshold")
+
+
+def feature_map(model: nn.Module):
+    """``model.features`` flattened to (N, D), or a UsageError saying how to provide it."""
+    features = getattr(model, "features", None)
+    if not callable(features):
+        raise UsageError(f"{type(model).__name__} has no features(x); the inversion task needs the penultimate "
+                         "representation: subclass bench.api.Classifier and implement extract()")
+
+    def call(x: torch.Tensor) -> torch.Tensor:
+        try:
+            return features(x).flatten(1)
+        except NotImplementedError as exc:
+            raise UsageError(f"{type(model).__name__} exposes no feature extractor ({exc})") from None
+
+    return call
 
 
 class InversionConfig(BaseConfig):
