@@ -157,6 +157,15 @@ def ray_init_args(address: Optional[str], num_cpus: Optional[int]) -> dict[str, 
     return args
 
 
+def task_options(device: torch.device, gpus_per_task: float) -> dict[str, Any]:
+    """Resources each cell's task declares: one CPU, and ``gpus_per_task`` GPUs on a CUDA device."""
+    if device.type != "cuda":
+        return {"num_cpus": 1, "num_gpus": 0}
+    if gpus_per_task <= 0:
+        raise UsageError("--ray-gpus-per-task must be > 0 with a CUDA device (Ray hides GPUs from tasks without)")
+    return {"num_cpus": 1, "num_gpus": gpus_per_task}
+
+
 Source = Union[dict, Any]  # a finished result {"record", "written"} or the ObjectRef of one
 
 
@@ -165,8 +174,7 @@ class _Driver:
                  job: WorkerJob, gpus_per_task: float) -> None:
         self.ray, self.plan, self.ctx, self.on_record = ray, plan, ctx, on_record
         self.job = job
-        num_gpus = gpus_per_task if ctx.device.type == "cuda" else 0
-        self.remote = ray.remote(run_cell_task).options(num_cpus=1, num_gpus=num_gpus)
+        self.remote = ray.remote(run_cell_task).options(**task_options(ctx.device, gpus_per_task))
         self.by_key: dict[str, Source] = {}
         self.pending: dict[Any, list[int]] = {}  # ObjectRef -> slots waiting for it
         self.slots: list[tuple[Cell, Optional[dict]]] = []
@@ -288,8 +296,7 @@ def execute(plan: Plan, ctx: RunContext, on_record: Optional[Callable[[Cell, dic
     """
     from bench.plugins import autoload_enabled
 
-    if ctx.device.type == "cuda" and gpus_per_task <= 0:
-        raise UsageError("--ray-gpus-per-task must be > 0 with a CUDA device (Ray hides GPUs from tasks without)")
+    task_options(ctx.device, gpus_per_task)  # bad options fail before Ray starts
     ray = import_ray()
     started = False
     if not ray.is_initialized():
