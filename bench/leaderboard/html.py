@@ -52,6 +52,7 @@ details dt { font-weight: 600; } details dd { margin: 0; overflow-wrap: anywhere
 details ul { margin: 0; padding-left: 1.2em; }
 .figures { display: flex; flex-wrap: wrap; gap: 1em; }
 figure { margin: 0; max-width: 660px; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+img.task { image-rendering: pixelated; }
 figcaption { font-size: 0.85em; color: #333; } figcaption code { color: #666; }
 """
 
@@ -83,6 +84,15 @@ JS = """
     for (var i = 0; i < headers.length; i++) { headers[i].removeAttribute("aria-sort"); }
     th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
   }
+  // Task images of small datasets (8x8 digits) are tiny: enlarge by a whole factor, pixels kept sharp.
+  function enlarge(img) {
+    if (img.naturalHeight > 0 && img.naturalHeight < 160) {
+      img.style.width = (img.naturalWidth * Math.ceil(160 / img.naturalHeight)) + "px";
+    }
+  }
+  Array.prototype.forEach.call(document.querySelectorAll("img.task"), function (img) {
+    if (img.complete) { enlarge(img); } else { img.addEventListener("load", function () { enlarge(img); }); }
+  });
   for (var i = 0; i < headers.length; i++) {
     var button = headers[i].querySelector("button");
     if (button) {
@@ -212,14 +222,13 @@ def render_images(rows: Sequence[Row], images: Sequence[ArtifactImage]) -> str:
         return "<p>No task images.</p>"
     labels = row_labels(rows)
     by_name: dict[str, list[ArtifactImage]] = {}
-    for img in images:
-        by_name.setdefault(img.name.rpartition(".")[0] or img.name, []).append(img)
+    for img in images:  # one section per artifact ('<task>.<name>'): the rows side by side
+        by_name.setdefault(img.name, []).append(img)
     parts = []
-    for task, chosen in sorted(by_name.items()):
-        parts.append(f"<h3>{esc(task)}</h3>\n<div class=\"figures\">" + "".join(
-            f'<figure><a href="{esc(img.file)}"><img src="{esc(img.file)}" alt="{esc(img.name)}"></a>'
-            f"<figcaption>{esc(labels.get(img.row_id, img.row_id))}: {esc(img.name)}</figcaption></figure>"
-            for img in chosen) + "</div>")
+    for name, chosen in sorted(by_name.items()):
+        parts.append(f"<h3>{esc(name)}</h3>\n<div class=\"figures\">" + "".join(
+            f'<figure><a href="{esc(img.file)}"><img class="task" src="{esc(img.file)}" alt="{esc(img.name)}"></a>'
+            f"<figcaption>{esc(labels.get(img.row_id, img.row_id))}</figcaption></figure>" for img in chosen) + "</div>")
     return "\n".join(parts)
 
 
