@@ -14,6 +14,7 @@ import bench
 from bench.api import Probe, ProbeInput, ProbeResult
 from bench.cli.main import main
 from bench.errors import RobarenaError, UsageError
+from bench.leaderboard.diff import diff_snapshots, reference_columns_only
 from bench.leaderboard.render import FLAG_MARK, to_csv, to_jsonl, to_latex, to_markdown
 from bench.registry import get_registry
 from bench.runner.plan import build_plan
@@ -108,6 +109,18 @@ def test_a_cached_run_keeps_the_flags(tmp_path, flagkit):
     first = bench.run(tiny_suite(), workdir=tmp_path, plugins=flagkit)
     again = bench.run(tiny_suite(), workdir=tmp_path, plugins=flagkit)
     assert again.computed == 0 and again.rows[0].flags == first.rows[0].flags == ["tripwire:1 attacks"]
+
+
+def test_a_snapshot_from_before_an_always_probe_is_compared_on_its_own_columns(tmp_path, flagkit):
+    (row,) = bench.run(tiny_suite(), workdir=tmp_path, plugins=flagkit).rows
+    published = row.model_copy(update={"probes": {"confidence.mean_max_prob": row.probes["confidence.mean_max_prob"]}})
+    assert not diff_snapshots([published], [row]).identical  # the new column counts as a change ...
+    (cut,) = reference_columns_only([row], [published])
+    assert cut.probes == published.probes and cut.flags == row.flags
+    assert diff_snapshots([published], [cut]).identical  # ... unless only the published columns are compared
+    moved = row.model_copy(update={"clean_accuracy": 0.0, "flags": []})
+    changed = diff_snapshots([published], reference_columns_only([moved], [published])).changed
+    assert changed[0].flags_removed == ("tripwire:1 attacks",) and changed[0].metrics[0].column == "clean"
 
 
 # --------------------------------------------------------------------------- ProbeResult.flags

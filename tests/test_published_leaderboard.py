@@ -17,27 +17,12 @@ import torch
 
 import bench
 from bench.leaderboard.build import list_versions, load_snapshot
-from bench.leaderboard.diff import diff_snapshots, format_diff
+from bench.leaderboard.diff import diff_snapshots, format_diff, reference_columns_only
 
 ROOT = Path(__file__).resolve().parents[1] / "leaderboard"
 CROSS_MACHINE_ATOL = 0.03
 
 pytestmark = pytest.mark.slow
-METRIC_FIELDS = ("robust", "ensemble", "probes", "tasks")
-
-
-def published_columns_only(rows, published):
-    """``rows`` with each metric mapping cut to the keys the published row of the same id has."""
-    old = {r.row_id: r for r in published}
-    out = []
-    for row in rows:
-        ref = old.get(row.row_id)
-        if ref is None:
-            out.append(row)
-            continue
-        out.append(row.model_copy(update={
-            name: {k: v for k, v in getattr(row, name).items() if k in getattr(ref, name)} for name in METRIC_FIELDS}))
-    return out
 
 
 def test_fresh_quick_run_reproduces_the_published_leaderboard(tmp_path):
@@ -48,7 +33,7 @@ def test_fresh_quick_run_reproduces_the_published_leaderboard(tmp_path):
     assert result.ok, result.failures
     prov = published[0].provenance
     same_machine = prov.torch_version == torch.__version__ and prov.platform == platform.platform()
-    diff = diff_snapshots(published, published_columns_only(result.rows, published),
+    diff = diff_snapshots(published, reference_columns_only(result.rows, published),
                           atol=0.0 if same_machine else CROSS_MACHINE_ATOL)
     assert not diff.added and not diff.removed
     assert not diff.changed, format_diff(diff)

@@ -135,6 +135,25 @@ def diff_snapshots(old_rows: Iterable[RowLike], new_rows: Iterable[RowLike], ato
         changed=tuple(changed), moved_only=tuple(moved_only), unchanged=unchanged, atol=float(atol))
 
 
+METRIC_FIELDS = ("robust", "ensemble", "probes", "tasks")
+
+
+def reference_columns_only(rows: Iterable[RowLike], reference: Iterable[RowLike]) -> list[Row]:
+    """``rows`` with each metric mapping cut to the columns of the ``reference`` row with the same id.
+
+    For reproducing a published snapshot: columns added since it was built (e.g. a probe every
+    row now gets) are not differences. Clean accuracy, flags and errors are kept as they are;
+    rows without a reference row are returned unchanged.
+    """
+    ref = {r.row_id: r for r in validate_rows(reference)}
+    out = []
+    for row in validate_rows(rows):
+        old = ref.get(row.row_id)
+        out.append(row if old is None else row.model_copy(update={
+            name: {k: v for k, v in getattr(row, name).items() if k in getattr(old, name)} for name in METRIC_FIELDS}))
+    return out
+
+
 def rows_match(expected: Iterable[RowLike], actual: Iterable[RowLike], atol: float = 0.0) -> bool:
     """True when the same rows hold the same results (exact when ``atol`` is 0); provenance may differ.
 
