@@ -390,8 +390,8 @@ def render(spec: PlotSpec) -> "Figure":
     if spec.ylim is not None:
         ax.set_ylim(*spec.ylim)
     ax.grid(True, alpha=0.3)
-    if spec.series:
-        ax.legend(fontsize=7, loc="best")
+    if spec.series:  # many rows: more legend columns, smaller type
+        ax.legend(fontsize=7 if len(spec.series) <= 10 else 5, loc="best", ncol=1 + (len(spec.series) - 1) // 10)
     return fig
 
 
