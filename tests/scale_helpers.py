@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 TESTS = Path(__file__).parent
 KITS = (TESTS / "testkit", TESTS / "scalekit")
 PLUGINS = ("robarena_testkit", "robarena_scalekit")
@@ -17,7 +19,7 @@ def kit_env(**extra: str) -> dict[str, str]:
     """Environment of a ``robarena`` subprocess (or Ray worker) that loads only the test plugins."""
     env = dict(os.environ)
     env.update(PYTHONPATH=os.pathsep.join([*map(str, KITS), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
-               ROBARENA_DISABLE_PLUGIN_AUTOLOAD="1", OMP_NUM_THREADS="1", **extra)
+               ROBARENA_DISABLE_PLUGIN_AUTOLOAD="1", **extra)
     return env
 
 
@@ -70,3 +72,11 @@ def store_cells(workdir: Path) -> dict[str, dict]:
 
 def row_dump(rows) -> list[dict]:
     return [r.model_dump(exclude={"provenance": {"date"}}) for r in rows]
+
+
+@pytest.fixture
+def kits(testkit, monkeypatch):
+    """``-p`` options loading the core test kit and the scale kit (OOM-raising components)."""
+    monkeypatch.syspath_prepend(str(KITS[1]))
+    yield PLUGINS
+    sys.modules.pop("robarena_scalekit", None)

@@ -6,7 +6,7 @@ import pytest
 import ray
 import torch
 from runner_helpers import tiny_suite
-from scale_helpers import KITS, PLUGINS, kit_env, robarena, row_dump, store_cells, write_suite
+from scale_helpers import kit_env, kits, robarena, row_dump, store_cells, write_suite  # noqa: F401 (fixture)
 
 import bench
 from bench.errors import UsageError
@@ -15,17 +15,11 @@ from bench.runner.results import load_rows
 from bench.store.cache import ArtifactCache
 
 
-@pytest.fixture
-def kits(testkit, monkeypatch):
-    monkeypatch.syspath_prepend(str(KITS[1]))
-    yield PLUGINS
-
-
 @pytest.fixture(scope="module")
 def local_ray():
     """One local Ray instance (2 CPUs) for the module; workers find the test plugins on PYTHONPATH."""
-    env = {k: v for k, v in kit_env().items() if k in ("PYTHONPATH", "ROBARENA_DISABLE_PLUGIN_AUTOLOAD",
-                                                          "OMP_NUM_THREADS")}
+    env = {k: v for k, v in kit_env().items() if k in ("PYTHONPATH", "ROBARENA_DISABLE_PLUGIN_AUTOLOAD")}
+    env["OMP_NUM_THREADS"] = str(torch.get_num_threads())  # as in process (Ray's default is 1 per task)
     ray.init(num_cpus=2, include_dashboard=False, runtime_env={"env_vars": env}, logging_level="WARNING")
     yield
     ray.shutdown()

@@ -75,7 +75,7 @@ class ArtifactCache:
     def get_tensors(self, digest: str) -> "dict[str, torch.Tensor]":
         from safetensors.torch import load
 
-        return load(self.get_bytes(digest))
+        return self._parse(digest, load)
 
     def put_arrays(self, arrays: "dict[str, np.ndarray]") -> str:
         import numpy as np
@@ -86,4 +86,14 @@ class ArtifactCache:
     def get_arrays(self, digest: str) -> "dict[str, np.ndarray]":
         from safetensors.numpy import load
 
-        return load(self.get_bytes(digest))
+        return self._parse(digest, load)
+
+    def _parse(self, digest: str, load):
+        data = self.get_bytes(digest)
+        try:
+            return load(data)
+        except Exception as exc:  # e.g. a pickle planted under a tampered record's digest: refused, never unpickled
+            raise CorruptArtifactError(
+                f"artifact {self.path(digest)} is not a safetensors file ({exc}); cached artifacts are only ever "
+                "read as safetensors. Delete the file and the next run recomputes it"
+            ) from None
