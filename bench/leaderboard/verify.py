@@ -85,7 +85,7 @@ def verify_rows(published: list[Row], suite: Any, sample: int, seed: int = 0, wo
     prov = picked[0].provenance
     same_machine = prov.torch_version == torch.__version__ and prov.platform == platform.platform()
     atol = 0.0 if same_machine else cross_atol
-    fresh = reference_columns_only(fresh, picked)  # columns added since the snapshot (always-run probes) are no difference
+    fresh = reference_columns_only(fresh, picked)  # a column added since the snapshot is no difference
     return VerifyReport([r.row_id for r in picked], atol, diff_snapshots(picked, fresh, atol=atol))
 
 

@@ -127,7 +127,8 @@ def test_tiny_gradient_rule_matches_the_hand_computation():
     assert out.scalars["grad_tiny_frac"] == 0.5 and "tiny-gradients" in out.flags
     np.testing.assert_allclose(out.arrays["grad_norms"], [1.0, 1.0])
     np.testing.assert_allclose(out.arrays["margins"], [1.5, 2.5])
-    relaxed = IntegrityProbe(IntegrityProbe.Config(max_tiny_frac=0.5))(_affine_2d(1.5), probe_input(x, y, num_classes=2))
+    relaxed = IntegrityProbe(IntegrityProbe.Config(max_tiny_frac=0.5))(_affine_2d(1.5),
+                                                                      probe_input(x, y, num_classes=2))
     assert "tiny-gradients" not in relaxed.flags  # 0.5 is not more than 0.5
 
 
