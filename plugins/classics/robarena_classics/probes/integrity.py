@@ -157,8 +157,10 @@ class IntegrityProbe(Probe):
 
     def run(self, model: nn.Module, data: ProbeInput, generator: torch.Generator) -> ProbeResult:
         # a randomized model draws from the global RNG: leave the caller's state as it was
-        devices = [data.device] if data.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices), _input_gradients_only(model):
+        accelerator = data.device.type != "cpu"
+        fork = torch.random.fork_rng(devices=[data.device] if accelerator else [],
+                                     device_type=data.device.type if accelerator else None)
+        with fork, _input_gradients_only(model):
             return self._indicators(model, data)
 
     def _indicators(self, model: nn.Module, data: ProbeInput) -> ProbeResult:
@@ -225,7 +227,7 @@ class IntegrityProbe(Probe):
             rises, fooled = [], []
             for i in range(0, idx.numel(), data.batch_size):
                 chunk = idx[i:i + data.batch_size]
-                start = torch.stack([records[int(best[j])].x_adv[j] for j in chunk]).to(data.device)
+                start = torch.stack([records[int(best[j])].x_adv[j] for j in chunk.tolist()]).to(data.device)
                 rise, hit = continued_pgd(model, data.x[chunk].to(data.device), data.y[chunk].to(data.device), start,
                                           threat, cfg.continue_steps, cfg.continue_step * threat.eps)
                 rises.append(rise)
