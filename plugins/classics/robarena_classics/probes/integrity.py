@@ -33,10 +33,11 @@ model rather than of the stored attack results. Computed on the evaluation subse
   flagged: the start is the best point any of the threat model's attacks found.
 
 Columns: ``grad_zero_frac``, ``grad_nan_frac``, ``grad_tiny_frac`` (fractions of N),
-``grad_norm_median`` (median ``||grad m||_2``), ``output_max_diff`` (largest absolute logit
-difference between the two passes), ``loss_rise`` (largest mean rise over the checked threat
-models; 0 when no example was left robust) and ``continued_fooled`` (largest fraction of the N
-examples the continued steps misclassified); both NaN when no threat model was checked.
+``grad_norm_median`` (median of the finite ``||grad m||_2``, NumPy convention), ``output_max_diff``
+(largest absolute logit difference between the two passes), ``loss_rise`` (largest mean rise
+over the checked threat models; 0 when no example was left robust) and ``continued_fooled``
+(largest fraction of the N examples the continued steps misclassified); both NaN when no threat
+model was checked.
 
 Flags: ``zero-gradients`` (``grad_zero_frac > max_zero_frac``), ``nan-gradients``
 (``grad_nan_frac > max_nan_frac``), ``tiny-gradients`` (``grad_tiny_frac > max_tiny_frac``),
@@ -173,7 +174,7 @@ class IntegrityProbe(Probe):
         n = max(1, int(norms.shape[0]))
         scalars = {"grad_zero_frac": int(zero.sum()) / n, "grad_nan_frac": int((~finite).sum()) / n,
                    "grad_tiny_frac": int(tiny.sum()) / n,
-                   "grad_norm_median": float(norms[finite].median()) if bool(finite.any()) else math.nan}
+                   "grad_norm_median": float(np.median(norms[finite].numpy())) if bool(finite.any()) else math.nan}
         flags = [name for name, column, limit in (("zero-gradients", "grad_zero_frac", cfg.max_zero_frac),
                                                   ("nan-gradients", "grad_nan_frac", cfg.max_nan_frac),
                                                   ("tiny-gradients", "grad_tiny_frac", cfg.max_tiny_frac))
