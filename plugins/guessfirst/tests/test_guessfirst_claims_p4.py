@@ -40,6 +40,9 @@ def test_white_box_claim_needs_every_pgd_radius():
     # FGSM columns are not PGD: a loss there does not matter
     assert claims.cjsie_more_robust_white_box(frame(**{"C-JS-IE": {"robust[FGSM w Linf 0.15]": 0.0}})).holds
     assert claims.cjsie_more_robust_white_box(frame(**{"C-JS-IE": {"robust[PGD w Linf 0.3]": 0.0}})).holds is False
+    # the worst case over all attacks is reported as context and does not decide the claim
+    context = claims.cjsie_more_robust_white_box(frame().assign(**{"ensemble[Linf 0.3]": [0.0] * 6}))
+    assert context.holds is True and context.numbers["C-JS-IE worst case Linf 0.3"] == 0.0
     with pytest.raises(ClaimDataMissing, match="white-box PGD"):
         claims.cjsie_more_robust_white_box(frame().drop(columns=["robust[PGD w Linf 0.15]", "robust[PGD w Linf 0.3]"]))
 
