@@ -5,7 +5,7 @@ effective noise once and effective images (Def. 0.7, Eq. 10), and the inversion 
 """
 from __future__ import annotations
 
-from bench.specs import ClaimSpec, ProbeSpec, TaskSpec
+from bench.specs import ClaimSpec, ProbeSpec, SuiteSpec, TaskSpec
 from robarena_infotransfer.paper import P2
 
 PKG = "robarena_infotransfer"
@@ -34,10 +34,18 @@ TASKS: list = [
                 "and effective images (Eq. 10): relative loss, PSNR, SSIM, iterations to a threshold, PNG grid",
     ),
 ]
-SUITES: list = []
+INVERSION_SUITE = "p2-inversion-cpu"
+SUITES: list = [
+    SuiteSpec(
+        name=INVERSION_SUITE, version="1", target=f"{PKG}:suites/p2-inversion-cpu.toml", paper=P2,
+        summary="digits, SmallCNN: standard vs PGD-AT (L2 eps 1), two seeds; inversion, effective noise once, "
+                "effective images, weight information; CPU minutes",
+        description="A CPU-sized version of P2's inversion experiments (Fig. 1, 2, Eq. 3 and 10) and of its "
+                    "information in the weights (Def. 0.5, Fig. 4) on embedded data.",
+    ),
+]
 
 _CLAIMS = f"{PKG}.tasks.inversion_claims"
-INVERSION_SUITE = "p2-cpu"
 CLAIMS: list = [
     ClaimSpec(name="p2-robust-inverts-closer", version="1", target=f"{_CLAIMS}:robust_inverts_closer",
               suite=INVERSION_SUITE, paper=P2,

@@ -76,3 +76,13 @@ def test_claim_specs_point_at_these_functions_and_the_suite():
         "p2-noise-once-speeds-inversion": "robarena_infotransfer.tasks.inversion_claims:noise_once_speeds_inversion",
     }
     assert {c.suite for c in CLAIMS} == {INVERSION_SUITE}
+
+
+def test_the_shipped_suite_has_the_rows_and_task_the_claims_read(robarena_registry):
+    from bench.runner.suite import resolve_suite
+    from robarena_infotransfer.tasks.inversion_claims import ROBUST, STANDARD, TASK
+
+    suite = resolve_suite(f"infotransfer/{INVERSION_SUITE}", robarena_registry)
+    assert {d.label for d in suite.defenses} == {STANDARD, ROBUST}
+    assert [(t.id, t.label) for t in suite.tasks] == [("infotransfer/inversion", None)]  # label = "inversion"
+    assert TASK == "inversion"
