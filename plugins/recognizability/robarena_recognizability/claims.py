@@ -28,6 +28,7 @@ from bench.threat import parse_eps
 CONSTANT_SPREAD = 0.05
 RECOGNIZED = "task[recognizability.judge_target_rate]"
 SUCCESS = "task[recognizability.target_success]"
+CONTEXT = ("task[recognizability.start_correlation]", "task[recognizability.class_consistency]")
 JACOBIAN = "probe[jacobian.jacobian_fro]"
 SPREAD = "probe[jacobian.output_spread]"
 TOP_SHARE = "probe[jacobian.top_class_share]"
@@ -74,8 +75,16 @@ def robust_perturbations_recognized(frame: Any) -> ClaimResult:
                         f"{t}pgd-at_success": value(frame, SUCCESS, dataset=ds, defense="pgd-at"),
                         f"{t}standard_success": value(frame, SUCCESS, dataset=ds, defense="standard")})
         holds &= robust > standard
+        for col in CONTEXT:  # judge-free context; not part of the verdict
+            for label in ("pgd-at", "standard"):
+                try:
+                    numbers[f"{t}{label}_{col[len('task[recognizability.'):-1]}"] = value(frame, col, dataset=ds,
+                                                                                        defense=label)
+                except ClaimDataMissing:
+                    pass
     return ClaimResult(holds, numbers, "judge_target_rate (independent standard judge) of PGD-AT vs standard; "
-                                       "*_success: the attacked model's own target success")
+                                       "*_success: the attacked model's own target success; start_correlation and "
+                                       "class_consistency shown for context")
 
 
 def adversarial_training_lowers_jacobian(frame: Any) -> ClaimResult:

@@ -88,10 +88,12 @@ def robarena_tasks() -> list[TaskSpec]:
     return [
         TaskSpec(
             name="recognizability", version="1", target=f"{PKG}.tasks.recognizability:Recognizability", paper=P3,
-            columns=["judge_target_rate", "target_success", "judge_clean_accuracy", "rms_change"],
+            columns=["judge_target_rate", "target_success", "judge_clean_accuracy", "rms_change",
+                     "start_correlation", "class_consistency"],
             summary="targeted unbounded PGD (2048 steps of 2/255) from shared noise starts toward every class; "
-                    "PNG grid (rows = starts, columns = targets) and the rate at which an independent "
-                    "standard classifier sees the target class (P3 Fig. 1.1, 4.2)",
+                    "PNG grid (rows = starts, columns = targets), the rate at which an independent "
+                    "standard classifier sees the target class, and how much each result resembles its "
+                    "start vs its class (P3 Fig. 1.1, 4.2)",
         ),
     ]
 

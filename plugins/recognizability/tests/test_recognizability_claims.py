@@ -53,6 +53,9 @@ def test_recognized_holds_fails_and_needs_its_rows():
     result = claims.robust_perturbations_recognized(frame())
     assert result.holds is True and result.numbers["pgd-at"] == 0.6 and result.numbers["standard"] == 0.2
     assert claims.robust_perturbations_recognized(frame(**{"pgd-at": {claims.RECOGNIZED: 0.2}})).holds is False
+    # judge-free measures are context only
+    context = claims.robust_perturbations_recognized(frame().assign(**{claims.CONTEXT[0]: 0.9}))
+    assert context.holds is True and context.numbers["pgd-at_start_correlation"] == 0.9
     with pytest.raises(ClaimDataMissing, match="pgd-at"):
         claims.robust_perturbations_recognized(frame()[lambda d: d["defense"] != "pgd-at"])
 

@@ -12,7 +12,7 @@ from bench.errors import UsageError
 from bench.testing.tiny import TinyLinear
 from robarena_recognizability.tasks import judge as judge_module
 from robarena_recognizability.tasks.recognizability import (Recognizability, RecognizabilityConfig, grid_png,
-                                                            shared_starts)
+                                                            shared_starts, start_and_class_correlation)
 
 CPU = torch.device("cpu")
 
@@ -75,6 +75,9 @@ def test_two_class_linear_model_reaches_the_box_corner_of_the_class_direction():
     assert bool(((x_adv - starts) * direction).sum(dim=1).gt(0).all())
     corner = (direction > 0).float()
     assert torch.equal(x_adv, corner)
+    # every perturbation toward t is the same corner and the two corners are complements:
+    # same-class correlation 1, cross-class -1
+    assert result.metrics["class_consistency"] == pytest.approx(2.0)
     # short runs already move along the class direction
     short = torch.as_tensor(run_task(model, data, steps=3, starts=3, judge="self").artifacts["x_adv"]).flatten(1)
     gain = ((short - starts) * direction).sum(dim=1)
@@ -99,6 +102,28 @@ def test_starts_are_shared_across_models_and_change_with_the_seed():
     assert (a.artifacts["x_adv"] == b.artifacts["x_adv"]).all()
     expected = shared_starts(2, data.shape, torch.Generator().manual_seed(0))
     assert torch.equal(torch.as_tensor(a.artifacts["x_adv"]), expected.repeat_interleave(3, dim=0))
+
+
+def test_correlations_of_unmoved_starts_and_against_a_plain_loop():
+    data = splits()
+    unmoved = run_task(block_linear(), data, steps=0, starts=3, judge="self").metrics
+    assert unmoved["start_correlation"] == pytest.approx(1.0)
+    assert unmoved["class_consistency"] == pytest.approx(0.0, abs=1e-12)
+    gen = torch.Generator().manual_seed(3)
+    starts, x_adv = torch.rand(3, 1, 4, 4, generator=gen), torch.rand(12, 1, 4, 4, generator=gen)
+
+    def corr(a, b):
+        return float(torch.corrcoef(torch.stack([a.flatten(), b.flatten()]).double())[0, 1])
+
+    start_corr = sum(corr(x_adv[i], starts[i // 4]) for i in range(12)) / 12
+    same, other = [], []
+    for i in range(12):
+        for j in range(12):
+            if i // 4 != j // 4:
+                (same if i % 4 == j % 4 else other).append(corr(x_adv[i], x_adv[j]))
+    got = start_and_class_correlation(x_adv, starts)
+    assert got[0] == pytest.approx(start_corr) and got[1] == pytest.approx(sum(same) / len(same) - sum(other) / len(other))
+    assert start_and_class_correlation(x_adv[:4], starts[:1])[1] != start_and_class_correlation(x_adv[:4], starts[:1])[1]
 
 
 def test_png_grid_has_rows_of_starts_and_columns_of_targets():

@@ -26,9 +26,23 @@ attacked model, for sanity checks), labels every perturbation. Metrics:
 * ``judge_clean_accuracy``: the judge's accuracy on the test split (is it a competent judge?);
 * ``rms_change``: mean over perturbations of the root-mean-square per-pixel change from the start.
 
+Judge-free measures of P3's two observations (Sec. 4.2: undefended models' perturbations "are
+more perceptually similar to the initial point than they are to a human characterization of the
+target class"; defended models' are "recognizable perturbations of the target classes"), with
+``corr`` the Pearson correlation of two flattened images:
+
+* ``start_correlation``: mean ``corr(x_adv, its start)`` (1 when nothing moved);
+* ``class_consistency``: mean ``corr`` between perturbations toward the *same* target from
+  different starts minus the mean ``corr`` between perturbations toward *different* targets
+  from different starts: how much the result is set by the target class rather than by the
+  start (0 when every column of a row is the same image; NaN with fewer than 2 starts or classes).
+
 Caveat: adversarial examples transfer between standard models, so a standard judge may also
-"recognize" some non-robust perturbations of standard models; the proxy compares models under
-the same judge, it is not a human study.
+"recognize" some non-robust perturbations of standard models; and on small, simple images
+(8x8 digits) even a standard model's unbounded perturbations carry the class's template
+(Fredrikson et al. 2015 found inversions of linear models and small networks recognizable), so
+the judge's rate can saturate near 1 for every non-degenerate model. The proxy compares models
+under the same judge; it is not a human study.
 
 Artifacts: ``grid`` and ``starts`` (PNG bytes); arrays ``x_adv`` (starts * K, C, H, W) in
 row-major grid order, ``target``, ``model_pred``, ``judge_pred``.
@@ -117,6 +131,28 @@ def grid_png(images: torch.Tensor, nrow: int, scale: int = 1, padding: int = 2) 
     return out.getvalue()
 
 
+def _pearson(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Pearson correlation of flattened images along the last dimension (broadcasting)."""
+    a = a - a.mean(dim=-1, keepdim=True)
+    b = b - b.mean(dim=-1, keepdim=True)
+    return (a * b).sum(dim=-1) / (a.norm(dim=-1) * b.norm(dim=-1)).clamp_min(1e-12)
+
+
+def start_and_class_correlation(x_adv: torch.Tensor, starts: torch.Tensor) -> tuple[float, float]:
+    """(``start_correlation``, ``class_consistency``) of a grid ``x_adv`` (S * K, ...) in row-major
+    order (row s, column k) grown from ``starts`` (S, ...); see the module docstring."""
+    s, k = starts.shape[0], x_adv.shape[0] // starts.shape[0]
+    grid = x_adv.reshape(s, k, -1).double()
+    start_corr = float(_pearson(grid, starts.reshape(s, 1, -1).double()).mean())
+    if s < 2 or k < 2:
+        return start_corr, float("nan")
+    pairs = _pearson(grid.unsqueeze(1).unsqueeze(3), grid.unsqueeze(0).unsqueeze(2))  # (S, S, K, K)
+    other_start = ~torch.eye(s, dtype=torch.bool, device=pairs.device)
+    same_class = torch.eye(k, dtype=torch.bool, device=pairs.device)
+    cross = pairs[other_start]  # (S * (S - 1), K, K)
+    return start_corr, float(cross[:, same_class].mean() - cross[:, ~same_class].mean())
+
+
 def shared_starts(num: int, shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
     """(num, C, H, W) uniform noise in [0, 1] from ``generator`` (the same for every model of a seed)."""
     return torch.rand((num, *shape), generator=generator, device=generator.device)
@@ -172,11 +208,14 @@ class Recognizability(Task):
         judge_pred = predict(judge, x_adv, cfg.batch_size)
         judge_test = predict(judge, data.x_test.to(device), cfg.batch_size)
         rms = (x_adv - x0).flatten(1).pow(2).mean(dim=1).sqrt()
+        start_corr, consistency = start_and_class_correlation(x_adv, starts)
         metrics = {
             "judge_target_rate": float((judge_pred == target).double().mean()),
             "target_success": float((model_pred == target).double().mean()),
             "judge_clean_accuracy": float((judge_test.cpu() == data.y_test).double().mean()),
             "rms_change": float(rms.double().mean()),
+            "start_correlation": start_corr,
+            "class_consistency": consistency,
         }
         artifacts = {
             "grid": grid_png(x_adv, nrow=k, scale=cfg.scale, padding=cfg.padding),
