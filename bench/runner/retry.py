@@ -12,7 +12,8 @@ retried attack cell's random starts differ from a full-batch run's: its robust a
 that of another draw, not a bit-identical result. Deterministic attacks are unaffected.
 
 Training is never retried this way: its batch size is a hyper-parameter of the trained
-model (part of the cell's key); lower ``[train] batch_size`` in the suite instead.
+model (part of the cell's key); lower ``[train] batch_size`` in the suite instead. Nor are
+tasks, which choose their own batches.
 """
 from __future__ import annotations
 

@@ -43,10 +43,15 @@ def failed_record(ctx: RunContext, cell: Cell, exc: Union[BaseException, str], u
 
 
 def evaluate_cell(ctx: RunContext, cell: Cell, suite_name: str = "") -> dict:
-    """Run one evaluation cell (clean, attack, probe, task) with the out-of-memory retry;
-    a failure becomes its error record."""
+    """Run one evaluation cell (clean, attack, probe, task); a failure becomes its error record.
+
+    Clean, attack and probe cells get the out-of-memory retry with halved evaluation batches
+    (tasks choose their own batches)."""
+    runner = RUNNERS[type(cell)]
     try:
-        return run_with_oom_retry(ctx, cell, RUNNERS[type(cell)])
+        if isinstance(cell, TaskCell):
+            return runner(ctx, cell)
+        return run_with_oom_retry(ctx, cell, runner)
     except Exception as exc:  # the cell fails, the run goes on
         return failed_record(ctx, cell, exc, suite_name=suite_name)
 
