@@ -15,7 +15,7 @@ P0 = Paper(
 )
 
 _PROBES = f"{PKG}.probes"
-_CLAIMS = f"{PKG}.claims"
+_CHECKS = f"{PKG}.claims"
 
 
 @hookimpl
@@ -64,33 +64,43 @@ def robarena_suites() -> list[SuiteSpec]:
     ]
 
 
-def _claim(name: str, fn: str, statement: str, suite: str = "p0-cpu") -> ClaimSpec:
-    return ClaimSpec(name=name, version="1", target=f"{_CLAIMS}:{fn}", suite=suite, statement=statement, paper=P0,
-                     summary=statement[:120])
+_CLAIMS = {  # name -> (check in claims.py, statement)
+    "at-lowers-fisher": (
+        "adversarial_training_lowers_fisher",
+        "adversarial training (PGD-AT, TRADES) lowers the mean input Fisher norm relative to standard training, "
+        "for every architecture (P0 Fig. 3, Fig. 8)"),
+    "at-lowers-cckl": (
+        "adversarial_training_lowers_cckl",
+        "adversarially trained models (PGD-AT, TRADES) have a lower CCKL than standard training, for every "
+        "architecture (P0 Sec. 3.3)"),
+    "fisher-approx-small-eps": (
+        "fisher_approximation_accurate_at_small_eps",
+        "the Fisher (second-order) approximation of KL along the adversarial direction is accurate at the "
+        "smallest eps: mean relative error below 0.1 for every TRADES model (P0 Table 2: 0.058 at 1/255)"),
+    "fisher-approx-grows": (
+        "fisher_approximation_error_grows_with_eps",
+        "the relative error of the Fisher approximation of KL increases with eps for every TRADES model "
+        "(P0 Table 2: 0.058 at 1/255 to 0.290 at 8/255)"),
+    "robust-samples-lower-fisher": (
+        "robust_samples_have_lower_fisher",
+        "robust correctly classified examples have a smaller mean Fisher norm than non-robust correctly "
+        "classified ones, for every adversarially trained model (P0 Fig. 9)"),
+    "capacity-under-trades": (
+        "capacity_helps_under_trades",
+        "under TRADES, clean, PGD-20 and CW accuracy increase with model capacity (P0 Table 1)"),
+    "capacity-relies-on-g2": (
+        "capacity_relies_more_on_g2",
+        "under TRADES, CCKL, G2 and G2/KL increase with model capacity: larger models rely more on the "
+        "robust higher-order component (P0 Sec. 4, Fig. 5)"),
+}
+_APPROX_AND_CAPACITY = ["fisher-approx-small-eps", "fisher-approx-grows", "robust-samples-lower-fisher",
+                        "capacity-under-trades", "capacity-relies-on-g2"]
+_SUITE_CLAIMS = {"p0-cpu": ["at-lowers-fisher", "at-lowers-cckl"] + _APPROX_AND_CAPACITY,
+                 "p0-full": _APPROX_AND_CAPACITY, "p0-full-resnet": _APPROX_AND_CAPACITY}
 
 
 @hookimpl
 def robarena_claims() -> list[ClaimSpec]:
-    return [
-        _claim("at-lowers-fisher", "adversarial_training_lowers_fisher",
-               "adversarial training (PGD-AT, TRADES) lowers the mean input Fisher norm relative to standard "
-               "training, for every architecture (P0 Fig. 3, Fig. 8)"),
-        _claim("at-lowers-cckl", "adversarial_training_lowers_cckl",
-               "adversarially trained models have lower CCKL than standard training, for every architecture "
-               "(P0 Sec. 3.3: they cannot use the non-robust component G1)"),
-        _claim("fisher-approx-small-eps", "fisher_approximation_accurate_at_small_eps",
-               "the Fisher (second-order) approximation of KL along the adversarial direction is accurate at the "
-               "smallest eps: mean relative error below 0.1 for the TRADES models (P0 Table 2: 0.058 at 1/255)"),
-        _claim("fisher-approx-grows", "fisher_approximation_error_grows_with_eps",
-               "the relative error of the Fisher approximation of KL grows with eps for the TRADES models "
-               "(P0 Table 2: 0.058 at 1/255 to 0.290 at 8/255)"),
-        _claim("robust-samples-lower-fisher", "robust_samples_have_lower_fisher",
-               "robust correctly classified examples have a smaller mean Fisher norm than non-robust correctly "
-               "classified ones, for the adversarially trained models (P0 Fig. 9)"),
-        _claim("capacity-under-trades", "capacity_helps_under_trades",
-               "under TRADES, clean and PGD accuracy increase from the pure linear to the half linear to the "
-               "normal VGG13 (P0 Table 1)"),
-        _claim("capacity-under-trades-full", "capacity_helps_under_trades",
-               "under TRADES, clean and PGD accuracy increase from the pure linear to the half linear to the "
-               "normal VGG13 (P0 Table 1)", suite="p0-full"),
-    ]
+    return [ClaimSpec(name=f"{suite}.{name}", version="1", target=f"{_CHECKS}:{_CLAIMS[name][0]}", suite=suite,
+                      statement=_CLAIMS[name][1], paper=P0, summary=_CLAIMS[name][1][:100])
+            for suite, names in _SUITE_CLAIMS.items() for name in names]
