@@ -26,9 +26,11 @@ def local_ray():
 
 
 def ray_suite():
-    """Every dependency shape: failed training, eps list, a transfer attack (substitute), an OOM retry,
-    a probe that reads the row's adversarial examples."""
+    """Every dependency shape: failed training, a dataset that does not load, eps list, a transfer attack
+    (substitute), an OOM retry, a probe that reads the row's adversarial examples."""
     return tiny_suite(
+        datasets=[{"id": "core/digits", "params": {"n_train": 300, "n_test": 60}},
+                  {"id": "core/mnist", "params": {"root": "/nonexistent/mnist"}}],
         defenses=[{"id": "erm"}, {"id": "broken"}],
         attacks=[{"id": "sign", "eps": [0.05, 0.1]},
                  {"id": "oom-sign", "eps": 0.1, "params": {"max_batch": 10}},
@@ -58,15 +60,16 @@ def test_ray_gives_the_in_process_rows_and_records(tmp_path, kits, local_ray):
     assert (on_ray.computed, on_ray.cached) == (inproc.computed, inproc.cached)
     assert [(f.cell_id, f.error) for f in on_ray.failures] == [(f.cell_id, f.error) for f in inproc.failures]
     # failed training -> its dependents failed with the upstream error, as in process
-    broken = next(r for r in on_ray.rows if r.defense == "broken")
+    broken = next(r for r in on_ray.rows if r.defense == "broken" and r.dataset == "digits")
     assert broken.clean_accuracy is None and all("this defense always fails" in e for e in broken.errors)
+    missing = [r for r in on_ray.rows if r.dataset == "mnist"]  # failed on the driver: nothing to submit
+    assert len(missing) == 2 and all("DatasetNotFoundError" in e for r in missing for e in r.errors)
     # the worker retried the out-of-memory attack with halved batches: 32 -> 16 -> 8
     oom = [c for c in store_cells(tmp_path / "b").values() if c["meta"].get("attack") == "oom-sign"
            and c["status"] == "ok"]
     assert [c["meta"]["batch_size_used"] for c in oom] == [8]
-    # the driver is the only writer, and wrote one record per cell plus the substitute's training
-    plan_cells = on_ray.plan.n_cells
-    assert len(store_cells(tmp_path / "b")) == plan_cells + 1
+    # the driver is the only writer: one record per cell plus the substitute's training
+    assert len(store_cells(tmp_path / "b")) == on_ray.plan.n_cells + 1
 
 
 def test_ray_rerun_computes_only_missing_or_corrupt_cells(tmp_path, kits, local_ray):
