@@ -23,6 +23,7 @@ GAP = "probe[generalization.loss_gap]"
 TRAIN_LOSS = "probe[generalization.train_loss]"
 MARGIN = "probe[margin.mean]"
 P_Y = "probe[confidence.mean_p_y]"
+P_Y_MIDDLE = "probe[confidence.frac_middle]"
 VARIATION_PREFIX = "probe[loss-variation.mean@"
 
 
@@ -100,6 +101,7 @@ fgsm_at_loss_gap_shrinks = trend_claim(GAP, "down", family="FGSM-AT")
 # ---------------------------------------------------------------- Sec. 5.2.1, Fig. 1b, 4, 5a
 margins_concentrate = trend_claim(MARGIN, "down")
 less_confident = trend_claim(P_Y, "down")
+p_y_concentrates_middle = trend_claim(P_Y_MIDDLE, "up")
 
 
 def strongest_ar_most_robust(frame: Any) -> ClaimResult:

@@ -73,6 +73,9 @@ _CLAIMS = (
      "the mean test logit margin decreases (margins concentrate toward zero) with PGD-AT strength (P1 Fig. 1b, 4)"),
     ("less-confident", "less_confident",
      "the mean estimated probability p_y of test examples decreases with PGD-AT strength (P1 Sec. 5.2.1, Fig. 5a)"),
+    ("p-y-concentrates-middle", "p_y_concentrates_middle",
+     "the fraction of test examples with a middle estimated probability (0.1 <= p_y <= 0.9) grows with PGD-AT "
+     "strength (P1 Sec. 5.2.1, Fig. 5a)"),
     ("sv-std-shrinks", "sv_std_shrinks",
      "from the weakest to the strongest PGD-AT, the accumulated decrease of per-layer singular-value STDs exceeds "
      "the accumulated increase (P1 Sec. 5.2.2, Fig. 5c-d, Appendix B.2)"),
@@ -91,7 +94,8 @@ _CLAIMS = (
 _SUITE_CLAIMS = {
     "p1-cpu": [name for name, _, _ in _CLAIMS if name != "loss-gap-shrinks-every-bound"],
     "p1-full": ["loss-gap-shrinks", "train-loss-grows", "test-accuracy-drops", "strongest-ar-most-robust",
-                "margins-concentrate", "less-confident", "sv-std-shrinks", "loss-variation-shrinks"],
+                "margins-concentrate", "less-confident", "p-y-concentrates-middle", "sv-std-shrinks",
+                "loss-variation-shrinks"],
     "p1-full-tiny": ["loss-gap-shrinks", "train-loss-grows", "test-accuracy-drops", "strongest-ar-most-robust"],
     "p1-full-sn": ["loss-gap-shrinks-every-bound", "spectral-clip-lowers-loss-gap"],
     "p1-full-fgsm": ["fgsm-at-loss-gap-shrinks"],

@@ -30,6 +30,7 @@ def frame(columns: dict[str, list[float]], labels=LABELS, dataset="digits", mode
     (claims.test_accuracy_drops, "clean", False),
     (claims.margins_concentrate, claims.MARGIN, False),
     (claims.less_confident, claims.P_Y, False),
+    (claims.p_y_concentrates_middle, claims.P_Y_MIDDLE, True),
 ])
 def test_trend_claims_hold_on_monotone_data_and_fail_otherwise(check, column, rising):
     up = [0.1, 0.2, 0.3, 0.4]

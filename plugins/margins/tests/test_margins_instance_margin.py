@@ -81,15 +81,22 @@ def test_attack_column_choice():
     assert pick_attack_column(cols, None) == "deepfool L2 8"  # DeepFool first, then FAB
     assert pick_attack_column(cols[:2], None) == "FAB L2 8"
     assert pick_attack_column(cols, "FAB L2 8") == "FAB L2 8"
-    with pytest.raises(UsageError, match="needs a minimal-perturbation attack"):
-        pick_attack_column(["PGD-10 Linf 0.1"], None)
+    assert pick_attack_column(["PGD-10 Linf 0.1"], None) is None
     with pytest.raises(UsageError, match="not in this row's attacks"):
         pick_attack_column(cols, "cw L2 1")
+
+
+def test_a_row_without_a_minimal_attack_gets_nan_columns_and_a_flag():
     model = affine_two_class()
     x, y = inputs(model, 4)
-    pin = ProbeInput(x=x, y=y, num_classes=2, device=torch.device("cpu"))
-    with pytest.raises(UsageError, match="deepfool"):
-        InstanceMarginProbe(InstanceMarginConfig())(model, pin)
+    pin = ProbeInput(x=x, y=y, num_classes=2, device=torch.device("cpu"),
+                     attacks={"PGD Linf 0.1": AttackRecord(x.clone(), ThreatModel(eps=0.1))})
+    result = InstanceMarginProbe()(model, pin)
+    assert all(math.isnan(v) for v in result.scalars.values()) and set(result.scalars) == {"mean", "median",
+                                                                                           "frac_found"}
+    assert result.flags == ["instance-margin-without-minimal-attack"]
+    with pytest.raises(UsageError, match="not in this row's attacks"):
+        InstanceMarginProbe(InstanceMarginConfig(attack="deepfool L2 8"))(model, pin)
 
 
 def test_no_clean_correct_point_gives_nan_columns():

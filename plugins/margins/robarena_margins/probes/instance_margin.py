@@ -28,6 +28,8 @@ from robarena_classics.probes.common import batched_logits
 
 #: attack-column prefixes taken by default (case-insensitive), in order of preference
 MINIMAL_ATTACKS = ("deepfool", "fab")
+#: leaderboard flag of a row whose suite ran no minimal-perturbation attack (the columns are then NaN)
+NO_MINIMAL_ATTACK = "instance-margin-without-minimal-attack"
 
 
 class InstanceMarginConfig(BaseConfig):
@@ -36,8 +38,9 @@ class InstanceMarginConfig(BaseConfig):
                           "starts with 'deepfool' or 'fab'")
 
 
-def pick_attack_column(columns: list[str], wanted: Optional[str]) -> str:
-    """The attack column to read: ``wanted`` if given, else the first DeepFool or FAB column."""
+def pick_attack_column(columns: list[str], wanted: Optional[str]) -> Optional[str]:
+    """The attack column to read: ``wanted`` if given (an error if absent), else the first DeepFool,
+    then FAB column, or None when the row ran neither."""
     if wanted is not None:
         if wanted not in columns:
             raise UsageError(f"probe instance-margin: attack column {wanted!r} is not in this row's attacks "
@@ -47,9 +50,7 @@ def pick_attack_column(columns: list[str], wanted: Optional[str]) -> str:
         for column in columns:
             if column.lower().startswith(prefix):
                 return column
-    raise UsageError(f"probe instance-margin needs a minimal-perturbation attack (classics/deepfool or "
-                     f"classics/fab) in the suite, e.g. [[attacks]] id = 'classics/deepfool', norm = 'L2', "
-                     f"eps = 8.0; this row's attacks are {columns}. Name another column with params.attack.")
+    return None
 
 
 def boundary_distances(model: nn.Module, data: ProbeInput, column: str) -> tuple[np.ndarray, np.ndarray]:
@@ -78,6 +79,10 @@ class InstanceMarginProbe(Probe):
     ``distances`` (N,): the distance, ``inf`` where not found, NaN for misclassified examples.
     The norm is the attack's threat norm (L2 for P1's Def. 6).
 
+    A row with no ``deepfool*`` or ``fab*`` column (and no ``attack`` set) gets NaN columns and
+    the leaderboard flag ``instance-margin-without-minimal-attack``: add ``classics/deepfool`` to
+    the suite. An ``attack`` that names a missing column is an error.
+
     Args (``InstanceMarginConfig``): attack=None (the first ``deepfool*`` or ``fab*`` column).
     """
 
@@ -85,6 +90,10 @@ class InstanceMarginProbe(Probe):
 
     def run(self, model: nn.Module, data: ProbeInput, generator: torch.Generator) -> ProbeResult:
         column = pick_attack_column(list(data.attacks), self.config.attack)
+        if column is None:
+            nan = np.full(data.x.shape[0], math.nan)
+            return ProbeResult({"mean": math.nan, "median": math.nan, "frac_found": math.nan},
+                               {"distances": nan}, flags=[NO_MINIMAL_ATTACK])
         dist, clean_ok = boundary_distances(model, data, column)
         found = dist[clean_ok & np.isfinite(dist)]
         n_ok = int(clean_ok.sum())
