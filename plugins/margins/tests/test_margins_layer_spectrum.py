@@ -48,6 +48,7 @@ def test_per_layer_values_match_dense_svds_and_the_log_spectral_complexity_is_th
     assert s["mean_sv_std"] == pytest.approx((conv_ref.std() + lin_ref.std()) / 2, rel=1e-9)
     assert s["n_layers"] == 2
     np.testing.assert_allclose(result.arrays["sv_std"], [conv_ref.std(), lin_ref.std()], rtol=1e-9)
+    np.testing.assert_array_equal(result.arrays["sv_std_per_layer"], result.arrays["sv_std"])
     np.testing.assert_allclose(result.arrays["spectral_norm"], [conv_ref[0], lin_ref[0]], rtol=1e-9)
 
 

@@ -82,7 +82,7 @@ class LayerSpectrumProbe(Probe):
     two models are computed (:func:`robarena_margins.std_difference.accumulated_std_difference`).
 
     Arrays: ``sv_std`` (L,) and ``spectral_norm`` (L,) in layer order (the order of the
-    ``sv_std.*`` columns), ``singular_values.<module name>`` (all of that layer's values,
+    ``sv_std.*`` columns; also as ``*_per_layer``, which leaderboard pages plot per layer), ``singular_values.<module name>`` (all of that layer's values,
     descending). Input-independent except for the grid: it reads one test example.
 
     Args (``LayerSpectrumConfig``): conv="operator", grid="input".
@@ -102,7 +102,8 @@ class LayerSpectrumProbe(Probe):
         scalars = {"log_spectral_complexity": log_sc, "mean_sv_std": float(stds.mean()),
                    "max_spectral_norm": float(norms.max()), "n_layers": float(len(names))}
         scalars.update({f"{STD_PREFIX}{n}": float(s) for n, s in zip(names, stds)})
-        arrays = {"sv_std": stds, "spectral_norm": norms}
+        # "*_per_layer" names get a per-layer plot in leaderboard pages (docs/plugin-guide.md, Plots)
+        arrays = {"sv_std": stds, "spectral_norm": norms, "sv_std_per_layer": stds, "spectral_norm_per_layer": norms}
         arrays.update({f"singular_values.{n}": values[n] for n in names})
         return ProbeResult(scalars, arrays)
 
