@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from typing import Optional
 
-import numpy as np
 import torch
 from pydantic import Field
 from torch import nn
