@@ -131,26 +131,30 @@ def grid_png(images: torch.Tensor, nrow: int, scale: int = 1, padding: int = 2) 
     return out.getvalue()
 
 
-def _pearson(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Pearson correlation of flattened images along the last dimension (broadcasting)."""
-    a = a - a.mean(dim=-1, keepdim=True)
-    b = b - b.mean(dim=-1, keepdim=True)
-    return (a * b).sum(dim=-1) / (a.norm(dim=-1) * b.norm(dim=-1)).clamp_min(1e-12)
+def _standardized(t: torch.Tensor) -> torch.Tensor:
+    """Rows centred and scaled to unit norm, so that dot products are Pearson correlations."""
+    t = t - t.mean(dim=-1, keepdim=True)
+    return t / t.norm(dim=-1, keepdim=True).clamp_min(1e-12)
 
 
 def start_and_class_correlation(x_adv: torch.Tensor, starts: torch.Tensor) -> tuple[float, float]:
     """(``start_correlation``, ``class_consistency``) of a grid ``x_adv`` (S * K, ...) in row-major
-    order (row s, column k) grown from ``starts`` (S, ...); see the module docstring."""
+    order (row s, column k) grown from ``starts`` (S, ...); see the module docstring.
+
+    All pairwise correlations come from one (S K) x (S K) matrix product, memory O((S K)^2).
+    """
     s, k = starts.shape[0], x_adv.shape[0] // starts.shape[0]
-    grid = x_adv.reshape(s, k, -1).double()
-    start_corr = float(_pearson(grid, starts.reshape(s, 1, -1).double()).mean())
+    z = _standardized(x_adv.reshape(s * k, -1).double())
+    z0 = _standardized(starts.reshape(s, -1).double()).repeat_interleave(k, dim=0)
+    start_corr = float((z * z0).sum(dim=1).mean())
     if s < 2 or k < 2:
         return start_corr, float("nan")
-    pairs = _pearson(grid.unsqueeze(1).unsqueeze(3), grid.unsqueeze(0).unsqueeze(2))  # (S, S, K, K)
-    other_start = ~torch.eye(s, dtype=torch.bool, device=pairs.device)
-    same_class = torch.eye(k, dtype=torch.bool, device=pairs.device)
-    cross = pairs[other_start]  # (S * (S - 1), K, K)
-    return start_corr, float(cross[:, same_class].mean() - cross[:, ~same_class].mean())
+    corr = z @ z.T
+    row = torch.arange(s * k, device=z.device) // k
+    col = torch.arange(s * k, device=z.device) % k
+    other_start = row[:, None] != row[None, :]
+    same_class = col[:, None] == col[None, :]
+    return start_corr, float(corr[other_start & same_class].mean() - corr[other_start & ~same_class].mean())
 
 
 def shared_starts(num: int, shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
