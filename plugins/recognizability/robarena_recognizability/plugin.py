@@ -58,7 +58,7 @@ def robarena_suites() -> list[SuiteSpec]:
             name="p3-cpu", version="1", target=f"{PKG}:suites/p3-cpu.toml", paper=P3,
             summary="P3 Fig. 4.1/4.2 on digits: the defenses suite's nine models, PGD-50 x 2/255 profile with "
                     "up to 10 restarts at Linf 0..0.2, Jacobian probe, recognizability grids (512 steps)",
-            description="P3's protocol sized for 2 CPU cores (about five minutes); claims: robarena claims p3-cpu.",
+            description="P3's protocol sized for a CPU (about 6 minutes of CPU time on one core); claims: robarena claims p3-cpu.",
         ),
         SuiteSpec(
             name="p3-full", version="1", target=f"{PKG}:suites/p3-full.toml", paper=P3,
