@@ -10,6 +10,8 @@ Run: python -m pytest tests/benchmarks/test_probe_perf.py -m perf --benchmark-au
 """
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
@@ -90,6 +92,9 @@ def test_probe_cost_on_digits(benchmark, digits_cnn, probe_id):
     data = Digits()()
     x, y = data.x_test[:500], data.y_test[:500]
     x_adv = PGD(PGD.Config(steps=10), seed=0)(model, x, y, threat).x_adv
+    model = copy.deepcopy(model)  # the shared fixture freezes its parameters; weight-info needs their gradients
+    for p in model.parameters():
+        p.requires_grad_(True)
     entry = get_registry().get("probe", probe_id)
     impl = entry.load()
     pin = ProbeInput(x=x, y=y, num_classes=10, device=torch.device("cpu"), x_train=data.x_train, y_train=data.y_train,
