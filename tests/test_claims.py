@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 import bench
-from bench.api.claim import ClaimDataMissing, ClaimResult, column_like, select, value
+from bench.api.claim import ClaimDataMissing, ClaimResult, column_like, optional_value, select, value
 from bench.claims import claims_for, evaluate_claims, suite_matches
 from bench.cli.main import main
 from bench.registry import get_registry
@@ -19,6 +19,8 @@ def test_helpers_select_rows_and_average_over_seeds():
     assert value(frame, "clean", defense="a") == pytest.approx(0.6)
     assert len(select(frame, defense="a")) == 2
     assert column_like(frame, "robust[", "pgd") == "robust[pgd Linf 0.1]"
+    assert optional_value(frame, "clean", defense="a") == pytest.approx(0.6)
+    assert optional_value(frame, "clean", defense="c") is None and optional_value(frame, "nope", defense="a") is None
     with pytest.raises(ClaimDataMissing, match="no row with defense='c'"):
         value(frame, "clean", defense="c")
     with pytest.raises(ClaimDataMissing, match="empty"):

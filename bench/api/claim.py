@@ -55,6 +55,14 @@ def value(frame: Any, column: str, **labels: Any) -> float:
     return sum(values) / len(values)
 
 
+def optional_value(frame: Any, column: str, **labels: Any) -> Optional[float]:
+    """:func:`value`, or None where the row or column is missing (for context numbers, not verdicts)."""
+    try:
+        return value(frame, column, **labels)
+    except ClaimDataMissing:
+        return None
+
+
 def column_like(frame: Any, prefix: str, contains: str = "") -> str:
     """The one metric column starting with ``prefix`` and containing ``contains``."""
     names = [c for c in frame.columns if c.startswith(prefix) and contains in c]

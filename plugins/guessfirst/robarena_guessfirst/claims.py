@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bench.api.claim import ClaimDataMissing, ClaimResult, value
+from bench.api.claim import ClaimDataMissing, ClaimResult, optional_value, value
 
 BASELINE = "CNN"
 HYPOTHESIS_MODELS = ("C-DV", "C-JS", "C-DV-IE", "C-JS-IE")
@@ -59,11 +59,9 @@ def cjsie_more_robust_white_box(frame: Any) -> ClaimResult:
             holds &= ours > base
         for col in (c for c in frame.columns if c.startswith("ensemble[")):  # context: worst case over all attacks
             for label in ("C-JS-IE", BASELINE):
-                try:
-                    numbers[f"{t}{label} worst case {col[len('ensemble['):-1]}"] = value(frame, col, dataset=ds,
-                                                                                      defense=label)
-                except ClaimDataMissing:
-                    pass
+                worst = optional_value(frame, col, dataset=ds, defense=label)
+                if worst is not None:
+                    numbers[f"{t}{label} worst case {col[len('ensemble['):-1]}"] = worst
     return ClaimResult(holds, numbers, "robust accuracy under white-box PGD, C-JS-IE vs CNN, every radius "
                                        "(worst case over all attacks, black-box included, shown for context)")
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bench.api.claim import ClaimDataMissing, ClaimResult, value
+from bench.api.claim import ClaimDataMissing, ClaimResult, optional_value, value
 from bench.threat import parse_eps
 
 #: output_spread below which a classifier is called (nearly) constant: within 5 % total variation
@@ -77,11 +77,9 @@ def robust_perturbations_recognized(frame: Any) -> ClaimResult:
         holds &= robust > standard
         for col in CONTEXT:  # judge-free context; not part of the verdict
             for label in ("pgd-at", "standard"):
-                try:
-                    numbers[f"{t}{label}_{col[len('task[recognizability.'):-1]}"] = value(frame, col, dataset=ds,
-                                                                                        defense=label)
-                except ClaimDataMissing:
-                    pass
+                context = optional_value(frame, col, dataset=ds, defense=label)
+                if context is not None:
+                    numbers[f"{t}{label}_{col[len('task[recognizability.'):-1]}"] = context
     return ClaimResult(holds, numbers, "judge_target_rate (independent standard judge) of PGD-AT vs standard; "
                                        "*_success: the attacked model's own target success; start_correlation and "
                                        "class_consistency shown for context")
