@@ -1,0 +1,82 @@
+"""P2's claims about the representation probes, as checks over a suite's leaderboard frame.
+
+Rows by defense label, in increasing training eps: ``standard`` (eps 0), ``PGD-AT`` (P2's
+robust source: L2 eps 1 on CIFAR, the data-scaled equivalent in the CPU suite) and, where the
+suite trains it, ``PGD-AT-large`` (a larger eps: P2 Fig. 5's eps > 1 regime). Probe columns:
+``probe[rep-fisher.trace_mean]``, ``probe[rep-fisher.logdet_mean]``,
+``probe[weight-norm.weight_norm]``, ``probe[entanglement.snn_loss_median]`` (with
+``probe[entanglement.snn_loss]`` reported alongside).
+"""
+from __future__ import annotations
+
+from bench.api.claim import ClaimDataMissing, ClaimResult, select, value
+
+STANDARD, ROBUST, ROBUST_LARGE = "standard", "PGD-AT", "PGD-AT-large"
+EPS_ORDER = (STANDARD, ROBUST, ROBUST_LARGE)
+
+TRACE = "probe[rep-fisher.trace_mean]"
+LOGDET = "probe[rep-fisher.logdet_mean]"
+WEIGHT_NORM = "probe[weight-norm.weight_norm]"
+SNN_MEDIAN = "probe[entanglement.snn_loss_median]"
+SNN_OPTIMAL = "probe[entanglement.snn_loss]"
+
+
+def by_eps(frame, column: str) -> dict[str, float]:
+    """``column`` for each of standard, PGD-AT and (when trained) PGD-AT-large, in increasing eps."""
+    out = {}
+    for label in EPS_ORDER:
+        try:
+            select(frame, defense=label)
+        except ClaimDataMissing:
+            if label == ROBUST_LARGE:  # optional row
+                continue
+            raise
+        out[label] = value(frame, column, defense=label)
+    return out
+
+
+def _monotone(values: dict[str, float], decreasing: bool) -> bool:
+    seq = list(values.values())
+    return all((b < a) if decreasing else (b > a) for a, b in zip(seq, seq[1:]))
+
+
+def at_lowers_fisher_trace(frame) -> ClaimResult:
+    """Every adversarially trained row has a smaller tr F_{z|x} than the standard row (P2 Prop. 0.3)."""
+    values = by_eps(frame, TRACE)
+    holds = all(v < values[STANDARD] for k, v in values.items() if k != STANDARD)
+    return ClaimResult(holds, values, "mean over evaluation inputs of ||d features / d x||_F^2 / sigma^2")
+
+
+def eps_lowers_fisher_logdet(frame) -> ClaimResult:
+    """log |F_{z|x}| (the effective information, P2 Eq. 8) decreases as the training eps increases."""
+    values = by_eps(frame, LOGDET)
+    return ClaimResult(_monotone(values, decreasing=True), values, "in increasing eps: " + ", ".join(values))
+
+
+def large_eps_lowers_weight_norm(frame) -> ClaimResult:
+    """With a large eps (P2: eps > 1), adversarial training ends with a smaller ||w||_2 than standard training (Fig. 5).
+
+    P2 finds the reduction only for eps > 1; the PGD-AT row (P2's eps 1) is reported but not tested.
+    """
+    select(frame, defense=ROBUST_LARGE)  # this claim needs the large-eps row
+    values = by_eps(frame, WEIGHT_NORM)
+    return ClaimResult(values[ROBUST_LARGE] < values[STANDARD], values,
+                       "tested: PGD-AT-large < standard; P2 reports no reduction for eps <= 1")
+
+
+def eps_entangles_features(frame) -> ClaimResult:
+    """The soft nearest-neighbour loss of the final features increases with the training eps (P2 Fig. 6).
+
+    Tested on the loss at the scale-free temperature (the median squared distance): the loss at the
+    minimising temperature is ~0 for every model that separates its test classes perfectly, and then
+    cannot order them; its values are reported as ``optimal_T[...]``.
+    """
+    values = by_eps(frame, SNN_MEDIAN)
+    numbers = dict(values)
+    for label in values:
+        try:
+            numbers[f"optimal_T[{label}]"] = value(frame, SNN_OPTIMAL, defense=label)
+        except ClaimDataMissing:
+            pass
+    return ClaimResult(_monotone(values, decreasing=False), numbers,
+                       "snn_loss at T = median squared distance, in increasing eps: " + ", ".join(values))

@@ -1,0 +1,210 @@
+"""Linear-probe transfer (P2 "Transferability-accuracy Trade-Off", Tables 1-3, Fig. 3 and 7, Lemma 0.8).
+
+P2 freezes a source model's feature extractor ``z = f_w(x)``, fits only a new linear classifier
+``A_2 z + b_2`` on each target dataset, and reports target test accuracy; it orders the targets
+by the Earth Mover's Distance between feature distributions (after Cui et al. 2018) and finds
+that the robust-minus-standard accuracy gap grows with that distance. Lemma 0.8
+(``tr F_{y|x} <= tr F_{z|x}``) says the new model inherits the extractor's robustness.
+
+For each target (``targets``, in order) this task:
+
+1. loads it with the runner's ``load_dataset(id, params)`` and checks that its images have the
+   source's input shape (otherwise an error naming the dataset parameters that resize it, or
+   ``match_shape = true`` to resize here: bilinear, antialiased, grey <-> RGB by replication or
+   ITU-R 601 luma);
+2. extracts features of its train and test splits once (eval mode, no gradients; kept in memory
+   for the steps below);
+3. fits the head (:func:`robarena_infotransfer.tasks.transfer_head.fit_linear_head`:
+   multinomial logistic regression, L-BFGS, L2 with ``C`` on standardised features);
+4. ``<label>.accuracy``: the head's accuracy on the target's test split (its first ``n_test``);
+5. ``<label>.distance``: the exact EMD (Euclidean ground cost,
+   :func:`~robarena_infotransfer.tasks.transfer_emd.emd`) between ``distance_n`` source-test and
+   ``distance_n`` target-test feature vectors drawn without replacement, in the features of *this*
+   row's model (the source model, the way Cui et al. embed both datasets with one network);
+6. ``<label>.robust_accuracy``: PGD (``robarena_classics``'s, ``attack_steps`` steps of
+   ``step_size``, default 2.5 eps / steps, random start) on the input of the transferred model
+   ``head(features(x))`` (extractor frozen) at ``norm``/``eps``, on the first ``robust_n`` target
+   test images; the fraction classified correctly both clean and attacked, by this task's own
+   forward pass (the runner's definition of robust accuracy).
+
+Metric names are ``<label>.accuracy``, ``<label>.distance``, ``<label>.robust_accuracy``, one
+triple per target; ``label`` defaults to the dataset's name (``core/digits32`` -> ``digits32``)
+and must be unique. The default targets suit a ``core/gratings32`` source: ``near``
+(``core/gratings32-shifted``, shift 0.25) and ``far`` (``core/digits32``). The robust-minus-standard
+gap is a difference *between* rows and belongs to the suite's claims.
+
+Defaults not given by P2 (its appendix with the fine-tuning protocol is not in our copy): C = 1,
+1,000 L-BFGS iterations, 500 points per EMD sample, the attack at P2's CIFAR training radius (L2,
+eps 1) with 20 steps on 200 images.
+"""
+from __future__ import annotations
+
+from typing import Any, Literal, Optional
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field, field_validator, model_validator
+from torch import nn
+
+from bench.api import BaseConfig, DatasetSplits, Task, TaskInput, TaskResult
+from bench.errors import UsageError
+from bench.threat import ThreatModel, parse_eps
+from robarena_infotransfer.probes.features import batched_features, feature_map
+from robarena_infotransfer.tasks.transfer_emd import sample_emd
+from robarena_infotransfer.tasks.transfer_head import fit_linear_head
+
+LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601 weights for RGB -> grey
+
+
+class TargetRef(BaseConfig):
+    """A target dataset: registered ``id``, its ``params``, and the ``label`` used in metric names."""
+
+    id: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    label: Optional[str] = None
+
+    @field_validator("label")
+    @classmethod
+    def _check_label(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and (not v or "/" in v or any(c.isspace() for c in v) or "[" in v or "]" in v):
+            raise ValueError(f"target label {v!r} must be non-empty without '/', '[', ']' or spaces")
+        return v
+
+    @property
+    def name(self) -> str:
+        return self.label or self.id.rsplit("/", 1)[-1]
+
+
+def default_targets() -> list[TargetRef]:
+    """Near and far embedded targets for a ``core/gratings32`` source (see docs/datasets.md)."""
+    return [TargetRef(id="core/gratings32-shifted", params={"shift": 0.25}, label="near"),
+            TargetRef(id="core/digits32", label="far")]
+
+
+class TransferConfig(BaseConfig):
+    targets: list[TargetRef] = Field(default_factory=default_targets, min_length=1,
+                                     description="target datasets, each {id, params, label}")
+    match_shape: bool = Field(False, description="resize / convert targets whose shape differs from the source's")
+    n_train: Optional[int] = Field(None, ge=1, description="first n target training images for the head (None = all)")
+    n_test: Optional[int] = Field(None, ge=1, description="first n target test images (None = all)")
+    c: float = Field(1.0, gt=0, description="inverse L2 strength of the logistic-regression head (sklearn's C)")
+    max_iter: int = Field(1000, ge=1, description="L-BFGS iterations of the head fit")
+    distance_n: int = Field(500, ge=1, description="points per sample of the EMD")
+    norm: Literal["L2", "Linf"] = Field("L2", description="threat model of the transferred model's attack (P2: L2)")
+    eps: float = Field(1.0, ge=0, description="attack radius (P2's CIFAR training radius, L2 1.0); '8/255' accepted")
+    attack_steps: int = Field(20, ge=1, description="PGD steps")
+    step_size: Optional[float] = Field(None, gt=0, description="PGD step; None = 2.5 * eps / steps")
+    robust_n: int = Field(200, ge=1, description="first n target test images attacked")
+    batch_size: int = Field(256, ge=1, description="images per feature / attack batch")
+
+    @field_validator("eps", mode="before")
+    @classmethod
+    def _parse_eps(cls, v: Any) -> Any:
+        return parse_eps(v)[0] if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _unique_labels(self) -> "TransferConfig":
+        names = [t.name for t in self.targets]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"targets share the label(s) {dup}; give each target a distinct label = '...'")
+        return self
+
+
+class TransferredModel(nn.Module):
+    """``head(source.features(x))``: the frozen source extractor with a new linear head; [0, 1] images -> logits."""
+
+    def __init__(self, source: nn.Module, head: nn.Module) -> None:
+        super().__init__()
+        self.source = source
+        self.head = head
+        self._features = feature_map(source)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self._features(x))
+
+
+def reshape_images(x: torch.Tensor, shape: tuple[int, int, int]) -> torch.Tensor:
+    """Resize (bilinear, antialiased) and convert channels (grey -> RGB by replication, RGB -> grey by luma)."""
+    c, h, w = shape
+    if tuple(x.shape[2:]) != (h, w):
+        x = F.interpolate(x, size=(h, w), mode="bilinear", antialias=True, align_corners=False).clamp(0.0, 1.0)
+    if x.shape[1] != c:
+        if x.shape[1] == 1:
+            x = x.expand(-1, c, -1, -1)
+        elif x.shape[1] == 3 and c == 1:
+            x = (x * torch.tensor(LUMA, dtype=x.dtype).view(1, 3, 1, 1)).sum(dim=1, keepdim=True)
+        else:
+            raise UsageError(f"cannot convert {x.shape[1]} channels to {c}")
+    return x.contiguous()
+
+
+class Transfer(Task):
+    """Linear-probe transfer of the frozen features to each target: accuracy, EMD distance, robust accuracy.
+
+    Args (``TransferConfig``): targets=[near: core/gratings32-shifted (shift 0.25), far: core/digits32],
+    match_shape=False, n_train=None, n_test=None, c=1.0, max_iter=1000, distance_n=500, norm="L2",
+    eps=1.0, attack_steps=20, step_size=None (2.5 eps / steps), robust_n=200, batch_size=256.
+    Shapes: source and target images (N, C, H, W) of one shape; features (N, D).
+    """
+
+    Config = TransferConfig
+
+    def run(self, model: nn.Module, inputs: TaskInput, generator: torch.Generator) -> TaskResult:
+        cfg = self.config
+        if inputs.load_dataset is None:
+            raise UsageError("the transfer task needs TaskInput.load_dataset to load its target datasets")
+        source = inputs.data
+        source_z = batched_features(model, source.x_test, inputs.device, cfg.batch_size)
+        metrics: dict[str, float] = {}
+        for index, ref in enumerate(cfg.targets):
+            target = self.load_target(ref, inputs, source.shape)
+            x_train, y_train = target.x_train[:cfg.n_train], target.y_train[:cfg.n_train]
+            x_test, y_test = target.x_test[:cfg.n_test], target.y_test[:cfg.n_test]
+            z_train = batched_features(model, x_train, inputs.device, cfg.batch_size)
+            z_test = batched_features(model, x_test, inputs.device, cfg.batch_size)
+            head = fit_linear_head(z_train, y_train, target.num_classes, c=cfg.c, max_iter=cfg.max_iter)
+            with torch.no_grad():
+                pred = head(z_test).argmax(dim=1)
+            metrics[f"{ref.name}.accuracy"] = float((pred == y_test).double().mean())
+            metrics[f"{ref.name}.distance"] = sample_emd(source_z, z_test, cfg.distance_n, generator)[0]
+            transferred = TransferredModel(model, head.to(inputs.device)).eval()
+            metrics[f"{ref.name}.robust_accuracy"] = self.robust_accuracy(
+                transferred, x_test[:cfg.robust_n], y_test[:cfg.robust_n], inputs.device, index)
+        return TaskResult(metrics)
+
+    def load_target(self, ref: TargetRef, inputs: TaskInput, shape: tuple[int, int, int]) -> DatasetSplits:
+        target = inputs.load_dataset(ref.id, dict(ref.params))  # type: ignore[misc]
+        if tuple(target.shape) == tuple(shape):
+            return target
+        if not self.config.match_shape:
+            raise UsageError(
+                f"transfer target {ref.id!r} has images of shape {tuple(target.shape)} but the source model reads "
+                f"{tuple(shape)}; resize it with the dataset's params (real datasets: size = {shape[1]}, "
+                f"channels = {shape[0]}) or set match_shape = true in the transfer task's params")
+        return DatasetSplits(reshape_images(target.x_train, shape), target.y_train, reshape_images(target.x_test, shape),
+                             target.y_test, target.num_classes, target.class_names, dict(target.meta))
+
+    def robust_accuracy(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.device,
+                        index: int) -> float:
+        """Fraction of (x, y) classified correctly clean and under PGD, by this task's forward pass."""
+        from robarena_classics.attacks.pgd import PGD
+
+        cfg = self.config
+        threat = ThreatModel(norm=cfg.norm, eps=cfg.eps)
+        attack = PGD(PGD.Config(steps=cfg.attack_steps, step_size=cfg.step_size, random_start=True, restarts=1,
+                                loss="ce"))
+        correct = 0
+        for offset in range(0, x.shape[0], cfg.batch_size):
+            xb, yb = x[offset:offset + cfg.batch_size].to(device), y[offset:offset + cfg.batch_size].to(device)
+            attack.seed = attack_seed(self.seed, index, offset)
+            x_adv = attack(model, xb, yb, threat).x_adv
+            with torch.no_grad():
+                ok = (model(xb).argmax(dim=1) == yb) & (model(x_adv).argmax(dim=1) == yb)
+            correct += int(ok.sum())
+        return correct / max(1, x.shape[0])
+
+
+def attack_seed(seed: int, target_index: int, offset: int) -> int:
+    """A distinct attack seed per (task seed, target, batch offset)."""
+    return (seed * 1_000_003 + target_index * 65_537 + offset) % (2**63 - 1)
