@@ -5,9 +5,9 @@ This module imports neither torch nor any implementation module.
 from __future__ import annotations
 
 from bench.hookspecs import hookimpl
-from robarena_infotransfer import specs_inversion, specs_probes, specs_transfer
+from robarena_infotransfer import specs_inversion, specs_probes, specs_tasks_suite, specs_transfer
 
-_AREAS = (specs_probes, specs_transfer, specs_inversion)
+_AREAS = (specs_probes, specs_transfer, specs_inversion, specs_tasks_suite)
 
 
 def _gather(kind: str) -> list:
