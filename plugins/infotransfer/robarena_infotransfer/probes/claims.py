@@ -9,7 +9,7 @@ suite trains it, ``PGD-AT-large`` (a larger eps: P2 Fig. 5's eps > 1 regime). Pr
 """
 from __future__ import annotations
 
-from bench.api.claim import ClaimDataMissing, ClaimResult, select, value
+from bench.api.claim import ClaimDataMissing, ClaimResult, optional_value, select, value
 
 STANDARD, ROBUST, ROBUST_LARGE = "standard", "PGD-AT", "PGD-AT-large"
 EPS_ORDER = (STANDARD, ROBUST, ROBUST_LARGE)
@@ -74,9 +74,8 @@ def eps_entangles_features(frame) -> ClaimResult:
     values = by_eps(frame, SNN_MEDIAN)
     numbers = dict(values)
     for label in values:
-        try:
-            numbers[f"optimal_T[{label}]"] = value(frame, SNN_OPTIMAL, defense=label)
-        except ClaimDataMissing:
-            pass
+        optimal = optional_value(frame, SNN_OPTIMAL, defense=label)
+        if optimal is not None:
+            numbers[f"optimal_T[{label}]"] = optimal
     return ClaimResult(_monotone(values, decreasing=False), numbers,
                        "snn_loss at T = median squared distance, in increasing eps: " + ", ".join(values))
