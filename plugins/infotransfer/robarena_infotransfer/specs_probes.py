@@ -52,5 +52,6 @@ CLAIMS: list = [
     ClaimSpec(name="p2-eps-entangles-features", version="1", target=f"{_CLAIMS}:eps_entangles_features",
               suite="p2-cpu", paper=P2,
               statement="the final features become more entangled (higher soft nearest-neighbour loss at the "
-                        "scale-free temperature T = median squared distance) as the training eps increases (P2 Fig. 6)"),
+                        "scale-free temperature T = median squared distance) as the training eps increases "
+                        "(P2 Fig. 6)"),
 ]

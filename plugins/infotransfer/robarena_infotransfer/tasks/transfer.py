@@ -182,7 +182,8 @@ class Transfer(Task):
                 f"transfer target {ref.id!r} has images of shape {tuple(target.shape)} but the source model reads "
                 f"{tuple(shape)}; resize it with the dataset's params (real datasets: size = {shape[1]}, "
                 f"channels = {shape[0]}) or set match_shape = true in the transfer task's params")
-        return DatasetSplits(reshape_images(target.x_train, shape), target.y_train, reshape_images(target.x_test, shape),
+        return DatasetSplits(reshape_images(target.x_train, shape), target.y_train,
+                             reshape_images(target.x_test, shape),
                              target.y_test, target.num_classes, target.class_names, dict(target.meta))
 
     def robust_accuracy(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.device,

@@ -41,7 +41,8 @@ def gaps_and_distances(frame) -> dict[str, tuple[float, float]]:
     """target -> (robust-minus-standard accuracy gap, distance in the standard model's features)."""
     out = {}
     for t in targets(frame):
-        gap = value(frame, column(t, "accuracy"), defense=ROBUST) - value(frame, column(t, "accuracy"), defense=STANDARD)
+        accuracy = column(t, "accuracy")
+        gap = value(frame, accuracy, defense=ROBUST) - value(frame, accuracy, defense=STANDARD)
         out[t] = (gap, value(frame, column(t, "distance"), defense=STANDARD))
     return out
 

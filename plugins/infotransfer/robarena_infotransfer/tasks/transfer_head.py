@@ -3,8 +3,9 @@
 Multinomial logistic regression on frozen features, fitted by scikit-learn (L-BFGS, L2 penalty
 ``1 / (2 C)`` on the weights, features standardised first), returned as a torch module
 (:class:`StandardizedLinear`: the standardisation, then ``nn.Linear(D, K)``), so that the
-transferred model ``head(features(x))`` is an ordinary differentiable network for the attack. L-BFGS on a convex
-objective draws no random numbers: the fit is a deterministic function of the features.
+transferred model ``head(features(x))`` is an ordinary differentiable network for the attack.
+L-BFGS on a convex objective draws no random numbers: the fit is a deterministic function of the
+features.
 """
 from __future__ import annotations
 
