@@ -261,3 +261,22 @@ def test_trusted_modules_still_need_a_function_or_module_class(tmp_path, kits, m
         check_factory("pandas:DataFrame")
     with pytest.raises(UsageError, match="would make timm load weights"):  # timm's own loaders are off limits
         build_arch("timm/resnet10t", get_registry(kits), (3, 32, 32), 10, {"checkpoint_path": "x.pth"})
+
+
+def test_stale_partial_checkpoints_of_dead_writers_are_removed(tmp_path):
+    """A kill during an epoch save leaves `<key>.pt.<pid>.tmp`; a later finished training removes it,
+    but never a file whose writer is still alive (a concurrent run's)."""
+    import os
+    import subprocess
+    import sys
+
+    from bench.runner.stages import _remove_stale_partials
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    path = tmp_path / "key.pt"
+    stale, live = tmp_path / f"key.pt.{int(dead.stdout)}.tmp", tmp_path / f"key.pt.{os.getpid()}.tmp"
+    other = tmp_path / "otherkey.pt.1.tmp"
+    for f in (stale, live, other):
+        f.write_bytes(b"x")
+    _remove_stale_partials(path)
+    assert not stale.exists() and live.exists() and other.exists()

@@ -116,6 +116,7 @@ def run_train(ctx: RunContext, cell: TrainCell) -> tuple[nn.Module, dict]:
             with ctx.autocast():  # bf16 forward passes with --amp on CUDA, else a no-op
                 model = _defense(cell)(lambda: ctx.prepare_model(_architecture(ctx, cell, data)), data, tctx)
             partial.unlink(missing_ok=True)
+            _remove_stale_partials(partial)
         digest = ctx.cache.put_tensors(model.state_dict())
         payload = {"checkpoint": digest, "seconds": round(time.perf_counter() - start, 3),
                    "log": _jsonable(log)}
@@ -131,6 +132,21 @@ def _labels(cell: TrainCell) -> dict[str, Any]:
                 "model_id": cell.pretrained.arch, "defense": "pretrained", "defense_id": "pretrained"}
     return {"dataset": cell.dataset.label, "dataset_id": cell.dataset.qid, "model": cell.model.label,  # type: ignore[union-attr]
             "model_id": cell.model.qid, "defense": cell.defense.label, "defense_id": cell.defense.qid}  # type: ignore[union-attr]
+
+
+def _remove_stale_partials(path: Path) -> None:
+    """Delete ``<path>.<pid>.tmp`` files left by killed writers (a live writer's file is kept)."""
+    for tmp in path.parent.glob(f"{path.name}.*.tmp"):
+        try:
+            pid = int(tmp.name[len(path.name) + 1:-len(".tmp")])
+        except ValueError:
+            continue
+        try:
+            os.kill(pid, 0)  # signal 0: only asks whether the process exists
+        except ProcessLookupError:
+            tmp.unlink(missing_ok=True)
+        except PermissionError:  # exists, owned by someone else
+            pass
 
 
 def _epoch_saver(path: Path):
