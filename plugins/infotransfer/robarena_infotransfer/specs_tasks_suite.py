@@ -1,11 +1,10 @@
 """The ``tasks`` suite and the claims checked on it (no torch import)."""
 from __future__ import annotations
 
-from bench.specs import ClaimSpec, Paper, SuiteSpec
+from bench.specs import ClaimSpec, SuiteSpec
+from robarena_classics.plugin import P3
 from robarena_infotransfer.paper import P2
 
-P3 = Paper(title="On the Human-Recognizability Phenomenon of Adversarially Trained Deep Image Classifiers",
-           authors="J. Helland, N. VanHoudnos", year=2021, key="P3")
 _T, _I = "robarena_infotransfer.tasks.transfer_claims", "robarena_infotransfer.tasks.inversion_claims"
 
 SUITES: list = [
