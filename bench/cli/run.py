@@ -27,6 +27,9 @@ def add_scale_options(p: argparse.ArgumentParser) -> None:
                         "robust scoring); ignored on CPU")
     p.add_argument("--channels-last", action="store_true",
                    help="channels_last memory format for models on CUDA; ignored on CPU")
+    p.add_argument("--compile", nargs="?", const="inductor", default=None, metavar="BACKEND",
+                   help="torch.compile the models attacks run on (default backend inductor; dynamic shapes); "
+                        "meant for GPUs, where it pays off; compile time is spent once per model")
     p.add_argument("--executor", choices=["inprocess", "ray"], default="inprocess",
                    help="inprocess (default) or ray: one Ray task per cell (pip install 'robarena[ray]')")
     p.add_argument("--address", default=None,
@@ -60,5 +63,5 @@ def handle(args: argparse.Namespace) -> int:
     result = run(args.suite, workdir=args.workdir, device=args.device, plugins=args.plugins,
                  progress=not args.no_progress, debug=args.debug, executor=args.executor, address=args.address,
                  ray_num_cpus=args.ray_num_cpus, ray_gpus_per_task=args.ray_gpus_per_task, amp=args.amp,
-                 channels_last=args.channels_last)
+                 channels_last=args.channels_last, compile=args.compile)
     return report(result, time.perf_counter() - start)

@@ -54,7 +54,7 @@ class RunResult:
 def run(suite: Union[str, Path, dict, Suite], workdir: Union[str, Path] = DEFAULT_WORKDIR, device: str = "auto",
         plugins: Iterable[str] = (), progress: bool = False, debug: bool = False, executor: str = "inprocess",
         address: Optional[str] = None, ray_num_cpus: Optional[int] = None, ray_gpus_per_task: float = 1.0,
-        amp: bool = False, channels_last: bool = False) -> RunResult:
+        amp: bool = False, channels_last: bool = False, compile: Optional[str] = None) -> RunResult:
     """Run ``suite`` (a plugin-shipped name such as ``"quick"``, a TOML path, a dict or a Suite).
 
     Args:
@@ -67,8 +67,10 @@ def run(suite: Union[str, Path, dict, Suite], workdir: Union[str, Path] = DEFAUL
             with ``ray_num_cpus`` CPUs (default all cores). ``ray_gpus_per_task``: GPUs per task on CUDA.
         amp: bf16 autocast for training and clean inference on CUDA (never for attacks or robust scoring).
         channels_last: channels_last memory format on CUDA. Both are ignored, with a warning, on CPU.
+        compile: a ``torch.compile`` backend (``"inductor"``, ...) for the models attacks run on, on
+            any device; part of attack cells' cache keys (compiled kernels may round differently).
     """
-    from bench.runner.context import RunContext, resolve_device
+    from bench.runner.context import RunContext, check_compile_backend, resolve_device
     from bench.runner.results import rows_from_records
     from bench.runner.stages import LABEL_FIELDS
 
@@ -76,6 +78,7 @@ def run(suite: Union[str, Path, dict, Suite], workdir: Union[str, Path] = DEFAUL
         raise UsageError(f"unknown executor {executor!r}; use one of {', '.join(EXECUTORS)}")
     if executor != "ray" and (address is not None or ray_num_cpus is not None):
         raise UsageError("--address and --ray-num-cpus apply to --executor ray")
+    check_compile_backend(compile)
     plugins = tuple(plugins)
     registry = get_registry(plugins)
     suite_obj = resolve_suite(suite, registry)
@@ -83,7 +86,7 @@ def run(suite: Union[str, Path, dict, Suite], workdir: Union[str, Path] = DEFAUL
     dev = resolve_device(device, require_local=executor != "ray" or address is None)
     ctx = RunContext(registry=registry, workdir=Path(workdir), device=dev, progress=progress,
                      eval_n=suite_obj.eval.n, eval_batch=suite_obj.eval.batch_size, debug=debug, amp=amp,
-                     channels_last=channels_last)
+                     channels_last=channels_last, compile=compile)
     ctx.warn_ignored_options()
     if executor == "ray":
         from functools import partial

@@ -50,12 +50,14 @@ class RunContext:
     debug: bool = False
     amp: bool = False  # bf16 autocast for training and clean inference, CUDA only (see amp_dtype)
     channels_last: bool = False  # channels_last memory format for models, CUDA only
+    compile: Optional[str] = None  # torch.compile backend for the models attacks run on (--compile)
     batch_limit: Optional[int] = None  # set by the out-of-memory retry: evaluation batches no larger than this
     store: ResultsStore = field(init=False)
     cache: ArtifactCache = field(init=False)
     datasets: dict[Any, DatasetSplits] = field(default_factory=dict)
     models: dict[str, torch.nn.Module] = field(default_factory=dict)
     computed: list[str] = field(default_factory=list)
+    _compiled: dict[int, tuple[torch.nn.Module, torch.nn.Module]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.workdir = Path(self.workdir)
@@ -77,6 +79,8 @@ class RunContext:
             env["amp"] = str(self.amp_dtype).removeprefix("torch.")
         if self.uses_channels_last:
             env["memory_format"] = "channels_last"
+        if self.compile is not None:
+            env["compile"] = self.compile
         return env
 
     # ------------------------------------------------------------------ batches and device options
@@ -112,6 +116,16 @@ class RunContext:
         """Apply the model memory format (channels_last on CUDA); unchanged otherwise."""
         return model.to(memory_format=torch.channels_last) if self.uses_channels_last else model
 
+    def attack_model(self, model: torch.nn.Module) -> torch.nn.Module:
+        """The model attacks run on: ``torch.compile(model, backend=compile, dynamic=True)`` with
+        ``--compile``, else ``model``. Dynamic shapes, because an attack's working batch shrinks as
+        examples are fooled; one compiled wrapper per model for the whole run."""
+        if self.compile is None:
+            return model
+        if id(model) not in self._compiled:  # the model is kept beside its wrapper, so its id stays unique
+            self._compiled[id(model)] = (model, torch.compile(model, backend=self.compile, dynamic=True))
+        return self._compiled[id(model)][1]
+
     def option_notes(self) -> list[str]:
         """Why a requested device option has no effect here (printed as warnings by ``run``)."""
         notes = []
@@ -127,6 +141,18 @@ class RunContext:
 
     def close(self) -> None:
         self.store.close()
+
+
+def check_compile_backend(backend: Optional[str]) -> None:
+    """Refuse an unknown ``--compile`` backend before anything runs."""
+    if backend is None:
+        return
+    import torch._dynamo
+
+    known = torch._dynamo.list_backends(exclude_tags=())
+    if backend not in known:
+        raise UsageError(f"--compile {backend!r}: not a torch.compile backend here; use one of "
+                         f"{', '.join(sorted(known))} (inductor is torch's default)")
 
 
 def base_meta(ctx: RunContext, row_id: str, stage: str, components: list[Optional[Component]],

@@ -17,7 +17,7 @@ from bench.api.data import DatasetSplits
 from bench.api.defense import TrainContext
 from bench.api.probe import AttackRecord, ProbeInput
 from bench.api.task import TaskInput
-from bench.errors import CorruptArtifactError, RobarenaError
+from bench.errors import CorruptArtifactError, RobarenaError, UsageError
 from bench.runner.context import RunContext, base_meta
 from bench.runner.keys import cell_key, file_sha256
 from bench.runner.models import build_arch, build_registered, load_into, load_state
@@ -233,6 +233,8 @@ def attack_key(ctx: RunContext, cell: AttackCell) -> str:
              "threat": cell.threat.model_dump(mode="json"), "n": ctx.eval_n, "batch": ctx.eval_batch}
     if cell.substitute is not None:
         parts["substitute"] = train_key(ctx, cell.substitute)
+    if ctx.compile is not None:  # compiled kernels may round differently: another cell
+        parts["compile"] = ctx.compile
     return cell_key("attack", parts)
 
 
@@ -246,6 +248,20 @@ def target_labels(y: torch.Tensor, num_classes: int, seed: int) -> torch.Tensor:
     gen = torch.Generator().manual_seed(seed)
     shift = torch.randint(1, num_classes, y.shape, generator=gen)
     return (y + shift) % num_classes
+
+
+def _attack_batch(ctx: RunContext, attack: Any, source: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                  threat: Any, target: Optional[torch.Tensor]) -> Any:
+    """One batch through the attack, on the compiled model with ``--compile``."""
+    if ctx.compile is None:
+        return attack(source, x, y, threat, target=target)
+    import torch._dynamo.exc
+
+    try:
+        return attack(ctx.attack_model(source), x, y, threat, target=target)
+    except torch._dynamo.exc.BackendCompilerFailed as exc:
+        raise UsageError(f"--compile {ctx.compile} could not compile this model ({exc}); run without "
+                         f"--compile, or with --compile aot_eager to check the model traces") from exc
 
 
 def run_attack(ctx: RunContext, cell: AttackCell) -> dict:
@@ -269,7 +285,7 @@ def run_attack(ctx: RunContext, cell: AttackCell) -> dict:
         xb, yb = x[i:i + bs].to(ctx.device), y[i:i + bs].to(ctx.device)
         tb = target[i:i + bs].to(ctx.device) if target is not None else None
         attack.seed = batch_seed(cell.train.seed, i)  # distinct random starts per batch
-        out = attack(source, xb, yb, cell.threat, target=tb)
+        out = _attack_batch(ctx, attack, source, xb, yb, cell.threat, tb)
         advs.append(out.x_adv.cpu())
         for name, value in out.extras.items():
             extras.setdefault(name, []).append(value.detach().cpu())
@@ -336,7 +352,25 @@ def run_probe(ctx: RunContext, cell: ProbeCell) -> dict:
 
 # --------------------------------------------------------------------------- task
 def task_key(ctx: RunContext, cell: TaskCell) -> str:
-    return cell_key("task", {"train": train_key(ctx, cell.train), "task": cell.task.describe()})
+    parts = {"train": train_key(ctx, cell.train), "task": cell.task.describe()}
+    deps = task_dependencies(ctx, cell)
+    if deps:  # only then: tasks without dependencies keep their keys
+        parts["dependencies"] = deps
+    return cell_key("task", parts)
+
+
+def task_dependencies(ctx: RunContext, cell: TaskCell) -> dict[str, Any]:
+    """The configured task's :meth:`~bench.api.task.Task.dependencies`, its components with their versions."""
+    impl = cell.task.entry.load()
+    out: dict[str, Any] = {}
+    for dep in impl(config=impl.Config(**cell.task.kwargs), seed=cell.train.seed).dependencies():
+        comps = {}
+        for role, (kind, ident) in sorted(dep.components.items()):
+            entry = ctx.registry.get(kind, ident)
+            comps[role] = {"id": entry.qualified_id, "version": entry.version,
+                           "dist": entry.plugin.distribution, "dist_version": entry.plugin.version}
+        out[dep.name] = {"components": comps, "settings": dep.settings}
+    return out
 
 
 def run_task(ctx: RunContext, cell: TaskCell) -> dict:
@@ -431,9 +465,17 @@ def meta_for(ctx: RunContext, cell: Cell) -> dict:
     elif isinstance(cell, TaskCell):
         comps.append(cell.task)
         extra["task"] = cell.task.label
+        deps = task_dependencies(ctx, cell)
+        if deps:
+            extra["dependencies"] = deps
     if ctx.work_batch != ctx.eval_batch:  # an out-of-memory retry: random starts follow the smaller batches
         extra["batch_size_used"] = ctx.work_batch
-    return base_meta(ctx, train.row_id, stage_of(cell), comps, data, train.seed, n, extra)
+    meta = base_meta(ctx, train.row_id, stage_of(cell), comps, data, train.seed, n, extra)
+    for dep in extra.get("dependencies", {}).values():  # a task's dependencies join the row's versions
+        for comp in dep["components"].values():
+            meta["specs"][comp["id"]] = comp["version"]
+            meta["plugins"][comp["dist"]] = comp["dist_version"]
+    return meta
 
 
 def fallback_meta(ctx: RunContext, cell: Cell) -> dict:

@@ -58,6 +58,7 @@ class WorkerJob:
     eval_batch: int
     amp: bool
     channels_last: bool
+    compile: Optional[str]
     debug: bool
     suite_name: str
 
@@ -112,7 +113,8 @@ def _worker_context(job: WorkerJob) -> WorkerContext:
         device = torch.device("cuda") if job.device.startswith("cuda") else torch.device(job.device)
         ctx = WorkerContext(registry=get_registry(job.plugins, autoload=job.autoload), workdir=Path(job.workdir),
                             device=device, progress=False, eval_n=job.eval_n, eval_batch=job.eval_batch,
-                            debug=job.debug, amp=job.amp, channels_last=job.channels_last)
+                            debug=job.debug, amp=job.amp, channels_last=job.channels_last,
+                            compile=job.compile)
         _WORKER_CONTEXTS[job] = ctx
     ctx.store = HandoffStore()  # type: ignore[assignment]
     ctx.models.clear()
@@ -304,7 +306,8 @@ def execute(plan: Plan, ctx: RunContext, on_record: Optional[Callable[[Cell, dic
         started = True
     job = WorkerJob(plugins=tuple(plugins), autoload=autoload_enabled() if autoload is None else autoload,
                     workdir=str(Path(ctx.workdir).resolve()), device=str(ctx.device), eval_n=ctx.eval_n,
-                    eval_batch=ctx.eval_batch, amp=ctx.amp, channels_last=ctx.channels_last, debug=ctx.debug,
+                    eval_batch=ctx.eval_batch, amp=ctx.amp, channels_last=ctx.channels_last, compile=ctx.compile,
+                    debug=ctx.debug,
                     suite_name=plan.suite.name)
     try:
         return _Driver(ray, plan, ctx, on_record, job, gpus_per_task).run()
