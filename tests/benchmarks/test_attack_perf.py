@@ -86,6 +86,20 @@ def test_pgd20_robarena_early_stop(benchmark, setup):
     benchmark.extra_info["robust_acc"] = robust_acc(model, out.x_adv, y)
 
 
+def test_pgd20_robarena_compiled(benchmark, setup):
+    """All steps on ``torch.compile(model, backend="inductor", dynamic=True)`` (``run --compile``);
+    compilation happens in the warm-up round."""
+    from robarena_classics.attacks.pgd import PGD
+
+    name, (model, x, y, threat) = setup
+    benchmark.group = f"pgd20-{name}"
+    torch._dynamo.reset()
+    compiled = torch.compile(model, backend="inductor", dynamic=True)
+    attack = PGD(PGD.Config(steps=STEPS, step_size=ALPHA, early_stop=False), seed=0)
+    out = benchmark.pedantic(attack, args=(compiled, x, y, threat), rounds=3, iterations=1, warmup_rounds=1)
+    benchmark.extra_info["robust_acc"] = robust_acc(model, out.x_adv, y)
+
+
 def test_pgd20_torchattacks(benchmark, setup):
     name, (model, x, y, threat) = setup
     benchmark.group = f"pgd20-{name}"
