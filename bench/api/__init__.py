@@ -10,10 +10,10 @@ from bench.api.data import Dataset, DatasetSplits
 from bench.api.defense import Defense, TrainContext
 from bench.api.model import Classifier, WrappedClassifier
 from bench.api.probe import Probe, ProbeInput, ProbeResult
-from bench.api.task import Task, TaskInput, TaskResult
+from bench.api.task import Task, TaskDependency, TaskInput, TaskResult
 
 __all__ = [
     "Attack", "AttackOutput", "BaseConfig", "TrainConfig", "Dataset", "DatasetSplits",
     "Defense", "TrainContext", "Classifier", "WrappedClassifier", "Probe", "ProbeInput",
-    "ProbeResult", "Task", "TaskInput", "TaskResult",
+    "ProbeResult", "Task", "TaskDependency", "TaskInput", "TaskResult",
 ]

@@ -24,6 +24,21 @@ class TaskInput:
     progress: bool = False
 
 
+@dataclass(frozen=True)
+class TaskDependency:
+    """Something besides the model and the task's own parameters that decides a task's results.
+
+    ``name``: what it is (e.g. ``"judge"``). ``components``: role -> (kind, id) of the registered
+    components it builds or runs (e.g. ``{"model": ("model", "classics/small-cnn")}``); the runner
+    adds their spec and distribution versions. ``settings``: JSON-able values that decide it
+    (seed, training budget, a file's sha256, ...).
+    """
+
+    name: str
+    components: dict[str, tuple[str, str]] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
 @dataclass
 class TaskResult:
     """``metrics``: leaderboard columns (floats). ``artifacts``: name -> PNG bytes or numpy array."""
@@ -42,6 +57,15 @@ class Task(ABC):
     @abstractmethod
     def run(self, model: nn.Module, inputs: TaskInput, generator: torch.Generator) -> TaskResult:
         """Run the task on a trained, eval-mode ``model``."""
+
+    def dependencies(self) -> list[TaskDependency]:
+        """What else this configured task builds or reads that decides its results (default: nothing).
+
+        The runner puts each dependency, with the versions of its registered components, into
+        the task cell's cache key (a change recomputes the cell) and into the record's meta
+        (``dependencies``; the components' versions also join the row's spec and plugin versions).
+        """
+        return []
 
     def __call__(self, model: nn.Module, inputs: TaskInput) -> TaskResult:
         model.eval()

@@ -7,19 +7,47 @@ cross-entropy, P3 Eq. 2.4) on the attacked model's own dataset, with its own see
 or a pretrained checkpoint of that architecture (safetensors or a weights-only torch file,
 never unpickled). Trained judges are cached for the life of the process, keyed by the
 dataset's fingerprint, the judge settings and the device, so a suite trains one judge for all
-its models.
+its models. :func:`judge_provenance` names the judge for the runner's cache key and records.
 """
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from bench.api import DatasetSplits, TrainContext
+from bench.api import DatasetSplits, TaskDependency, TrainContext
+from bench.errors import UsageError
+from bench.runner.keys import file_sha256
 
 _CACHE: dict[tuple[str, str, str], nn.Module] = {}
+
+
+def judge_provenance(config: Any) -> TaskDependency:
+    """Which judge a :class:`RecognizabilityConfig` uses, as the runner keys and records it.
+
+    ``"train"``: the judge's architecture and defense (their registered versions are added by the
+    runner), its parameters, seed and training budget, and its data (the attacked model's own
+    dataset, fingerprinted in the row's training key); ``"checkpoint"``: the architecture, its
+    parameters and the weights file's sha256; ``"self"``: the attacked model.
+    """
+    if config.judge == "self":
+        return TaskDependency("judge", settings={"judge": "self"})
+    settings: dict[str, Any] = {"judge": config.judge, "model_params": config.judge_model_params}
+    components = {"model": ("model", config.judge_model)}
+    if config.judge == "checkpoint":
+        path = Path(config.judge_checkpoint)
+        if not path.is_file():
+            raise UsageError(f"recognizability: judge_checkpoint {str(path)!r} does not exist; give the path of "
+                             "the judge's weights (.safetensors or a weights-only .pt)")
+        settings.update(checkpoint=str(path), checkpoint_sha256=file_sha256(str(path)))
+    else:
+        components["defense"] = ("defense", config.judge_defense)
+        settings.update(seed=config.judge_seed, train=config.judge_train.model_dump(mode="json"),
+                        data="the attacked model's dataset")
+    return TaskDependency("judge", components=components, settings=settings)
 
 
 def judge_key(data: DatasetSplits, settings: dict[str, Any], device: torch.device) -> tuple[str, str, str]:

@@ -61,11 +61,11 @@ import torch.nn.functional as F
 from pydantic import Field, field_validator, model_validator
 from torch import nn
 
-from bench.api import BaseConfig, Task, TaskInput, TaskResult, TrainConfig
+from bench.api import BaseConfig, Task, TaskDependency, TaskInput, TaskResult, TrainConfig
 from bench.errors import UsageError
 from bench.threat import ThreatModel, parse_eps
 from robarena_classics.attacks.pgd_unbounded import UnboundedPGD
-from robarena_recognizability.tasks.judge import get_judge
+from robarena_recognizability.tasks.judge import get_judge, judge_provenance
 
 
 class RecognizabilityConfig(BaseConfig):
@@ -189,6 +189,10 @@ class Recognizability(Task):
             yb = predict(model, xb, cfg.batch_size)  # the attack needs labels; targeted PGD ignores them
             out.append(attack(model, xb, yb, threat, target=tb).x_adv)
         return torch.cat(out)
+
+    def dependencies(self) -> list[TaskDependency]:
+        """The judge (:func:`~robarena_recognizability.tasks.judge.judge_provenance`): in the cell's key and meta."""
+        return [judge_provenance(self.config)]
 
     def judge_for(self, model: nn.Module, inputs: TaskInput) -> nn.Module:
         cfg = self.config
