@@ -107,4 +107,4 @@ def test_compile_inductor_on_cuda(tmp_path, kits):
     plain = bench.run(tiny_suite(), workdir=tmp_path / "a", plugins=kits, device="cuda")
     fast = bench.run(tiny_suite(), workdir=tmp_path / "b", plugins=kits, device="cuda", compile="inductor")
     assert plain.ok and fast.ok
-    assert [r.metrics for r in fast.rows] == [r.metrics for r in plain.rows]
+    assert [r.metric_columns() for r in fast.rows] == [r.metric_columns() for r in plain.rows]

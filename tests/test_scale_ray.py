@@ -72,6 +72,19 @@ def test_ray_gives_the_in_process_rows_and_records(tmp_path, kits, local_ray):
     assert len(store_cells(tmp_path / "b")) == on_ray.plan.n_cells + 1
 
 
+def test_ray_eps_sweep_with_reuse_matches_in_process(tmp_path, kits, local_ray):
+    """eval.reuse_smaller_eps: each eps's task waits for the next smaller one's, whatever the listed order."""
+    suite = tiny_suite(attacks=[{"id": "sign", "eps": [0.2, 0.1, 0.02, 0.05]}], probes=[{"id": "adv-gap"}],
+                       eval={"n": 60, "batch_size": 32, "reuse_smaller_eps": True})
+    inproc = bench.run(suite, workdir=tmp_path / "a", plugins=kits)
+    on_ray = bench.run(suite, workdir=tmp_path / "b", plugins=kits, executor="ray")
+    assert inproc.ok and on_ray.ok
+    assert row_dump(on_ray.rows) == row_dump(inproc.rows)
+    cells = store_cells(tmp_path / "b")
+    assert cells == store_cells(tmp_path / "a") and len(cells) == on_ray.plan.n_cells
+    assert sum(c["payload"].get("reused_smaller_eps", 0) for c in cells.values()) > 0
+
+
 def test_ray_rerun_computes_only_missing_or_corrupt_cells(tmp_path, kits, local_ray):
     first = bench.run(ray_suite(), workdir=tmp_path, plugins=kits, executor="ray")
     rec = next(c for c in store_cells(tmp_path).values() if c["meta"].get("column") == "sign Linf 0.1"

@@ -9,7 +9,7 @@ typo fails before anything is computed.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
 from pydantic import ValidationError
@@ -75,6 +75,7 @@ class AttackCell:
     attack: Component
     threat: ThreatModel
     substitute: Optional[TrainCell] = None
+    reuse_from: Optional["AttackCell"] = None  # the same attack at the next smaller eps (eval.reuse_smaller_eps)
 
     @property
     def column(self) -> str:
@@ -242,12 +243,37 @@ def build_plan(suite: Suite, registry: Registry) -> Plan:
         if len(set(columns)) != len(columns):
             dup = sorted({c for c in columns if columns.count(c) > 1})
             raise UsageError(f"attack columns {dup} appear twice; give the attack entries distinct labels")
+        if suite.eval.reuse_smaller_eps:
+            own_attacks = chain_eps_sweeps(own_attacks)
         plan.attack_cells.extend(own_attacks)
         for probe in probes:
             needs = probe.entry.spec.needs_attacks
             plan.probe_cells.append(ProbeCell(cell, probe, tuple(own_attacks) if needs else ()))
         plan.task_cells.extend(TaskCell(cell, task) for task in tasks)
     return plan
+
+
+def chain_eps_sweeps(cells: list[AttackCell]) -> list[AttackCell]:
+    """Link each attack cell to the same attack at the next smaller eps (``reuse_from``).
+
+    "The same attack": same component (labels are unique per entry), substitute, norm (not
+    ``unbounded``), targeted and box. The cells keep their order (the leaderboard's columns).
+    """
+    def sweep(c: AttackCell) -> tuple:
+        return (c.attack.label, c.substitute, c.threat.norm, c.threat.targeted, c.threat.bounds)
+
+    linked: dict[int, AttackCell] = {}
+    by_sweep: dict[tuple, list[int]] = {}
+    for i, c in enumerate(cells):
+        if c.threat.norm != "unbounded":
+            by_sweep.setdefault(sweep(c), []).append(i)
+    for group in by_sweep.values():
+        prev: Optional[AttackCell] = None
+        for i in sorted(group, key=lambda i: cells[i].threat.eps):
+            c = cells[i]
+            linked[i] = replace(c, reuse_from=prev) if prev is not None and prev.threat.eps < c.threat.eps else c
+            prev = linked[i]
+    return [linked.get(i, c) for i, c in enumerate(cells)]
 
 
 def _always_probes(registry: Registry, suite: Suite, listed: list[Component], plan: Plan) -> list[Component]:

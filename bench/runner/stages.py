@@ -235,6 +235,8 @@ def attack_key(ctx: RunContext, cell: AttackCell) -> str:
         parts["substitute"] = train_key(ctx, cell.substitute)
     if ctx.compile is not None:  # compiled kernels may round differently: another cell
         parts["compile"] = ctx.compile
+    if cell.reuse_from is not None:  # examples fooled there are not attacked again
+        parts["reuse_from"] = attack_key(ctx, cell.reuse_from)
     return cell_key("attack", parts)
 
 
@@ -264,6 +266,19 @@ def _attack_batch(ctx: RunContext, attack: Any, source: nn.Module, x: torch.Tens
                          f"--compile, or with --compile aot_eager to check the model traces") from exc
 
 
+def _smaller_eps_result(ctx: RunContext, cell: AttackCell) -> tuple[Optional[torch.Tensor], dict[str, torch.Tensor]]:
+    """With ``eval.reuse_smaller_eps``: the examples the same attack already fooled at the next
+    smaller eps (N,) bool, and that cell's arrays; ``(None, {})`` otherwise."""
+    if cell.reuse_from is None:
+        return None, {}
+    prev = run_attack(ctx, cell.reuse_from)
+    if prev["status"] != "ok":
+        raise RobarenaError(f"the same attack at eps {cell.reuse_from.threat.eps:g} failed, and this cell reuses "
+                            f"its results (eval.reuse_smaller_eps): {prev.get('error')}")
+    arrays = ctx.cache.get_tensors(prev["payload"]["arrays"])
+    return arrays["robust_correct"] == 0, arrays
+
+
 def run_attack(ctx: RunContext, cell: AttackCell) -> dict:
     key = attack_key(ctx, cell)
     rec = cached(ctx, key, ARTIFACT_FIELDS["attack"])
@@ -275,32 +290,48 @@ def run_attack(ctx: RunContext, cell: AttackCell) -> dict:
         source, _ = run_train(ctx, cell.substitute)
     data = ctx.dataset(cell.train.dataset)
     x, y = eval_subset(ctx, cell.train)
+    done, prev = _smaller_eps_result(ctx, cell)  # fooled at a smaller eps: keep that example, attack the rest
     impl = cell.attack.entry.load()
     attack = impl(config=impl.Config(**cell.attack.kwargs), seed=cell.train.seed)
     target = target_labels(y, data.num_classes, cell.train.seed) if cell.threat.targeted else None
     start = time.perf_counter()
-    advs, extras = [], {}
+    x_adv = prev["x_adv"].clone() if done is not None else x.clone()
+    extras: dict[str, torch.Tensor] = {}
     bs = ctx.work_batch  # the suite's batch, or less after an out-of-memory retry
-    for i in range(0, x.shape[0], bs):
-        xb, yb = x[i:i + bs].to(ctx.device), y[i:i + bs].to(ctx.device)
-        tb = target[i:i + bs].to(ctx.device) if target is not None else None
+    for i in range(0, x.shape[0], bs):  # the same batches and seeds with or without reuse
+        rows = torch.arange(i, min(i + bs, x.shape[0]))
+        if done is not None:
+            rows = rows[~done[rows]]
+            if rows.numel() == 0:
+                continue
+        xb, yb = x[rows].to(ctx.device), y[rows].to(ctx.device)
+        tb = target[rows].to(ctx.device) if target is not None else None
         attack.seed = batch_seed(cell.train.seed, i)  # distinct random starts per batch
         out = _attack_batch(ctx, attack, source, xb, yb, cell.threat, tb)
-        advs.append(out.x_adv.cpu())
+        x_adv[rows] = out.x_adv.cpu()
         for name, value in out.extras.items():
-            extras.setdefault(name, []).append(value.detach().cpu())
-    x_adv = torch.cat(advs)
+            value = value.detach().cpu()
+            if name not in extras:  # reused rows keep the smaller eps's value where it has one
+                old = prev.get(f"extra_{name}")
+                extras[name] = old.clone() if old is not None and old.shape[1:] == value.shape[1:] else \
+                    torch.full((x.shape[0], *value.shape[1:]), float("nan") if value.is_floating_point() else 0,
+                               dtype=value.dtype)
+            extras[name][rows] = value.to(extras[name].dtype)
     seconds = time.perf_counter() - start
     clean_ok = clean_correct(ctx, cell.train, model)
     adv_pred = predict(model, x_adv, bs, ctx.device)
     robust = clean_ok & (adv_pred == y)
+    if done is not None:
+        robust &= ~done  # fooled at a smaller eps is fooled here (its example lies in this ball too)
     arrays = {"x_adv": x_adv, "robust_correct": robust.to(torch.uint8), "adv_pred": adv_pred}
     if target is not None:
         arrays["target"] = target
-    arrays.update({f"extra_{k}": torch.cat(v) for k, v in extras.items()})
+    arrays.update({f"extra_{k}": v for k, v in extras.items()})
     n = max(1, int(y.shape[0]))
     payload = {"arrays": ctx.cache.put_tensors(arrays), "robust_accuracy": int(robust.sum()) / n,
                "clean_accuracy": int(clean_ok.sum()) / n, "seconds": round(seconds, 3)}
+    if done is not None:
+        payload["reused_smaller_eps"] = int(done.sum())
     if target is not None:
         payload["target_success"] = int((adv_pred == target).sum()) / n
     rec = ctx.store.put_cell(key, "attack", cell.cell_id, "ok", payload, meta_for(ctx, cell))

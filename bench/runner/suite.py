@@ -113,6 +113,10 @@ class EvalConfig(_Strict):
 
     n: int = Field(500, ge=1)
     batch_size: int = Field(256, ge=1)
+    # eps sweeps: an example an attack fooled at a smaller eps (same attack, norm, targets) keeps that
+    # adversarial example at the larger eps instead of being attacked again; robust accuracy at eps is
+    # then "no adversarial example found at any swept eps' <= eps" (monotone in eps)
+    reuse_smaller_eps: bool = False
 
 
 class Suite(_Strict):

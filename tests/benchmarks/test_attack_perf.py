@@ -131,6 +131,23 @@ def profile_robarena(model, x, y):
     return accs
 
 
+def profile_robarena_reuse(model, x, y):
+    """The profile with ``eval.reuse_smaller_eps``: each eps attacks only the examples no smaller eps
+    fooled; robust accuracy per eps is the envelope (no adversarial example at any eps' <= eps)."""
+    from robarena_classics.attacks.pgd import PGD
+
+    accs, robust = [], torch.ones_like(y, dtype=torch.bool)
+    for eps in P3_EPS:
+        todo = robust.nonzero().flatten()
+        if todo.numel():
+            attack = PGD(PGD.Config(steps=P3_STEPS, step_size=2 / 255, restarts=P3_RESTARTS), seed=0)
+            x_adv = attack(model, x[todo], y[todo], ThreatModel(norm="Linf", eps=eps)).x_adv
+            with torch.no_grad():
+                robust[todo] = model(x_adv).argmax(1) == y[todo]
+        accs.append(round(float(robust.double().mean()), 4))
+    return accs
+
+
 def profile_naive(model, x, y):
     """The same protocol as a plain loop: every restart and every step on every example."""
     from robarena_classics.attacks.core import pgd_steps
@@ -164,10 +181,11 @@ def profile_torchattacks(model, x, y):
 
 
 @pytest.mark.parametrize("model_name", ["digits_cnn", "gratings_cnn"])
-@pytest.mark.parametrize("impl", ["naive", "robarena", "torchattacks"])
+@pytest.mark.parametrize("impl", ["naive", "robarena", "robarena_reuse", "torchattacks"])
 def test_p3_profile(benchmark, request, model_name, impl):
     """P3's robust-accuracy profile (PGD-50 of 2/255, up to 10 restarts, eps 2..50/255); base: the naive loop."""
     model, x, y, _ = request.getfixturevalue(model_name)
     benchmark.group = f"p3-profile-{model_name}"
-    fn = {"robarena": profile_robarena, "naive": profile_naive, "torchattacks": profile_torchattacks}[impl]
+    fn = {"robarena": profile_robarena, "robarena_reuse": profile_robarena_reuse, "naive": profile_naive,
+          "torchattacks": profile_torchattacks}[impl]
     benchmark.extra_info["robust_acc_per_eps"] = benchmark.pedantic(fn, args=(model, x, y), rounds=1, iterations=1)

@@ -196,6 +196,16 @@ class _Driver:
                 self.by_key[key] = ref
         return self.by_key[key]
 
+    def _attack_source(self, cell: AttackCell, train: Source) -> Source:
+        """An attack cell's source: it depends on its row's training, its substitute's and, with
+        ``eval.reuse_smaller_eps``, the same attack at the next smaller eps (submitted first)."""
+        deps = [train]
+        if cell.substitute is not None:
+            deps.append(self._source(cell.substitute, []))
+        if cell.reuse_from is not None:
+            deps.append(self._attack_source(cell.reuse_from, train))
+        return self._source(cell, deps)
+
     def _slot(self, cell: Cell, source: Source) -> None:
         self.slots.append((cell, None))
         if isinstance(source, dict):
@@ -223,11 +233,10 @@ class _Driver:
             attack_sources: dict[str, Source] = {}  # by column (unique within a row)
             for cell in [clean, *attacks, *probes, *tasks]:
                 deps = [train]
-                if isinstance(cell, AttackCell) and cell.substitute is not None:
-                    deps.append(self._source(cell.substitute, []))
                 deps += [attack_sources[a.column] for a in getattr(cell, "attacks", ()) if a.column in attack_sources]
                 try:
-                    source = self._source(cell, deps)
+                    source = self._attack_source(cell, train) if isinstance(cell, AttackCell) else \
+                        self._source(cell, deps)
                 except Exception as exc:
                     self._fail(cell, exc)
                     continue
