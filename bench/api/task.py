@@ -54,6 +54,16 @@ class Task(ABC):
         self.config = config if config is not None else self.Config()
         self.seed = int(seed)
 
+    @classmethod
+    def smoke_config(cls) -> BaseConfig:
+        """A cheap configuration that runs on ``robarena mock-run``'s tiny data (default: the defaults).
+
+        Mock-run trains on a few hundred 8x8 grey digits for one epoch; tasks whose defaults cost
+        minutes, or that need data of another shape, override this (the paper defaults stay the
+        ``Config`` defaults).
+        """
+        return cls.Config()
+
     @abstractmethod
     def run(self, model: nn.Module, inputs: TaskInput, generator: torch.Generator) -> TaskResult:
         """Run the task on a trained, eval-mode ``model``."""

@@ -33,7 +33,7 @@ def _pick(registry, kind: str, own: list, fallback_names: tuple[str, ...]) -> li
 
 
 def mock_suite(registry, plugin: str) -> dict:
-    """A tiny suite exercising every component registered by ``plugin``."""
+    """A tiny suite exercising every component registered by ``plugin`` (tasks with their ``smoke_config()``)."""
     if plugin not in {p.name for p in registry.plugins()}:
         names = ", ".join(sorted(p.name for p in registry.plugins()))
         raise UsageError(f"no plugin named {plugin!r} is loaded; loaded plugins: {names}")
@@ -59,7 +59,8 @@ def mock_suite(registry, plugin: str) -> dict:
         "defenses": [{"id": e.qualified_id} for e in defenses],
         "attacks": attacks,
         "probes": [{"id": e.qualified_id} for e in own["probe"]],
-        "tasks": [{"id": e.qualified_id} for e in own["task"]],
+        "tasks": [{"id": e.qualified_id, "params": e.load().smoke_config().model_dump(mode="json")}
+                  for e in own["task"]],
         "train": TINY_TRAIN,
         "eval": {"n": 16, "batch_size": 16},
     }

@@ -97,6 +97,11 @@ class InversionTask(Task):
 
     Config = InversionConfig
 
+    @classmethod
+    def smoke_config(cls) -> InversionConfig:
+        """For ``robarena mock-run``: 2 images, 50 steps, the Fisher on 64 examples."""
+        return InversionConfig(n_images=2, steps=50, fisher_examples=64)
+
     def run(self, model: nn.Module, inputs: TaskInput, generator: torch.Generator) -> TaskResult:
         cfg = self.config
         device = inputs.device

@@ -150,6 +150,13 @@ class Transfer(Task):
 
     Config = TransferConfig
 
+    @classmethod
+    def smoke_config(cls) -> TransferConfig:
+        """For ``robarena mock-run``: the default targets resized to the source's shape (8x8 grey
+        digits there), 200 / 100 target images, EMD on 50 points, 2 PGD steps on 20 images."""
+        return TransferConfig(match_shape=True, n_train=200, n_test=100, max_iter=200, distance_n=50,
+                              attack_steps=2, robust_n=20)
+
     def run(self, model: nn.Module, inputs: TaskInput, generator: torch.Generator) -> TaskResult:
         cfg = self.config
         if inputs.load_dataset is None:
