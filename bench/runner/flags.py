@@ -18,6 +18,14 @@ evaluation checklist of Carlini et al., "On Evaluating Adversarial Robustness"
   than *every* white-box gradient attack at the same threat model, more than :data:`BEATS_TOL`
   lower. White-box attacks see strictly more than either, so they should do at least as well.
 
+* ``ce-vs-margin-loss-gap:<threat>``: the best white-box gradient attack with the
+  cross-entropy loss leaves robust accuracy more than :data:`LOSS_GAP_TOL` above the best one
+  with a margin loss (C&W or DLR) at the same threat model. Cross-entropy gradients vanish when
+  the softmax saturates (defensive distillation's masking: Carlini and Wagner, "Defensive
+  Distillation is Not Robust to Adversarial Examples", arXiv:1607.04311), which margin losses do
+  not suffer; a large gap says the CE attacks' numbers are not to be trusted. The loss is the
+  attack's ``loss`` parameter (recorded as ``attack_params``).
+
 The model-level indicators (zero/NaN/tiny gradients, randomized outputs, attack loss not
 converged) need the model and come from the ``classics/integrity`` probe's flags.
 """
@@ -29,6 +37,10 @@ from collections import defaultdict
 UNBOUNDED_TOL = 0.01
 #: how much lower (fraction) a transfer or gradient-free attack must score than the best white-box one.
 BEATS_TOL = 0.0
+#: how much higher (fraction) the best CE-loss robust accuracy may be than the best margin-loss one.
+LOSS_GAP_TOL = 0.1
+CE_LOSSES = frozenset({"ce", "xent", "cross_entropy"})
+MARGIN_LOSSES = frozenset({"cw", "dlr", "margin"})
 
 
 def _ok(attacks: list[dict]) -> list[dict]:
@@ -86,6 +98,20 @@ def weaker_attack_flags(attacks: list[dict], tol: float = BEATS_TOL) -> list[str
     return flags
 
 
+def loss_gap_flags(attacks: list[dict], tol: float = LOSS_GAP_TOL) -> list[str]:
+    """Cross-entropy attacks doing much worse than margin-loss attacks at the same threat model."""
+    best: dict[str, dict[str, float]] = defaultdict(dict)  # threat -> {"ce"|"margin": lowest robust accuracy}
+    for rec in _ok(attacks):
+        loss = str((rec["meta"].get("attack_params") or {}).get("loss", "")).lower()
+        kind = "ce" if loss in CE_LOSSES else "margin" if loss in MARGIN_LOSSES else None
+        if kind is None or attack_kind(rec["meta"]) != "white-box":
+            continue
+        acc, threat = rec["payload"]["robust_accuracy"], rec["meta"]["threat"]
+        best[threat][kind] = min(acc, best[threat].get(kind, acc))
+    return [f"ce-vs-margin-loss-gap:{threat}" for threat, b in sorted(best.items())
+            if "ce" in b and "margin" in b and b["ce"] > b["margin"] + tol]
+
+
 def probe_flags(probes: list[dict]) -> list[str]:
     """Flags that probes reported (e.g. ``classics/integrity``), in record order."""
     return [flag for r in probes if r["status"] == "ok" for flag in (r["payload"].get("flags") or [])]
@@ -94,5 +120,5 @@ def probe_flags(probes: list[dict]) -> list[str]:
 def row_flags(attacks: list[dict], probes: list[dict]) -> list[str]:
     """Every indicator that fired for one row: cross-cell ones first, then the probes', no duplicates."""
     flags = (monotonicity_flags(attacks) + unbounded_flags(attacks) + weaker_attack_flags(attacks)
-             + probe_flags(probes))
+             + loss_gap_flags(attacks) + probe_flags(probes))
     return list(dict.fromkeys(flags))

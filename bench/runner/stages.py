@@ -489,7 +489,7 @@ def meta_for(ctx: RunContext, cell: Cell) -> dict:
             extra["substitute"] = f"{cell.substitute.model.qid} trained by {cell.substitute.defense.qid}"
         extra.update(column=cell.column, threat=cell.threat.label, threat_norm=cell.threat.norm,
                      threat_eps=cell.threat.eps, attack=cell.attack.label,
-                     needs_gradients=cell.attack.entry.spec.needs_gradients)
+                     needs_gradients=cell.attack.entry.spec.needs_gradients, attack_params=dict(cell.attack.kwargs))
     elif isinstance(cell, ProbeCell):
         comps += [cell.probe] + [a.attack for a in cell.attacks]
         extra["probe"] = cell.probe.label
