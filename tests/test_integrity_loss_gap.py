@@ -52,3 +52,23 @@ def test_attack_cells_store_their_parameters(tmp_path, testkit):
     assert res.ok
     params = [c["meta"]["attack_params"] for c in store_cells(tmp_path).values() if c["stage"] == "attack"]
     assert params == [{"steps": 3}]
+
+
+def test_records_stored_before_attack_params_get_them_on_the_next_run(tmp_path, testkit):
+    import json
+    import sqlite3
+
+    from scale_helpers import store_cells
+
+    bench.run(tiny_suite(probes=[]), workdir=tmp_path, plugins=testkit, device="cpu")
+    conn = sqlite3.connect(str(tmp_path / "results.sqlite"))
+    with conn:
+        for key, meta in conn.execute("SELECT key, meta FROM cells WHERE stage = 'attack'").fetchall():
+            meta = json.loads(meta)
+            del meta["attack_params"]
+            conn.execute("UPDATE cells SET meta = ? WHERE key = ?", (json.dumps(meta), key))
+    conn.close()
+    again = bench.run(tiny_suite(probes=[]), workdir=tmp_path, plugins=testkit, device="cpu")
+    assert again.computed == 0
+    params = [c["meta"].get("attack_params") for c in store_cells(tmp_path).values() if c["stage"] == "attack"]
+    assert params == [{"steps": 3}]

@@ -435,7 +435,7 @@ def run_task(ctx: RunContext, cell: TaskCell) -> dict:
 # --------------------------------------------------------------------------- keys and metadata of any cell
 Cell = Union[TrainCell, CleanCell, AttackCell, ProbeCell, TaskCell]
 LABEL_FIELDS = ("row_id", "dataset", "model", "defense", "column", "attack", "probe", "task", "threat",
-                "needs_gradients")
+                "needs_gradients", "attack_params")
 
 
 def lookup(ctx: RunContext, cell: Cell) -> Optional[dict]:
