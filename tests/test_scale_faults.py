@@ -76,18 +76,25 @@ def test_sigkill_in_the_middle_of_a_training_resumes_to_exactly_the_uninterrupte
     assert victim.returncode == -signal.SIGKILL
     stored = store_cells(wd)
     (partial,) = (wd / "partial").glob("*.pt")
-    epoch = torch.load(partial, weights_only=True)["epoch"]
+    state = torch.load(partial, weights_only=True)
+    epoch = state["epoch"]
     assert 2 <= len(stored) < N_CELLS and 1 <= epoch < EPOCHS
+    assert len(state["log"]["train_loss"]) == epoch  # the checkpoint carries the log so far
+    state["log"]["marker"] = "from the partial checkpoint"  # shows below that the training resumed from it
+    torch.save(state, partial)
 
     resumed = bench.run(str(baseline["path"]), workdir=wd, plugins=kits)  # what `robarena run` calls
     # resume cost: every stored cell is reused; the killed training continues after its last saved epoch
     assert (resumed.computed, resumed.cached, len(resumed.failures)) == (N_CELLS - len(stored), len(stored), 0)
     (retrained,) = [k for k, r in store_cells(wd).items() if r["stage"] == "train" and k not in stored]
-    conn = sqlite3.connect(str(wd / "results.sqlite"))
-    (log,) = conn.execute("SELECT json_extract(payload, '$.log.train_loss') FROM cells WHERE key = ?",
-                          (retrained,)).fetchone()
-    conn.close()
-    assert len(json.loads(log)) == EPOCHS - epoch  # only the epochs after the saved one were trained
+    logs = []
+    for workdir in (wd, baseline["workdir"]):
+        conn = sqlite3.connect(str(workdir / "results.sqlite"))
+        (log,) = conn.execute("SELECT json_extract(payload, '$.log') FROM cells WHERE key = ?", (retrained,)).fetchone()
+        conn.close()
+        logs.append(json.loads(log))
+    assert logs[0].pop("marker") == "from the partial checkpoint"  # resumed, not trained again from scratch
+    assert logs[0] == logs[1] and len(logs[0]["train_loss"]) == EPOCHS  # the whole log, as uninterrupted
     assert not list((wd / "partial").glob("*"))
 
     assert store_cells(wd) == baseline["cells"]  # same keys and payloads: nothing lost, nothing duplicated

@@ -8,7 +8,7 @@ epoch checkpoints through ``ctx``. ``loss_fn(model, x, y, ctx) -> scalar loss``.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -62,13 +62,24 @@ def augment(x: torch.Tensor, train: TrainConfig, generator: torch.Generator) -> 
 
 
 def fit_with_loss(model: nn.Module, data: DatasetSplits, train: TrainConfig, ctx: TrainContext,
-                  loss_fn: LossFn, after_epoch: Callable[[nn.Module, int], None] | None = None) -> nn.Module:
+                  loss_fn: LossFn, after_epoch: Callable[[nn.Module, int], None] | None = None,
+                  on_resume: Callable[[nn.Module, int], None] | None = None) -> nn.Module:
+    """Train ``model`` for ``train.epochs`` epochs of ``loss_fn``; returns it (see the module docstring).
+
+    ``after_epoch(model, epoch)`` runs at the end of every epoch, before its checkpoint.
+    ``ctx.log`` is saved with every epoch checkpoint and restored on resume, so a defense that
+    appends its per-epoch values to ``ctx.log`` (in ``after_epoch``) gets a complete log after
+    an interruption; ``ctx.log["train_loss"]`` (mean loss per epoch) always lists every epoch.
+    ``on_resume(model, epoch)`` runs once after a checkpoint of ``epoch`` epochs was loaded (with
+    ``ctx.log`` restored), for state a defense rebuilds from the log and the model.
+    """
     x_all, y_all = data.x_train.to(ctx.device), data.y_train.to(ctx.device)
     n = x_all.shape[0]
     steps_per_epoch = max(1, math.ceil(n / train.batch_size))
     total = train.epochs * steps_per_epoch
     opt = make_optimizer(model, train)
     start = 0
+    losses: list[float] = []
     if ctx.load_epoch is not None:
         resumed = ctx.load_epoch()
         if resumed is not None:
@@ -76,12 +87,15 @@ def fit_with_loss(model: nn.Module, data: DatasetSplits, train: TrainConfig, ctx
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["optimizer"])
             ctx.generator.set_state(state["generator"])
+            ctx.log.update(state.get("log", {}))  # the epochs before the interruption
+            losses = list(ctx.log.get("train_loss", []))
+            if on_resume is not None:
+                on_resume(model, start)
     bar = None
     if ctx.progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=total, initial=start * steps_per_epoch, desc=ctx.description, leave=False, unit="step")
-    losses: list[float] = []
     for epoch in range(start, train.epochs):
         model.train()
         perm = torch.randperm(n, generator=ctx.generator, device=ctx.generator.device).to(ctx.device)
@@ -100,12 +114,35 @@ def fit_with_loss(model: nn.Module, data: DatasetSplits, train: TrainConfig, ctx
             if bar is not None:
                 bar.update(1)
         losses.append(float(epoch_loss) / steps_per_epoch)
+        ctx.log["train_loss"] = losses
         if after_epoch is not None:
             after_epoch(model, epoch)
         if ctx.save_epoch is not None:
             ctx.save_epoch(epoch + 1, {"model": model.state_dict(), "optimizer": opt.state_dict(),
-                                       "generator": ctx.generator.get_state()})
+                                       "generator": ctx.generator.get_state(), "log": plain(ctx.log)})
     if bar is not None:
         bar.close()
     ctx.log["train_loss"] = losses
     return model
+
+
+def plain(obj: Any) -> Any:
+    """``obj`` as dicts, lists, str, int, float, bool and None: what a weights-only checkpoint can hold.
+
+    (``torch.load(weights_only=True)`` refuses other types, e.g. numpy scalars; one-element
+    tensors become numbers, anything else its ``str``.)
+    """
+    if isinstance(obj, dict):
+        return {str(k): plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [plain(v) for v in obj]
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    if isinstance(obj, torch.Tensor) and obj.numel() == 1:
+        return obj.item()
+    if hasattr(obj, "item") and callable(obj.item):  # numpy scalars
+        try:
+            return obj.item()
+        except (TypeError, ValueError):
+            pass
+    return str(obj)

@@ -12,8 +12,10 @@ stops and the model is rolled back to the state at the end of the previous epoch
 check compares with 0, as in the reference code, so it never stops). After a stop the
 remaining epochs make no update (the loss is a constant with no parameter in its graph, so
 the optimizer skips every parameter); ``ctx.log`` records ``check_robust_acc`` per epoch and
-``stopped_epoch`` (None if it never stopped). The check's state is not checkpointed: a run
-resumed from an epoch checkpoint starts a fresh check (reference accuracy 0).
+``stopped_epoch`` (None if it never stopped). Both travel with the epoch checkpoints, and a run
+resumed from one rebuilds the check from them (reference accuracy: the last logged check; the
+rollback state: the resumed weights, the end of the last epoch that passed), so it continues
+exactly as the uninterrupted run would.
 
 The FGSM examples are crafted with the model in eval mode (as PGD-AT does here; Wong et al.
 stay in train mode), so batch-norm statistics come from the training loss's forward only.
@@ -127,8 +129,7 @@ class FastAT(Defense):
         threat, alpha = config.threat(), config.absolute_step()
         monitor = CollapseMonitor(config.check_drop)
         first: dict[str, Any] = {"batch": None}
-        accs: list[float] = []
-        stopped_epoch: list[int] = []
+        ctx.log["check_robust_acc"], ctx.log["stopped_epoch"] = [], None  # per epoch, saved with each checkpoint
 
         def loss_fn(m: nn.Module, x: torch.Tensor, y: torch.Tensor, c: TrainContext) -> torch.Tensor:
             if monitor.stopped:  # no parameter in the graph: the optimizer leaves every weight alone
@@ -149,12 +150,17 @@ class FastAT(Defense):
             xb, yb = first["batch"]
             first["batch"] = None
             acc = check_accuracy(m, xb, yb, config, ctx.generator)
-            accs.append(acc)
+            ctx.log["check_robust_acc"].append(acc)
             if monitor.update(acc, m.state_dict()) and monitor.best is not None:
                 m.load_state_dict(monitor.best)
-                stopped_epoch.append(epoch)
+                ctx.log["stopped_epoch"] = epoch
 
-        model = fit_with_loss(model, data, self.train, ctx, loss_fn, after_epoch=after_epoch)
-        ctx.log["check_robust_acc"] = accs
-        ctx.log["stopped_epoch"] = stopped_epoch[0] if stopped_epoch else None
-        return model
+        def on_resume(m: nn.Module, epoch: int) -> None:
+            """The monitor as the uninterrupted run had it after ``epoch`` epochs (``ctx.log`` is restored)."""
+            ctx.log["check_robust_acc"] = list(ctx.log.get("check_robust_acc") or [])
+            monitor.stopped = ctx.log.get("stopped_epoch") is not None
+            if ctx.log["check_robust_acc"] and not monitor.stopped:
+                monitor.previous = ctx.log["check_robust_acc"][-1]
+                monitor.best = {k: v.detach().clone() for k, v in m.state_dict().items()}
+
+        return fit_with_loss(model, data, self.train, ctx, loss_fn, after_epoch=after_epoch, on_resume=on_resume)

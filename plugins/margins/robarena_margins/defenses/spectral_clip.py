@@ -68,7 +68,7 @@ class SpectralClip(Defense):
     def fit(self, model: nn.Module, data: DatasetSplits, ctx: TrainContext) -> nn.Module:
         config = self.config
         sizes = conv_input_sizes(model, data.x_train[:1].to(ctx.device))
-        history: dict[str, list[float]] = {}
+        ctx.log["spectral_norms"] = {}  # per epoch, saved with each epoch checkpoint (complete after a resume)
 
         def loss_fn(m: nn.Module, x: torch.Tensor, y: torch.Tensor, c: TrainContext) -> torch.Tensor:
             if config.base == "standard":
@@ -78,11 +78,10 @@ class SpectralClip(Defense):
         def after_epoch(m: nn.Module, epoch: int) -> None:
             norms = layer_spectral_norms(m, sizes, config.grid)
             for name, value in norms.items():
-                history.setdefault(name, []).append(value)
+                ctx.log["spectral_norms"].setdefault(name, []).append(value)
             if config.bound is not None:
                 clip_model(m, config.bound, sizes, config.grid, norms)
 
         model = fit_with_loss(model, data, self.train, ctx, loss_fn, after_epoch=after_epoch)
-        ctx.log["spectral_norms"] = history
         ctx.log["uncontrolled_layers"] = _uncontrolled(model, sizes)
         return model
