@@ -68,6 +68,12 @@ class Task(ABC):
     def run(self, model: nn.Module, inputs: TaskInput, generator: torch.Generator) -> TaskResult:
         """Run the task on a trained, eval-mode ``model``."""
 
+    def columns(self) -> Optional[list[str]]:
+        """The metric names this configured task returns, when its parameters decide them (e.g. one
+        triple per configured target); None (default): the spec's ``columns``. The runner requires
+        every declared column of a task's result (see :func:`declared_columns`)."""
+        return None
+
     def dependencies(self) -> list[TaskDependency]:
         """What else this configured task builds or reads that decides its results (default: nothing).
 
@@ -91,3 +97,9 @@ class Task(ABC):
                 raise RobarenaError(f"task {type(self).__name__}: metric {key!r} is {value!r}, not a number") from None
         artifacts = {k: (v if isinstance(v, (bytes, bytearray)) else np.asarray(v)) for k, v in result.artifacts.items()}
         return TaskResult(metrics, artifacts)
+
+
+def declared_columns(task: Task, spec_columns: list[str]) -> list[str]:
+    """The columns ``task`` (configured) declares: its :meth:`Task.columns`, else its spec's ``columns``."""
+    own = task.columns()
+    return list(spec_columns) if own is None else list(own)

@@ -16,7 +16,7 @@ from torch import nn
 from bench.api.data import DatasetSplits
 from bench.api.defense import TrainContext
 from bench.api.probe import AttackRecord, ProbeInput
-from bench.api.task import TaskInput
+from bench.api.task import TaskInput, declared_columns
 from bench.errors import CorruptArtifactError, RobarenaError, UsageError
 from bench.runner.context import RunContext, base_meta
 from bench.runner.keys import cell_key, file_sha256
@@ -420,8 +420,11 @@ def run_task(ctx: RunContext, cell: TaskCell) -> dict:
 
     impl = cell.task.entry.load()
     start = time.perf_counter()
-    result = impl(config=impl.Config(**cell.task.kwargs), seed=cell.train.seed)(
-        model, TaskInput(data=data, device=ctx.device, load_dataset=load_dataset, progress=ctx.progress))
+    task = impl(config=impl.Config(**cell.task.kwargs), seed=cell.train.seed)
+    result = task(model, TaskInput(data=data, device=ctx.device, load_dataset=load_dataset, progress=ctx.progress))
+    missing = sorted(set(declared_columns(task, cell.task.entry.spec.columns)) - set(result.metrics))
+    if missing:
+        raise RobarenaError(f"task {cell.task.qid} did not return its declared columns {missing}")
     artifacts = {}
     for name, value in result.artifacts.items():
         artifacts[name] = ctx.cache.put_bytes(bytes(value)) if isinstance(value, (bytes, bytearray)) \

@@ -29,7 +29,8 @@ For each target (``targets``, in order) this task:
 
 Metric names are ``<label>.accuracy``, ``<label>.distance``, ``<label>.robust_accuracy``, one
 triple per target; ``label`` defaults to the dataset's name (``core/digits32`` -> ``digits32``)
-and must be unique. The default targets suit a ``core/gratings32`` source: ``near``
+and must be unique. The task declares exactly these columns for its configured targets
+(:meth:`Transfer.columns`; the spec lists those of the default targets). The default targets suit a ``core/gratings32`` source: ``near``
 (``core/gratings32-shifted``, shift 0.25) and ``far`` (``core/digits32``). The robust-minus-standard
 gap is a difference *between* rows and belongs to the suite's claims.
 
@@ -73,6 +74,15 @@ class TargetRef(BaseConfig):
     @property
     def name(self) -> str:
         return self.label or self.id.rsplit("/", 1)[-1]
+
+
+#: Per-target metrics, in column order: ``<label>.accuracy``, ``<label>.distance``, ``<label>.robust_accuracy``.
+TARGET_METRICS = ("accuracy", "distance", "robust_accuracy")
+
+
+def target_columns(targets: list[TargetRef]) -> list[str]:
+    """The task's columns for ``targets``: one triple ``<label>.<metric>`` per target, in order."""
+    return [f"{t.name}.{m}" for t in targets for m in TARGET_METRICS]
 
 
 def default_targets() -> list[TargetRef]:
@@ -149,6 +159,10 @@ class Transfer(Task):
     """
 
     Config = TransferConfig
+
+    def columns(self) -> list[str]:
+        """The configured targets' columns (the spec declares the default targets' ``near.*``, ``far.*``)."""
+        return target_columns(self.config.targets)
 
     @classmethod
     def smoke_config(cls) -> TransferConfig:
