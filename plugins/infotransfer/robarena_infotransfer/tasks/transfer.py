@@ -30,9 +30,10 @@ For each target (``targets``, in order) this task:
 Metric names are ``<label>.accuracy``, ``<label>.distance``, ``<label>.robust_accuracy``, one
 triple per target; ``label`` defaults to the dataset's name (``core/digits32`` -> ``digits32``)
 and must be unique. The task declares exactly these columns for its configured targets
-(:meth:`Transfer.columns`; the spec lists those of the default targets). The default targets suit a ``core/gratings32`` source: ``near``
-(``core/gratings32-shifted``, shift 0.25) and ``far`` (``core/digits32``). The robust-minus-standard
-gap is a difference *between* rows and belongs to the suite's claims.
+(:meth:`Transfer.columns`; the spec lists those of the default targets). The default targets
+suit a ``core/gratings32`` source: ``near`` (``core/gratings32-shifted``, shift 0.25) and ``far``
+(``core/digits32``). The robust-minus-standard gap is a difference *between* rows and belongs to
+the suite's claims.
 
 Defaults not given by P2 (its appendix with the fine-tuning protocol is not in our copy): C = 1,
 1,000 L-BFGS iterations, 500 points per EMD sample, the attack at P2's CIFAR training radius (L2,
