@@ -1,9 +1,9 @@
 """Pydantic base for component parameters, and the training budget shared by defenses (torch-free)."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class BaseConfig(BaseModel):
@@ -28,3 +28,28 @@ class TrainConfig(BaseConfig):
     schedule: Literal["constant", "cosine", "cyclic", "step"] = "cosine"
     augment: list[Literal["crop", "flip"]] = Field(default_factory=list)
     crop_padding: int = Field(4, ge=0)
+    milestones: list[int] = Field(default_factory=list, description="'step': epochs at which the lr is multiplied "
+                                  "by gamma (P0: [80, 120] of 160); empty: once, at half of training")
+    gamma: float = Field(0.1, gt=0, le=1, description="'step': the factor applied at each milestone")
+    cyclic_peak_epoch: Optional[float] = Field(None, gt=0, description="'cyclic': the epoch at which the lr peaks "
+                                               "(P3: 7 of 15); None: at 2/5 of training")
+
+    @model_validator(mode="after")
+    def _schedule_fits_training(self) -> "TrainConfig":
+        if any(b <= a for a, b in zip(self.milestones, self.milestones[1:])):
+            raise ValueError(f"milestones {self.milestones} must be strictly increasing epochs")
+        if self.milestones and not (0 < self.milestones[0] and self.milestones[-1] < self.epochs):
+            raise ValueError(f"milestones {self.milestones} must lie in 1..{self.epochs - 1} (epochs = {self.epochs})")
+        if self.cyclic_peak_epoch is not None and self.cyclic_peak_epoch >= self.epochs:
+            raise ValueError(f"cyclic_peak_epoch {self.cyclic_peak_epoch} must be below epochs ({self.epochs})")
+        return self
+
+    def key_dict(self) -> dict[str, Any]:
+        """The fields as JSON for cache keys. The schedule details added in core 0.1's second
+        revision (milestones, gamma, cyclic_peak_epoch) appear only when not at their defaults,
+        so trainings stored before them keep their keys."""
+        out = self.model_dump(mode="json")
+        for name in ("milestones", "gamma", "cyclic_peak_epoch"):
+            if out[name] == type(self).model_fields[name].get_default(call_default_factory=True):
+                del out[name]
+        return out

@@ -28,14 +28,22 @@ def make_optimizer(model: nn.Module, train: TrainConfig) -> torch.optim.Optimize
 
 
 def lr_at(train: TrainConfig, progress: float) -> float:
-    """Learning rate at ``progress`` in [0, 1] of training (cyclic = triangle peaking at 2/5)."""
+    """Learning rate at ``progress`` in [0, 1) of training.
+
+    cosine: lr/2 (1 + cos(pi progress)); cyclic: triangle 0 -> lr -> 0 peaking at
+    ``cyclic_peak_epoch`` (default 2/5 of training); step: lr x gamma at each of ``milestones``
+    (epochs; default once, at half of training); constant: lr.
+    """
     if train.schedule == "cosine":
         return train.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
     if train.schedule == "cyclic":
-        peak = 0.4
+        peak = 0.4 if train.cyclic_peak_epoch is None else train.cyclic_peak_epoch / train.epochs
         return train.lr * (progress / peak if progress < peak else (1.0 - progress) / (1.0 - peak))
     if train.schedule == "step":
-        return train.lr * (0.1 ** int(progress * 4 // 2))  # x0.1 at 50 % and 100 % (never reached)
+        if not train.milestones:
+            return train.lr * train.gamma ** (1 if progress >= 0.5 else 0)
+        epoch = progress * train.epochs + 1e-9  # progress = step / total steps: absorb its rounding
+        return train.lr * train.gamma ** sum(1 for m in train.milestones if epoch >= m)
     return train.lr
 
 

@@ -51,7 +51,7 @@ def train_parts(ctx: RunContext, cell: TrainCell, data: DatasetSplits) -> dict[s
                                "checkpoint_sha256": file_sha256(pre.checkpoint), "arch_version": _arch_version(ctx, pre.arch)}
     else:
         parts.update(model=cell.model.describe(), defense=cell.defense.describe(),  # type: ignore[union-attr]
-                     train=cell.train.model_dump(mode="json"))  # type: ignore[union-attr]
+                     train=cell.train.key_dict())  # type: ignore[union-attr]
         if ctx.amp_dtype is not None:  # mixed-precision training gives other weights: another cell
             parts["amp"] = str(ctx.amp_dtype)
     return parts
