@@ -197,28 +197,29 @@ def _attack_fits(attack: Entry, threat: ThreatModel) -> Optional[str]:
 def build_plan(suite: Suite, registry: Registry) -> Plan:
     plan = Plan(suite)
     datasets = [_resolve(registry, "dataset", r) for r in suite.datasets]
-    models = [_resolve(registry, "model", r) for r in suite.models]
+    models = [(_resolve(registry, "model", r), r) for r in suite.models]
     defenses = [(_resolve(registry, "defense", r), r) for r in suite.defenses]
     attacks = [(_resolve(registry, "attack", r), r.threats(), r.substitute) for r in suite.attacks]
     probes = [_resolve(registry, "probe", r) for r in suite.probes]
     probes += _always_probes(registry, suite, probes, plan)
     tasks = [_resolve(registry, "task", r) for r in suite.tasks]
-    for group, kind in ((datasets, "dataset"), (models, "model"), ([d for d, _ in defenses], "defense"),
+    for group, kind in ((datasets, "dataset"), ([m for m, _ in models], "model"), ([d for d, _ in defenses], "defense"),
                         ([a[0] for a in attacks], "attack"), (probes, "probe"), (tasks, "task")):
         _unique_labels(group, kind)
 
     for seed in suite.seeds:
         for ds in datasets:
-            for model in models:
+            for model, model_ref in models:
                 reason = _model_fits(model.entry, dataset_shape(ds))
                 if reason:
                     plan.dropped.append((f"{ds.label} x {model.label}", reason))
                     continue
                 for defense, ref in defenses:
-                    try:
-                        train = TrainConfig(**{**suite.train.model_dump(), **ref.train})
+                    try:  # the suite's [train] < the model's overrides < the defense's
+                        train = TrainConfig(**{**suite.train.model_dump(), **model_ref.train, **ref.train})
                     except ValidationError as exc:
-                        raise ConfigError(f"defense {defense.label!r}: invalid train overrides: {exc}") from None
+                        raise ConfigError(f"model {model.label!r} x defense {defense.label!r}: invalid train "
+                                          f"overrides: {exc}") from None
                     plan.train_cells.append(TrainCell(ds, model, defense, seed, train))
         for pre in suite.pretrained:
             ds = _resolve(registry, "dataset", Ref(id=pre.dataset, params=pre.dataset_params))

@@ -49,6 +49,13 @@ class DefenseRef(Ref):
     train: dict[str, Any] = Field(default_factory=dict)
 
 
+class ModelRef(Ref):
+    """A model; ``train`` overrides keys of the suite's ``[train]`` budget for this model (e.g. P0's
+    lr 0.01 for VGG13 and 0.1 for the ResNets); a defense's own overrides come on top."""
+
+    train: dict[str, Any] = Field(default_factory=dict)
+
+
 class SubstituteRef(_Strict):
     """A substitute model the runner trains on the same data for a black-box transfer attack (P4)."""
 
@@ -125,7 +132,7 @@ class Suite(_Strict):
     description: str = ""
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     datasets: list[Ref] = Field(default_factory=list)
-    models: list[Ref] = Field(default_factory=list)
+    models: list[ModelRef] = Field(default_factory=list)
     defenses: list[DefenseRef] = Field(default_factory=list)
     pretrained: list[PretrainedRef] = Field(default_factory=list)
     attacks: list[AttackRef] = Field(default_factory=list)
