@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 
-def _train_standard(data, shape, epochs, lr):
+def _train_standard(data, shape, epochs, lr, defense=None):
     import torch
 
     from bench.api.defense import TrainContext
@@ -14,7 +14,8 @@ def _train_standard(data, shape, epochs, lr):
     from robarena_classics.models.small_cnn import SmallCNN
 
     ctx = TrainContext(device=torch.device("cpu"), seed=0, generator=torch.Generator().manual_seed(0))
-    model = Standard(train=TrainConfig(epochs=epochs, batch_size=64, lr=lr))(lambda: SmallCNN(shape, 10), data, ctx)
+    recipe = (defense or Standard)(train=TrainConfig(epochs=epochs, batch_size=64, lr=lr))
+    model = recipe(lambda: SmallCNN(shape, 10), data, ctx)
     for p in model.parameters():
         p.requires_grad_(False)
     return model.eval()
@@ -38,6 +39,18 @@ def gratings_cnn():
 
     data = Gratings32(Gratings32.Config(n_train=1000, n_test=64))()
     return _train_standard(data, (3, 32, 32), epochs=4, lr=0.05), data.x_test, data.y_test, None
+
+
+@pytest.fixture(scope="session")
+def gratings_pgdat_cnn():
+    """The gratings SmallCNN adversarially trained (classics PGD-AT: Linf 8/255, 10 steps of 2/255),
+    for the profile on a model whose examples mostly stay robust at small eps."""
+    from bench.data.gratings import Gratings32
+    from robarena_classics.defenses.pgd_at import PGDAT
+
+    data = Gratings32(Gratings32.Config(n_train=1000, n_test=64))()
+    model = _train_standard(data, (3, 32, 32), epochs=4, lr=0.05, defense=PGDAT)
+    return model, data.x_test, data.y_test, None
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

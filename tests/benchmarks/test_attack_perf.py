@@ -180,7 +180,7 @@ def profile_torchattacks(model, x, y):
     return accs
 
 
-@pytest.mark.parametrize("model_name", ["digits_cnn", "gratings_cnn"])
+@pytest.mark.parametrize("model_name", ["digits_cnn", "gratings_cnn", "gratings_pgdat_cnn"])
 @pytest.mark.parametrize("impl", ["naive", "robarena", "robarena_reuse", "torchattacks"])
 def test_p3_profile(benchmark, request, model_name, impl):
     """P3's robust-accuracy profile (PGD-50 of 2/255, up to 10 restarts, eps 2..50/255); base: the naive loop."""
