@@ -109,6 +109,37 @@ def test_pgd20_torchattacks(benchmark, setup):
     benchmark.extra_info["robust_acc"] = robust_acc(model, out, y)
 
 
+# --------------------------------------------------------------------------- Carlini-Wagner L2
+CW_STEPS = 50
+
+
+def test_cw50_floor(benchmark, setup):
+    name, (model, x, y, _threat) = setup
+    benchmark.group = f"cw50-{name}"
+    benchmark.pedantic(floor, args=(model, x, y, CW_STEPS), rounds=3, iterations=1, warmup_rounds=1)
+
+
+def test_cw50_robarena(benchmark, setup):
+    """C&W L2 with one constant (c = 1) and 50 Adam steps, every step run (no abort), as torchattacks' CW."""
+    from robarena_classics.attacks.cw import CWL2
+
+    name, (model, x, y, _threat) = setup
+    benchmark.group = f"cw50-{name}"
+    attack = CWL2(CWL2.Config(binary_search_steps=1, initial_const=1.0, max_iterations=CW_STEPS,
+                              abort_early=False))
+    out = benchmark.pedantic(attack, args=(model, x, y, ThreatModel(norm="L2", eps=1e3)), rounds=3,
+                             iterations=1, warmup_rounds=1)
+    benchmark.extra_info["robust_acc"] = robust_acc(model, out.x_adv, y)
+
+
+def test_cw50_torchattacks(benchmark, setup):
+    name, (model, x, y, _threat) = setup
+    benchmark.group = f"cw50-{name}"
+    attack = reference_library().CW(model, c=1.0, kappa=0, steps=CW_STEPS, lr=0.01)
+    out = benchmark.pedantic(attack, args=(x, y), rounds=3, iterations=1, warmup_rounds=1)
+    benchmark.extra_info["robust_acc"] = robust_acc(model, out, y)
+
+
 # --------------------------------------------------------------------------- P3 robustness profile
 P3_EPS = [2 / 255, 4 / 255, 8 / 255, 16 / 255, 32 / 255, 50 / 255]  # P3 sweeps 0..50/255
 P3_STEPS, P3_RESTARTS = 50, 10
