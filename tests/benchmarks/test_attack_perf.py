@@ -11,20 +11,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from benchmark_helpers import reference_library
+
 from bench.data.gratings import Gratings32
 from bench.threat import ThreatModel
 
 pytestmark = pytest.mark.perf
 
 
-def reference_library():
-    """torchattacks, the established library compared against (benchmark-only extra). Imported
-    when a benchmark needs it, so that collecting this module never skips in the default run."""
-    try:
-        import torchattacks
-    except ImportError:
-        pytest.fail("the attack benchmarks compare against torchattacks: pip install -e '.[bench]'")
-    return torchattacks
 
 STEPS = 20
 ALPHA = 2 / 255

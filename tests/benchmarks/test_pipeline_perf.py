@@ -41,13 +41,28 @@ def autoattack_every_member_on_every_example(model, x, y, threat):
     return robust
 
 
-@pytest.mark.parametrize("impl", ["naive", "cascade"])
+def autoattack_torchattacks(model, x, y, threat):
+    """torchattacks' ports of the four standard members at the published budgets, as a cascade
+    (its MultiAttack). Its own ``AutoAttack`` class keeps the members' default 10 iterations
+    (100 published) and so does a tenth of the APGD and FAB work."""
+    from benchmark_helpers import reference_library
+
+    ta = reference_library()
+    members = [ta.APGD(model, eps=threat.eps, steps=100, n_restarts=1, loss="ce", seed=0),
+               ta.APGDT(model, eps=threat.eps, steps=100, n_restarts=1, n_classes=10, seed=0),
+               ta.FAB(model, eps=threat.eps, steps=100, n_restarts=1, multi_targeted=True, n_classes=10, seed=0),
+               ta.Square(model, eps=threat.eps, n_queries=5000, n_restarts=1, seed=0)]
+    return robust_mask(model, ta.MultiAttack(members)(x, y), y)
+
+
+@pytest.mark.parametrize("impl", ["naive", "cascade", "torchattacks"])
 def test_autoattack_standard(benchmark, digits_cnn, impl):
     """Standard AutoAttack (APGD-CE, APGD-T, FAB-T, Square at published budgets), digits CNN."""
     model, x, y, threat = digits_cnn
     x, y = x[:AA_N], y[:AA_N]
     benchmark.group = "autoattack-digits"
-    fn = {"naive": autoattack_every_member_on_every_example, "cascade": autoattack_cascade}[impl]
+    fn = {"naive": autoattack_every_member_on_every_example, "cascade": autoattack_cascade,
+          "torchattacks": autoattack_torchattacks}[impl]
     robust = benchmark.pedantic(fn, args=(model, x, y, threat), rounds=1, iterations=1)
     benchmark.extra_info["robust_acc"] = round(float(robust.double().mean()), 4)
 

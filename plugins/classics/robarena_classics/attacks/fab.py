@@ -21,8 +21,6 @@ from bench.api import Attack, AttackOutput, BaseConfig
 from bench.threat import ThreatModel
 from robarena_classics.attacks.deepfool import minimal_output, nearest_linear_boundary, rival_classes
 
-#: bisection halvings in :func:`project_onto_hyperplane_in_box` (float64: exact to rounding)
-BISECTION_STEPS = 64
 
 
 def _bcast(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -34,38 +32,77 @@ def _size(d: torch.Tensor, norm: str) -> torch.Tensor:
     return flat.abs().amax(dim=1) if norm == "Linf" else flat.norm(p=2, dim=1)
 
 
+#: bisection halvings of the CPU route for many coordinates (float64: exact to rounding)
+BISECTION_STEPS = 64
+#: up to this many coordinates per example (and always on accelerators) the knots are sorted;
+#: above it, on a CPU, bisection is faster. Measured per call, batch 64, one thread: 256
+#: coordinates 1.9 ms sorted vs 2.3 ms bisected, 1,024: 9.2 vs 6.0 ms, 3,072: 30 vs 17 ms;
+#: 64 coordinates (digits): 0.32 vs 1.33 ms, where bisection's ~450 small kernels dominate
+SORT_MAX_COORDS = 512
+
+
 def project_onto_hyperplane_in_box(p: torch.Tensor, w: torch.Tensor, r: torch.Tensor, bounds: tuple[float, float],
                                    norm: str) -> torch.Tensor:
     """Per example, ``argmin ||d||`` subject to ``<w, d> = r`` and ``p + d`` in the box.
 
     The minimiser has the form ``d(lam) = clip(lam * v, lo - p, hi - p)`` with ``v = w`` for L2
     (the KKT conditions) and ``v = sign(w)`` for Linf (the smallest cube whose corner in the
-    box reaches the hyperplane); ``<w, d(lam)>`` is non-decreasing in ``lam``, so ``lam`` is
-    found by bisection (vectorised over the batch, in float64). Bisection rather than the
-    exact breakpoint sort of the authors' code: shorter, and exact to rounding after 64
-    halvings. When the hyperplane misses the box, the box point that comes closest to it in
-    ``<w, .>`` is returned. ``p`` (N, ...) inside the box, ``w`` (N, ...), ``r`` (N,).
+    box reaches the hyperplane). ``g(lam) = <w, d(lam)> = sum_j s_j clip(lam, a_j, b_j)`` with
+    ``s_j = w_j v_j >= 0`` is piecewise linear and non-decreasing, with knots where coordinate
+    ``j`` meets its bounds (``a_j <= 0 <= b_j``); ``lam`` is the smallest value with
+    ``g(lam) >= r``, found in float64 either exactly from the sorted knots (the breakpoint
+    search of the FAB authors' code, written with torch's sort and cumsum) or by bisection
+    (see :data:`SORT_MAX_COORDS`); the two agree to rounding. When the hyperplane misses the
+    box, the box point that comes closest to it in ``<w, .>`` is returned. ``p`` (N, ...)
+    inside the box, ``w`` (N, ...), ``r`` (N,).
     """
     lo, hi = bounds
-    dt = p.dtype
     p64, w64, r64 = p.double().flatten(1), w.double().flatten(1), r.double()
     v = w64.sign() if norm == "Linf" else w64
     low, high = lo - p64, hi - p64                       # per-coordinate room, low <= 0 <= high
+    if p.device.type != "cpu" or v.shape[1] <= SORT_MAX_COORDS:
+        lam = _lam_from_sorted_knots(w64, v, low, high, r64)
+    else:
+        lam = _lam_by_bisection(w64, v, low, high, r64, hi - lo)
+    return torch.clamp(lam[:, None] * v, low, high).to(p.dtype).view_as(p)
+
+
+def _lam_from_sorted_knots(w: torch.Tensor, v: torch.Tensor, low: torch.Tensor, high: torch.Tensor,
+                           r: torch.Tensor) -> torch.Tensor:
+    """The smallest ``lam`` with ``g(lam) >= r``: ``g`` at every sorted knot by cumulative sums,
+    then linear interpolation inside the segment where it reaches ``r`` (N,)."""
+    moving = v != 0
+    safe = torch.where(moving, v, torch.ones_like(v))
+    a = torch.where(moving, torch.where(v > 0, low, high) / safe, torch.zeros_like(v))  # lam at the lower end
+    b = torch.where(moving, torch.where(v > 0, high, low) / safe, torch.zeros_like(v))  # lam at the upper end
+    slope_j = w * v
+    knots, order = torch.cat([a, b], dim=1).sort(dim=1)
+    slope = torch.cat([slope_j, -slope_j], dim=1).gather(1, order).cumsum(dim=1)  # on [knot_k, knot_k+1]
+    g_first = (slope_j * a).sum(dim=1, keepdim=True)     # every coordinate at its lower end
+    g_knots = torch.cat([g_first, g_first + (slope[:, :-1] * knots.diff(dim=1)).cumsum(dim=1)], dim=1)
+    below = (g_knots < r[:, None]).sum(dim=1)            # knots where g < r (g is non-decreasing)
+    last = knots.shape[1] - 1
+    k = (below - 1).clamp(0, last)[:, None]
+    seg_slope = slope.gather(1, k).squeeze(1)
+    inside = (below > 0) & (below <= last) & (seg_slope > 0)
+    lam_inside = knots.gather(1, k).squeeze(1) + (r - g_knots.gather(1, k).squeeze(1)) / \
+        torch.where(inside, seg_slope, torch.ones_like(seg_slope))
+    first_reaching = knots.gather(1, below.clamp(max=last)[:, None]).squeeze(1)  # g >= r from here on
+    return torch.where(inside, lam_inside, first_reaching)
+
+
+def _lam_by_bisection(w: torch.Tensor, v: torch.Tensor, low: torch.Tensor, high: torch.Tensor, r: torch.Tensor,
+                      width: float) -> torch.Tensor:
+    """The same ``lam`` by :data:`BISECTION_STEPS` halvings of a bracket that saturates every coordinate."""
     vmin = torch.where(v != 0, v.abs(), torch.full_like(v, math.inf)).amin(dim=1).clamp_min(1e-300)
-    lam_hi = torch.where(torch.isfinite(vmin), (hi - lo) / vmin, torch.zeros_like(vmin))  # saturates all
+    lam_hi = torch.where(torch.isfinite(vmin), width / vmin, torch.zeros_like(vmin))
     lam_lo = -lam_hi
-
-    def g(lam: torch.Tensor) -> torch.Tensor:
-        return (w64 * torch.clamp(lam[:, None] * v, low, high)).sum(dim=1)
-
     for _ in range(BISECTION_STEPS):
         mid = 0.5 * (lam_lo + lam_hi)
-        up = g(mid) < r64
+        up = (w * torch.clamp(mid[:, None] * v, low, high)).sum(dim=1) < r
         lam_lo = torch.where(up, mid, lam_lo)
         lam_hi = torch.where(up, lam_hi, mid)
-    # the upper end reaches the hyperplane (or the far side of it) whenever the box allows
-    lam = torch.where(r64 >= 0, lam_hi, lam_lo)
-    return torch.clamp(lam[:, None] * v, low, high).to(dt).view_as(p)
+    return torch.where(r >= 0, lam_hi, lam_lo)
 
 
 class FABConfig(BaseConfig):
