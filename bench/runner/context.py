@@ -149,10 +149,10 @@ def check_compile_backend(backend: Optional[str]) -> None:
         return
     import torch._dynamo
 
-    known = torch._dynamo.list_backends(exclude_tags=())
-    if backend not in known:
+    if backend not in torch._dynamo.list_backends(exclude_tags=()):
+        usual = sorted(set(torch._dynamo.list_backends()) | {"aot_eager", "eager"})  # without debug/test backends
         raise UsageError(f"--compile {backend!r}: not a torch.compile backend here; use one of "
-                         f"{', '.join(sorted(known))} (inductor is torch's default)")
+                         f"{', '.join(usual)} (inductor is torch's default)")
 
 
 def base_meta(ctx: RunContext, row_id: str, stage: str, components: list[Optional[Component]],
