@@ -108,3 +108,24 @@ def test_compile_inductor_on_cuda(tmp_path, kits):
     fast = bench.run(tiny_suite(), workdir=tmp_path / "b", plugins=kits, device="cuda", compile="inductor")
     assert plain.ok and fast.ok
     assert [r.metric_columns() for r in fast.rows] == [r.metric_columns() for r in plain.rows]
+
+
+def test_eval_cli_takes_the_device_options(tmp_path, testkit):
+    """``robarena eval --compile``: a pretrained model's attacks on the compiled model, same row."""
+    from bench.cli.main import main
+    from bench.runner.results import load_rows
+    from bench.testing.tiny import TinyLinear
+
+    torch.manual_seed(0)
+    ckpt = tmp_path / "lin.pt"
+    torch.save(TinyLinear((1, 8, 8), 10).state_dict(), ckpt)
+    rows = []
+    for extra, wd in (([], "plain"), (["--compile", "aot_eager"], "compiled")):
+        code = main(["-p", "robarena_testkit", "eval", "--arch", "tiny-linear", "--checkpoint", str(ckpt),
+                     "--dataset", "core/digits", "--attack", "sign:Linf:0.05", "--n", "40",
+                     "--workdir", str(tmp_path / wd), "--no-progress", *extra])
+        assert code == 0
+        (row,) = load_rows(tmp_path / wd, "eval")
+        rows.append(row)
+    assert rows[0].metric_columns() == rows[1].metric_columns()
+    assert store_cells(tmp_path / "plain").keys() != store_cells(tmp_path / "compiled").keys()

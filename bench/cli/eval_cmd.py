@@ -18,9 +18,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--label", default=None, help="row label (default: checkpoint file name)")
     p.add_argument("--n", type=int, default=500, help="number of test examples (default 500)")
     p.add_argument("--name", default="eval", help="suite name the results are stored under (default eval)")
-    from bench.cli.run import add_run_options
+    from bench.cli.run import add_device_options, add_run_options
 
     add_run_options(p)
+    add_device_options(p)
     p.set_defaults(handler=handle)
 
 
@@ -43,5 +44,6 @@ def handle(args: argparse.Namespace) -> int:
     result = evaluate(arch=args.arch, checkpoint=args.checkpoint, dataset=args.dataset,
                       attacks=[parse_attack(a) for a in args.attack], probes=[{"id": p} for p in args.probe],
                       label=args.label, n=args.n, name=args.name, workdir=args.workdir, device=args.device,
-                      plugins=args.plugins, progress=not args.no_progress, debug=args.debug)
+                      plugins=args.plugins, progress=not args.no_progress, debug=args.debug, amp=args.amp,
+                      channels_last=args.channels_last, compile=args.compile)
     return report(result, time.perf_counter() - start)

@@ -22,14 +22,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
 
 def add_scale_options(p: argparse.ArgumentParser) -> None:
     """Executor and device options of ``robarena run`` (docs/scale.md)."""
-    p.add_argument("--amp", action="store_true",
-                   help="bf16 mixed precision for training and clean inference on CUDA (never for attacks or "
-                        "robust scoring); ignored on CPU")
-    p.add_argument("--channels-last", action="store_true",
-                   help="channels_last memory format for models on CUDA; ignored on CPU")
-    p.add_argument("--compile", nargs="?", const="inductor", default=None, metavar="BACKEND",
-                   help="torch.compile the models attacks run on (default backend inductor; dynamic shapes); "
-                        "meant for GPUs, where it pays off; compile time is spent once per model")
+    add_device_options(p)
     p.add_argument("--executor", choices=["inprocess", "ray"], default="inprocess",
                    help="inprocess (default) or ray: one Ray task per cell (pip install 'robarena[ray]')")
     p.add_argument("--address", default=None,
@@ -38,6 +31,18 @@ def add_scale_options(p: argparse.ArgumentParser) -> None:
                    help="CPUs of the local Ray instance (default: all cores); not with --address")
     p.add_argument("--ray-gpus-per-task", type=float, default=1.0,
                    help="GPUs each Ray task declares when the device is CUDA (default 1; fractions share a GPU)")
+
+
+def add_device_options(p: argparse.ArgumentParser) -> None:
+    """--amp, --channels-last, --compile (``run`` and ``eval``)."""
+    p.add_argument("--amp", action="store_true",
+                   help="bf16 mixed precision for training and clean inference on CUDA (never for attacks or "
+                        "robust scoring); ignored on CPU")
+    p.add_argument("--channels-last", action="store_true",
+                   help="channels_last memory format for models on CUDA; ignored on CPU")
+    p.add_argument("--compile", nargs="?", const="inductor", default=None, metavar="BACKEND",
+                   help="torch.compile the models attacks run on (default backend inductor; dynamic shapes); "
+                        "meant for GPUs, where it pays off; compile time is spent once per model")
 
 
 def report(result, elapsed: float) -> int:
