@@ -57,8 +57,8 @@ def mock_suites(registry, plugin: str) -> list[dict]:
     them; the second, when the plugin has defenses, trains the first model with each of them
     and runs one attack. Models, attacks and tasks use their
     ``smoke_config()``: the point is that every component runs, not the paper budgets (the full
-    grid of a plugin such as classics, 9 models x 6 defenses x 17 attacks at paper budgets,
-    would take hours). Probes that read the suite's attacks get a fallback attack when the
+    grid of a plugin such as classics, 8 models x 4 defenses x 13 attacks at paper budgets,
+    ran for more than 10 minutes). Probes that read the suite's attacks get a fallback attack when the
     plugin has none.
     """
     if plugin not in {p.name for p in registry.plugins()}:
