@@ -40,10 +40,9 @@ def lr_at(train: TrainConfig, progress: float) -> float:
         peak = 0.4 if train.cyclic_peak_epoch is None else train.cyclic_peak_epoch / train.epochs
         return train.lr * (progress / peak if progress < peak else (1.0 - progress) / (1.0 - peak))
     if train.schedule == "step":
-        if not train.milestones:
-            return train.lr * train.gamma ** (1 if progress >= 0.5 else 0)
+        milestones = train.milestones or [train.epochs / 2]
         epoch = progress * train.epochs + 1e-9  # progress = step / total steps: absorb its rounding
-        return train.lr * train.gamma ** sum(1 for m in train.milestones if epoch >= m)
+        return train.lr * train.gamma ** sum(1 for m in milestones if epoch >= m)
     return train.lr
 
 
