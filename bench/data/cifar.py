@@ -1,4 +1,4 @@
-"""CIFAR-10 and CIFAR-100 (Krizhevsky, 2009) from the official python pickles, via torchvision.
+"""CIFAR-10 and CIFAR-100 (Krizhevsky, 2009) from the official python pickles, read safely.
 
 Files (the official ``cifar-10-python.tar.gz`` / ``cifar-100-python.tar.gz`` extracted in the
 data root)::
@@ -9,16 +9,23 @@ data root)::
 50,000 train / 10,000 test RGB 32x32 images; 10 classes (CIFAR-10) or the 100 fine classes
 (CIFAR-100). The md5s checked are torchvision's official ones
 (``torchvision.datasets.CIFAR10.train_list`` etc.).
+
+The batches are pickles, and ``pickle.load`` (which torchvision's CIFAR classes call) runs any
+code a planted file names. They are read here with :func:`bench.data.safe_pickle.load_data_pickle`,
+which admits only numpy arrays and plain values, whether or not ``verify`` is set; torchvision
+still supplies the official file names, md5s and download.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 import torch
 
-from bench.data.files import require_files, verify_md5
+from bench.data.files import DatasetChecksumError, require_files, verify_md5
 from bench.data.real import RawSplits, RealDataset
+from bench.data.safe_pickle import load_data_pickle
 
 
 def _official_table(tv_cls) -> dict[str, str]:
@@ -26,18 +33,38 @@ def _official_table(tv_cls) -> dict[str, str]:
     return {f"{tv_cls.base_folder}/{name}": md5 for name, md5 in rows}
 
 
-def _unchecked(tv_cls):
-    """torchvision's class with md5s removed: it then only checks presence (we verified already)."""
-    return type(tv_cls.__name__, (tv_cls,), {
-        "train_list": [[name, None] for name, _ in tv_cls.train_list],
-        "test_list": [[name, None] for name, _ in tv_cls.test_list],
-        "meta": {**tv_cls.meta, "md5": None},
-    })
+def _read_batches(title: str, folder: Path, names: list[str], label_key: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Concatenate batch files: 'data' (N, 3072) uint8 holding R, G, B 32x32 planes -> (N, 3, 32, 32)."""
+    xs, ys = [], []
+    for name in names:
+        path = folder / name
+        entry = load_data_pickle(path, title)
+        data = entry.get("data") if isinstance(entry, dict) else None
+        labels = entry.get(label_key) if isinstance(entry, dict) else None
+        if not (isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 2 and data.shape[1] == 3072
+                and isinstance(labels, list) and len(labels) == data.shape[0]
+                and all(isinstance(v, int) and not isinstance(v, bool) for v in labels)):
+            raise DatasetChecksumError(
+                f"{title}: {path} is not a valid batch file (expected a dict with 'data', a (N, 3072) uint8 array, "
+                f"and {label_key!r}, N integers); replace it with the file from the official archive")
+        xs.append(torch.from_numpy(np.ascontiguousarray(data.reshape(-1, 3, 32, 32))))
+        ys.append(torch.tensor(labels, dtype=torch.int64))
+    return torch.cat(xs), torch.cat(ys)
+
+
+def _read_names(title: str, path: Path, key: str) -> list[str]:
+    meta = load_data_pickle(path, title)
+    names = meta.get(key) if isinstance(meta, dict) else None
+    if not (isinstance(names, list) and names and all(isinstance(n, str) for n in names)):
+        raise DatasetChecksumError(f"{title}: {path} is not a valid meta file (expected {key!r}, a list of class "
+                                   "names); replace it with the file from the official archive")
+    return names
 
 
 class _Cifar(RealDataset):
     native_shape = (3, 32, 32)
     tv_name: ClassVar[str] = ""
+    label_key: ClassVar[str] = "labels"
     checksums: ClassVar[dict[str, str]] = {}
 
     @classmethod
@@ -62,16 +89,15 @@ class _Cifar(RealDataset):
         require_files(self.title, root, [root / rel for rel in table], how, self.config.root)
         if self.config.verify:
             verify_md5(self.title, root, table, how)
-        loader = _unchecked(tv)
-        train, test = loader(str(root), train=True), loader(str(root), train=False)
-
-        def arrays(ds) -> tuple[torch.Tensor, torch.Tensor]:
-            x = torch.from_numpy(np.ascontiguousarray(ds.data.transpose(0, 3, 1, 2)))  # NHWC -> NCHW
-            return x, torch.tensor(ds.targets, dtype=torch.int64)
-
-        (xt, yt), (xs, ys) = arrays(train), arrays(test)
-        return RawSplits(xt, yt, xs, ys, list(train.classes),
-                         {"files": sorted(table), "verified": bool(self.config.verify)})
+        folder = root / tv.base_folder
+        xt, yt = _read_batches(self.title, folder, [n for n, _ in tv.train_list], self.label_key)
+        xs, ys = _read_batches(self.title, folder, [n for n, _ in tv.test_list], self.label_key)
+        names = _read_names(self.title, folder / tv.meta["filename"], tv.meta["key"])
+        for split, y in (("training", yt), ("test", ys)):
+            if y.numel() and (int(y.min()) < 0 or int(y.max()) >= len(names)):
+                raise DatasetChecksumError(f"{self.title}: a {split} label is outside 0..{len(names) - 1} "
+                                           f"in {folder}; replace the files with the official archive's")
+        return RawSplits(xt, yt, xs, ys, names, {"files": sorted(table), "verified": bool(self.config.verify)})
 
 
 class CIFAR10(_Cifar):
@@ -87,4 +113,5 @@ class CIFAR100(_Cifar):
 
     title = "CIFAR-100"
     tv_name = "CIFAR100"
+    label_key = "fine_labels"
     source_url = "https://www.cs.toronto.edu/~kriz/cifar.html"

@@ -136,3 +136,80 @@ def test_pixel_order_matches_numpy_reference(tmp_path, c10):
     data = CIFAR10(CIFAR10.Config(root=str(tmp_path), verify=False))()
     ref = c10["x_test"].astype(np.float64).mean(axis=(0, 2, 3)) / 255
     assert np.allclose(data.x_test.double().mean(dim=(0, 2, 3)).numpy(), ref)
+
+
+# --------------------------------------------------------------------------- planted pickles (never executed)
+class _Exploit:
+    """Unpickling this calls ``pathlib.Path.touch(marker)``: proof that code ran."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import pathlib
+
+        return (pathlib.Path.touch, (pathlib.Path(self.marker),))
+
+
+@pytest.mark.parametrize("name", ["data_batch_2", "test_batch", "batches.meta"])
+@pytest.mark.parametrize("verify", [False, True])
+def test_a_planted_batch_file_is_never_executed_whatever_verify_says(tmp_path, c10, name, verify):
+    from bench.data.safe_pickle import UnsafePickleError
+
+    marker = tmp_path / "PWNED"
+    payload = pickle.dumps({"data": _Exploit(marker), "labels": [0]}, protocol=2)
+    pickle.loads(payload)  # the exploit works when unpickled ...
+    assert marker.exists()
+    marker.unlink()  # ... so its absence below means it was never unpickled
+    (c10["dir"] / name).write_bytes(payload)
+    # verify = true with a table matching the planted file: the md5 passes, the reader still refuses
+    cls = verified(CIFAR10, tmp_path, c10) if verify else CIFAR10
+    with pytest.raises(UnsafePickleError) as err:
+        cls(CIFAR10.Config(root=str(tmp_path), verify=verify))()
+    assert not marker.exists()
+    msg = str(err.value)
+    assert str(c10["dir"] / name) in msg and "it names " in msg and "never executes code" in msg
+
+
+def test_a_planted_cifar100_file_is_never_executed(tmp_path):
+    from bench.data.safe_pickle import UnsafePickleError
+
+    w = write_cifar100(tmp_path)
+    marker = tmp_path / "PWNED"
+    (w["dir"] / "train").write_bytes(pickle.dumps([_Exploit(marker)], protocol=4))
+    with pytest.raises(UnsafePickleError, match="train"):
+        CIFAR100(CIFAR100.Config(root=str(tmp_path), verify=False))()
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_batches_pickled_with_any_protocol_load_identically(tmp_path, c10, protocol):
+    """Re-pickling the batches (numpy arrays, lists, str) with another protocol changes nothing loaded."""
+    before = CIFAR10(CIFAR10.Config(root=str(tmp_path), verify=False))()
+    for path in c10["dir"].iterdir():
+        with open(path, "rb") as f:
+            obj = pickle.load(f, encoding="latin1")
+        path.write_bytes(pickle.dumps(obj, protocol=protocol))
+    after = CIFAR10(CIFAR10.Config(root=str(tmp_path), verify=False))()
+    assert torch.equal(before.x_train, after.x_train) and torch.equal(before.y_test, after.y_test)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "wrong_shape", "bool_labels", "label_out_of_range"])
+def test_a_damaged_batch_names_the_file(tmp_path, c10, damage):
+    path = c10["dir"] / "data_batch_3"
+    with open(path, "rb") as f:
+        batch = pickle.load(f, encoding="latin1")
+    if damage == "truncate":
+        path.write_bytes(path.read_bytes()[:200])
+    else:
+        if damage == "wrong_shape":
+            batch["data"] = batch["data"][:, :100]
+        elif damage == "bool_labels":
+            batch["labels"] = [True] * len(batch["labels"])
+        else:
+            batch["labels"] = [10] * len(batch["labels"])
+        path.write_bytes(pickle.dumps(batch, protocol=2))
+    with pytest.raises((DatasetChecksumError, DatasetNotFoundError)) as err:
+        CIFAR10(CIFAR10.Config(root=str(tmp_path), verify=False))()
+    msg = str(err.value)
+    assert ("data_batch_3" in msg or str(c10["dir"]) in msg) and "official archive" in msg
