@@ -1,8 +1,9 @@
 """Conformance over everything registered: every attack, defense and probe of every installed plugin.
 
 New components are tested automatically as soon as their plugin is installed (the timm model
-registry's approach): attacks stay in their threat model, are deterministic and leave the
-model untouched; defenses train a tiny model deterministically; probes return their columns.
+registry's approach): attacks stay in their threat model and are deterministic; defenses train
+a tiny model deterministically; probes and tasks return their columns; attacks, probes and tasks
+leave a model whose submodules are in a mixed state exactly as they found it.
 """
 import pytest
 
@@ -53,6 +54,11 @@ def test_every_defense_trains_every_compatible_tiny_model(defense, model):
 @pytest.mark.parametrize("entry", entries("probe"))
 def test_probe_conformance(entry):
     conformance.check_probe(entry)
+
+
+@pytest.mark.parametrize("entry", entries("task"))
+def test_task_conformance(entry):
+    conformance.check_task(entry)
 
 
 @pytest.mark.parametrize("entry", [e for e in entries("dataset") if e.values[0].spec.embedded])

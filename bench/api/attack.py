@@ -4,7 +4,8 @@ The final :meth:`Attack.__call__`:
 
 * checks inputs (shapes, dtype, box, labels) and that the attack supports the threat model;
 * puts the model in eval mode and freezes its parameters' ``requires_grad`` for the duration,
-  restoring both afterwards (an attack never changes the model);
+  restoring every submodule's mode, ``requires_grad`` and ``.grad`` afterwards, also on errors
+  (:func:`bench.api.model_state.preserved_model_state`: an attack never changes the model);
 * gives ``run`` its own ``torch.Generator`` seeded from ``seed``: attacks neither reseed nor
   consume the global RNG;
 * validates every returned example against the threat model (an exception, not an assert).
@@ -21,6 +22,7 @@ import torch
 from torch import nn
 
 from bench.api.config import BaseConfig
+from bench.api.model_state import preserved_model_state
 from bench.errors import ThreatModelViolation, UsageError
 from bench.threat import ThreatModel
 
@@ -74,20 +76,9 @@ class Attack(ABC):
                  target: Optional[torch.Tensor] = None) -> AttackOutput:
         name = type(self).__name__
         self._check_inputs(name, x, y, threat, target)
-        was_training = {m: m.training for m in model.modules()}
-        needs_grad = {p: p.requires_grad for p in model.parameters()}
-        model.eval()
-        for p in needs_grad:
-            p.requires_grad_(False)
         generator = torch.Generator(device=x.device).manual_seed(self.seed)
-        try:
-            with torch.enable_grad():
-                out = self.run(model, x.detach().clone(), y, threat, generator, target)
-        finally:
-            for m, mode in was_training.items():
-                m.training = mode
-            for p, flag in needs_grad.items():
-                p.requires_grad_(flag)
+        with preserved_model_state(model, freeze=True), torch.enable_grad():
+            out = self.run(model, x.detach().clone(), y, threat, generator, target)
         if isinstance(out, torch.Tensor):
             out = AttackOutput(out)
         if not isinstance(out, AttackOutput):

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from bench.api.config import BaseConfig
+from bench.api.model_state import preserved_model_state
 from bench.errors import RobarenaError
 from bench.threat import ThreatModel
 
@@ -77,7 +78,11 @@ def _check_flags(name: str, flags: object) -> list[str]:
 
 
 class Probe(ABC):
-    """Subclasses implement :meth:`run`; :meth:`__call__` runs it in eval mode and type-checks the result."""
+    """Subclasses implement :meth:`run`; :meth:`__call__` runs it in eval mode and type-checks the result.
+
+    The call leaves the model exactly as it found it: every submodule's mode, every parameter's
+    ``requires_grad`` and ``.grad`` (:func:`bench.api.model_state.preserved_model_state`).
+    """
 
     Config: ClassVar[type[BaseConfig]] = BaseConfig
 
@@ -90,13 +95,9 @@ class Probe(ABC):
         """Compute the probe on ``model`` (eval mode)."""
 
     def __call__(self, model: nn.Module, data: ProbeInput) -> ProbeResult:
-        was_training = model.training
-        model.eval()
         generator = torch.Generator(device=data.x.device).manual_seed(self.seed)
-        try:
+        with preserved_model_state(model):
             result = self.run(model, data, generator)
-        finally:
-            model.train(was_training)
         name = type(self).__name__
         if not isinstance(result, ProbeResult):
             raise RobarenaError(f"probe {name} returned {type(result).__name__}, expected ProbeResult")

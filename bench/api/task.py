@@ -11,6 +11,7 @@ from torch import nn
 
 from bench.api.config import BaseConfig
 from bench.api.data import DatasetSplits
+from bench.api.model_state import preserved_model_state
 from bench.errors import RobarenaError
 
 
@@ -48,6 +49,12 @@ class TaskResult:
 
 
 class Task(ABC):
+    """Subclasses implement :meth:`run`; :meth:`__call__` runs it in eval mode and type-checks the result.
+
+    The call leaves the model exactly as it found it: every submodule's mode, every parameter's
+    ``requires_grad`` and ``.grad`` (:func:`bench.api.model_state.preserved_model_state`).
+    """
+
     Config: ClassVar[type[BaseConfig]] = BaseConfig
 
     def __init__(self, config: Optional[BaseConfig] = None, seed: int = 0) -> None:
@@ -84,9 +91,9 @@ class Task(ABC):
         return []
 
     def __call__(self, model: nn.Module, inputs: TaskInput) -> TaskResult:
-        model.eval()
         generator = torch.Generator(device=inputs.device).manual_seed(self.seed)
-        result = self.run(model, inputs, generator)
+        with preserved_model_state(model):
+            result = self.run(model, inputs, generator)
         if not isinstance(result, TaskResult):
             raise RobarenaError(f"task {type(self).__name__} returned {type(result).__name__}, expected TaskResult")
         metrics = {}

@@ -33,7 +33,7 @@ def tiny_linear():
 
 @pytest.fixture
 def robarena_conformance():
-    """The module :mod:`bench.testing.conformance` (``check_attack``, ``check_defense``, ``check_probe``)."""
+    """The module :mod:`bench.testing.conformance` (``check_attack``, ``check_defense``, ``check_probe``, ``check_task``)."""
     from bench.testing import conformance
 
     return conformance
