@@ -1,18 +1,22 @@
 """Threat models: the set of allowed adversarial examples around a clean input.
 
-``ThreatModel(norm="Linf", eps=8/255)`` allows ``||x_adv - x||_inf <= eps`` inside the
-box ``bounds`` (default [0, 1]); ``norm="unbounded"`` keeps only the box. Epsilons are
-floats; ``eps_display`` keeps a readable form ("8/255") beside them. torch is imported
-inside the tensor methods so that specs and suites stay light.
+``ThreatModel(norm="Linf", eps="8/255")`` allows ``||x_adv - x||_inf <= eps`` inside the box
+``bounds`` (default [0, 1]); ``norm="unbounded"`` keeps only the box. ``eps`` is an
+:class:`~bench.eps.Eps` (a float with its readable ``display``); ``eps_display`` repeats that
+display in ``model_dump`` (cache keys hold both). Radii are checked by
+:func:`~bench.eps.check_radius`: 0, nan, negative and meaninglessly large radii are refused.
+:class:`ThreatConfig` is the base of component configs with ``norm`` and ``eps`` fields. torch is
+imported inside the tensor methods so that specs and suites stay light.
 """
 from __future__ import annotations
 
 import math
-from fractions import Fraction
-from typing import TYPE_CHECKING, Literal, Optional, Union
+from typing import TYPE_CHECKING, Annotated, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, computed_field, model_validator
 
+from bench.config import BaseConfig
+from bench.eps import Eps, EpsRule, check_radius
 from bench.errors import ThreatModelViolation
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -24,27 +28,9 @@ CHECK_ATOL = 1e-5
 
 
 def parse_eps(value: Union[float, int, str]) -> tuple[float, str]:
-    """Parse ``0.03``, ``"8/255"`` or ``"inf"`` into (float, display string)."""
-    if isinstance(value, str):
-        text = value.strip()
-        if text.lower() in {"inf", "infinity"}:
-            return math.inf, "inf"
-        try:
-            if "/" in text:
-                num, den = text.split("/")
-                out = float(num) / float(den)
-            else:
-                out = float(text)
-        except (ValueError, ZeroDivisionError):
-            raise ValueError(f"eps {value!r} is not a number; write e.g. 0.03, '8/255' or 'inf'") from None
-        return out, text
-    out = float(value)
-    if math.isinf(out):
-        return out, "inf"
-    frac = Fraction(out).limit_denominator(255)
-    if frac.denominator == 255 and abs(float(frac) - out) < 1e-12:
-        return out, f"{frac.numerator}/255"
-    return out, f"{out:g}"
+    """``(float, display)`` of ``0.03``, ``"8/255"`` or ``"inf"`` (:class:`~bench.eps.Eps` rules; 0 allowed)."""
+    eps = Eps(value, allow_zero=True, allow_inf=True)
+    return float(eps), eps.display
 
 
 class ThreatModel(BaseModel):
@@ -53,8 +39,7 @@ class ThreatModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     norm: Norm = "Linf"
-    eps: float = 8 / 255
-    eps_display: str = ""
+    eps: Annotated[Eps, EpsRule(allow_inf=True)] = Eps("8/255")
     targeted: bool = False
     bounds: tuple[float, float] = (0.0, 1.0)
 
@@ -69,22 +54,11 @@ class ThreatModel(BaseModel):
             elif isinstance(norm, str) and norm.lower() in {"l2", "l_2"}:
                 data["norm"] = "L2"
             if "eps" not in data and data.get("norm") == "unbounded":
-                data["eps"] = math.inf
-            if "eps" in data:
-                try:
-                    eps, display = parse_eps(data["eps"])
-                except (TypeError, ValueError) as exc:
-                    raise ValueError(str(exc)) from None
-                data["eps"] = eps
-                data.setdefault("eps_display", display)
+                data["eps"] = "inf"
+            display = data.pop("eps_display", None)  # as model_dump writes it
+            if display and "eps" in data:
+                data["eps"] = Eps(data["eps"], display, allow_inf=True)
         return data
-
-    @field_validator("eps")
-    @classmethod
-    def _check_eps(cls, v: float) -> float:
-        if math.isnan(v) or v < 0:
-            raise ValueError(f"eps must be >= 0 (got {v}); use norm='unbounded' for no budget")
-        return v
 
     @model_validator(mode="after")
     def _check(self) -> "ThreatModel":
@@ -95,14 +69,19 @@ class ThreatModel(BaseModel):
             raise ValueError("an unbounded threat model has eps = inf; drop eps or pick Linf/L2")
         if self.norm != "unbounded" and math.isinf(self.eps):
             raise ValueError(f"{self.norm} with eps = inf: use norm='unbounded' instead")
-        if not self.eps_display:
-            object.__setattr__(self, "eps_display", parse_eps(self.eps)[1])
+        check_radius(self.eps, self.norm, self.bounds)
         return self
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def eps_display(self) -> str:
+        """The readable radius, e.g. ``8/255`` (``inf`` when unbounded)."""
+        return self.eps.display
 
     @property
     def label(self) -> str:
         """Short readable name, e.g. ``Linf 8/255`` or ``L2 0.5 targeted``."""
-        base = "unbounded" if self.norm == "unbounded" else f"{self.norm} {self.eps_display}"
+        base = "unbounded" if self.norm == "unbounded" else f"{self.norm} {self.eps.display}"
         return base + (" targeted" if self.targeted else "")
 
     # ------------------------------------------------------------------ tensor ops
@@ -161,3 +140,20 @@ def torch_isfinite_rows(flat: "torch.Tensor") -> "torch.Tensor":
     import torch
 
     return torch.isfinite(flat).all(dim=1)
+
+
+class ThreatConfig(BaseConfig):
+    """Base of component configs that carry a threat model as fields ``norm`` and ``eps``.
+
+    Subclasses declare ``norm: Literal["Linf", "L2"]`` and ``eps: Eps``; validation then checks the
+    radius for the norm (:func:`~bench.eps.check_radius`) and :meth:`threat` builds the model.
+    """
+
+    def threat(self) -> ThreatModel:
+        """The untargeted threat model ``norm``/``eps`` on the [0, 1] box."""
+        return ThreatModel(norm=self.norm, eps=self.eps)  # type: ignore[attr-defined]
+
+    @model_validator(mode="after")
+    def _radius_fits_norm(self) -> "ThreatConfig":
+        check_radius(self.eps, self.norm)  # type: ignore[attr-defined]
+        return self

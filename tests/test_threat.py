@@ -23,6 +23,16 @@ def test_parse_eps_fraction_and_display():
 def test_threat_model_rejects_bad_values():
     with pytest.raises(ValidationError, match="eps must be >= 0"):
         ThreatModel(norm="Linf", eps=-0.1)
+    with pytest.raises(ValidationError, match="eps = 0 allows no perturbation"):
+        ThreatModel(norm="L2", eps=0)
+    with pytest.raises(ValidationError, match="not a number"):
+        ThreatModel(norm="Linf", eps=math.nan)
+    with pytest.raises(ValidationError, match=r"larger than the box \(0.0, 1.0\) is wide"):
+        ThreatModel(norm="Linf", eps=1.5)
+    with pytest.raises(ValidationError, match="larger than the box"):
+        ThreatModel(norm="Linf", eps=0.6, bounds=(0.0, 0.5))
+    with pytest.raises(ValidationError, match="diameter of a 3 x 1024 x 1024"):
+        ThreatModel(norm="L2", eps=1e4)
     with pytest.raises(ValidationError, match="unbounded"):
         ThreatModel(norm="Linf", eps=math.inf)
     with pytest.raises(ValidationError):
@@ -33,6 +43,31 @@ def test_threat_model_rejects_bad_values():
         ThreatModel(norm="Linf", eps=0.1, colour="red")
 
 
+def test_radius_limits_are_inclusive():
+    """The box's width (Linf) and the 3 x 1024 x 1024 diameter (L2) themselves are allowed."""
+    assert ThreatModel(norm="Linf", eps=1.0).eps == 1.0
+    assert ThreatModel(norm="Linf", eps=255, bounds=(0.0, 255.0)).eps == 255
+    assert ThreatModel(norm="L2", eps=1024 * 3 ** 0.5).eps == pytest.approx(1773.6, abs=0.1)
+
+
+def test_dump_is_the_one_cache_keys_were_built_from():
+    """model_dump(mode="json") as before Eps existed: a float eps and eps_display beside it."""
+    assert ThreatModel(norm="Linf", eps="8/255").model_dump(mode="json") == {
+        "norm": "Linf", "eps": 8 / 255, "eps_display": "8/255", "targeted": False, "bounds": [0.0, 1.0]}
+    assert ThreatModel(norm="L2", eps="0.50", targeted=True).model_dump(mode="json") == {
+        "norm": "L2", "eps": 0.5, "eps_display": "0.50", "targeted": True, "bounds": [0.0, 1.0]}
+    unbounded = ThreatModel(norm="unbounded").model_dump(mode="json")
+    assert unbounded["eps"] == math.inf and unbounded["eps_display"] == "inf"
+    assert type(ThreatModel(eps=0.1).model_dump(mode="json")["eps"]) is float
+
+
+def test_round_trip_keeps_the_display():
+    threat = ThreatModel(norm="Linf", eps=0.03137254901960784, eps_display="8/255")
+    assert ThreatModel(**threat.model_dump()) == threat
+    assert ThreatModel(**threat.model_dump(mode="json")).label == "Linf 8/255"
+    assert ThreatModel(norm="Linf", eps=0.0313, eps_display="~8/255").label == "Linf ~8/255"
+
+
 def test_labels():
     assert ThreatModel(norm="linf", eps="8/255").label == "Linf 8/255"
     assert ThreatModel(norm="L2", eps=0.5, targeted=True).label == "L2 0.5 targeted"
@@ -40,7 +75,7 @@ def test_labels():
 
 
 @settings(max_examples=40, deadline=None)
-@given(eps=st.floats(0.0, 2.0), norm=st.sampled_from(["Linf", "L2"]), seed=st.integers(0, 10_000),
+@given(eps=st.floats(1e-6, 1.0), norm=st.sampled_from(["Linf", "L2"]), seed=st.integers(0, 10_000),
        scale=st.floats(0.0, 5.0))
 def test_projection_lands_inside_ball_and_box(eps, norm, seed, scale):
     gen = torch.Generator().manual_seed(seed)
