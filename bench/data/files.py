@@ -31,7 +31,8 @@ def data_root(root: Optional[str]) -> Path:
     return Path(chosen).expanduser()
 
 
-def _where(root: Path, explicit: Optional[str]) -> str:
+def describe_root(root: Path, explicit: Optional[str]) -> str:
+    """Where ``root`` came from, for error messages."""
     if explicit:
         return f"root = {str(root)!r} (the dataset's 'root' parameter)"
     if os.environ.get(ENV_VAR):
@@ -55,7 +56,7 @@ def require_files(title: str, root: Path, paths: Iterable[Path], how: str, expli
             lines.append(f"  ... and {len(missing) - MAX_LISTED} more missing")
     state = "not found" if len(missing) == len(paths) else "incomplete"
     raise DatasetNotFoundError(
-        f"{title} {state} under {_where(root, explicit_root)}.\n"
+        f"{title} {state} under {describe_root(root, explicit_root)}.\n"
         f"Expected these files ({len(missing)} of {len(paths)} missing):\n" + "\n".join(lines) + f"\nTo obtain them: {how}"
     )
 

@@ -28,24 +28,49 @@ import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import ClassVar, Optional
+from typing import Callable, ClassVar, Optional
 
 import torch
 from pydantic import Field
 
 from bench.data.files import require_files
 from bench.data.real import RawSplits, RealConfig, RealDataset
-from bench.errors import ConfigError, DatasetNotFoundError
+from bench.errors import ConfigError, DatasetChecksumError, DatasetNotFoundError
 
 TINY_URL = "http://cs231n.stanford.edu/tiny-imagenet-200.zip"
 
 
+# The formats of ImageFolder's file extensions (PIL's JPEG decoder also reads multi-picture JPEGs).
+# PIL picks a decoder by content, not name: without this list a file named .png holding EPS would
+# be rendered by Ghostscript, an external program.
+PIL_FORMATS = ("JPEG", "PNG", "PPM", "BMP", "TIFF", "WEBP")
+
+
 def _load_rgb(path: str) -> torch.Tensor:
-    """uint8 (3, H, W) through ImageFolder's default PIL loader (torchvision.io decoding is deprecated since 0.29)."""
-    from torchvision.datasets.folder import default_loader
+    """uint8 (3, H, W) through PIL, converted to RGB (torchvision.io decoding is deprecated since 0.29).
+
+    Only :data:`PIL_FORMATS` are decoded; a file that is not a readable image of one of them is a
+    :class:`DatasetChecksumError` naming it.
+    """
+    from PIL import Image
     from torchvision.transforms.v2.functional import pil_to_tensor
 
-    return pil_to_tensor(default_loader(path))  # PIL, converted to RGB
+    try:
+        with open(path, "rb") as f, Image.open(f, formats=PIL_FORMATS) as img:
+            rgb = img.convert("RGB")
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
+        raise DatasetChecksumError(
+            f"{path} is not a readable image ({type(exc).__name__}; formats read: {', '.join(PIL_FORMATS)}); "
+            "replace or delete it") from None
+    return pil_to_tensor(rgb)
+
+
+def _read_text(path: Path, title: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetChecksumError(f"{title}: {path} is not a readable text file ({type(exc).__name__}); "
+                                   "replace it with the file from the official archive") from None
 
 
 def _load_sized(path: str, size: Optional[int]) -> torch.Tensor:
@@ -113,13 +138,22 @@ class ImageFolder(RealDataset):
     Config = ImageFolderConfig
     title = "ImageFolder"
 
+    def expected_files(self) -> tuple[list[Path], str, Callable[[Path], bool]]:
+        train_dir, test_dir = self.root / self.config.train_dir, self.root / self.config.test_dir
+        how = f"put images in {train_dir}/<class>/ and {test_dir}/<class>/ ({', '.join(PIL_FORMATS)})"
+        return [train_dir, test_dir], how, Path.is_dir
+
+    def preflight(self) -> None:
+        if self.config.download:
+            raise ConfigError("core/imagefolder reads local files only; download = true is not supported")
+        super().preflight()
+
     def read(self) -> RawSplits:
         c, root = self.config, self.root
         if c.download:
             raise ConfigError("core/imagefolder reads local files only; download = true is not supported")
-        train_dir, test_dir = root / c.train_dir, root / c.test_dir
-        require_files(self.title, root, [train_dir, test_dir],
-                      f"put images in {train_dir}/<class>/ and {test_dir}/<class>/ (any format PIL reads)", c.root)
+        (train_dir, test_dir), how, is_dir = self.expected_files()
+        require_files(self.title, root, [train_dir, test_dir], how, c.root, exists=is_dir)
         train, test = _image_folder(train_dir, self.title), _image_folder(test_dir, self.title)
         unknown = sorted(set(test.classes) - set(train.classes))
         if unknown:
@@ -139,17 +173,22 @@ class TinyImageNet(RealDataset):
     folder: ClassVar[str] = "tiny-imagenet-200"
     expected_counts: ClassVar[tuple[int, int, int]] = (200, 500, 10000)  # classes, train per class, val images
 
+    def expected_files(self) -> tuple[list[Path], str, Callable[[Path], bool]]:
+        base = self.root / self.folder
+        how = f"download {TINY_URL} and extract it inside {self.root}, or set download = true in the dataset's params"
+        top = [base / "wnids.txt", base / "train", base / "val" / "images", base / "val" / "val_annotations.txt"]
+        return top, how, Path.exists
+
     def read(self) -> RawSplits:
         c, root = self.config, self.root
         base = root / self.folder
-        how = f"download {TINY_URL} and extract it inside {root}, or set download = true in the dataset's params"
+        top, how, _ = self.expected_files()
         if c.download and not (base / "wnids.txt").exists():
             from torchvision.datasets.utils import download_and_extract_archive
 
             download_and_extract_archive(TINY_URL, str(root))
-        top = [base / "wnids.txt", base / "train", base / "val" / "images", base / "val" / "val_annotations.txt"]
         require_files(self.title, root, top, how, c.root)
-        wnids = [w.strip() for w in (base / "wnids.txt").read_text().split() if w.strip()]
+        wnids = [w.strip() for w in _read_text(base / "wnids.txt", self.title).split() if w.strip()]
         require_files(self.title, root, [base / "train" / w / "images" for w in wnids], how, c.root)
         train = _image_folder(base / "train", self.title)
         if sorted(train.classes) != sorted(wnids):
@@ -169,13 +208,13 @@ class TinyImageNet(RealDataset):
         meta = {"folder": self.folder}
         words = base / "words.txt"
         if words.exists():
-            table = dict(line.split("\t", 1) for line in words.read_text().splitlines() if "\t" in line)
+            table = dict(line.split("\t", 1) for line in _read_text(words, self.title).splitlines() if "\t" in line)
             meta["class_words"] = [table.get(w, w).split(",")[0].strip() for w in train.classes]
         return RawSplits(xt, yt, decode([str(p) for p in paths], c.size), ys, list(train.classes), meta)
 
     def _val(self, base: Path) -> list[tuple[Path, str]]:
         rows = []
-        for n, line in enumerate((base / "val" / "val_annotations.txt").read_text().splitlines(), 1):
+        for n, line in enumerate(_read_text(base / "val" / "val_annotations.txt", self.title).splitlines(), 1):
             if not line.strip():
                 continue
             parts = line.split("\t")

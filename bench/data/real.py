@@ -19,18 +19,19 @@ crops: 4.1 GB), so use ``n_train`` on small machines.
 from __future__ import annotations
 
 import json
+import re
 from abc import abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Optional, Union
+from typing import Any, Callable, ClassVar, Literal, Optional, Union
 
 import torch
 from pydantic import Field, field_validator
 
 from bench.api.config import BaseConfig
 from bench.api.data import Dataset, DatasetSplits
-from bench.data.files import data_root
-from bench.errors import ConfigError
+from bench.data.files import data_root, describe_root, require_files
+from bench.errors import ConfigError, DatasetNotFoundError
 
 
 class RealConfig(BaseConfig):
@@ -66,27 +67,50 @@ def _check_id_list(ids: list[int], where: str) -> None:
         raise ValueError(f"{where}: ids must be unique, repeated: {dup}")
 
 
+MAX_ID_FILE_BYTES = 64 << 20
+
+
 def read_ids(spec: Union[list[int], str]) -> list[int]:
-    """An id list given inline or as a path to a JSON file or a text file (whitespace/comma separated, '#' comments)."""
+    """An id list given inline or as a path to a JSON file or a text file (whitespace/comma separated, '#' comments).
+
+    A file that is not an id list is reported without quoting its content (``test_ids = "/etc/passwd"``
+    must not copy the file's first line into error rows).
+    """
     if isinstance(spec, list):
         return spec
     path = Path(spec).expanduser()
     if not path.is_file():
         raise ConfigError(f"test_ids file {str(path)!r} does not exist "
                           "(relative paths are taken from the working directory)")
-    text = path.read_text()
+
+    def invalid(why: str) -> ConfigError:
+        return ConfigError(f"test_ids file {str(path)!r} is not a valid id list ({why}); give a JSON list of "
+                           "integers, {'ids': [...]}, or a text file of integers separated by spaces, commas or lines")
+
     try:
-        if path.suffix.lower() == ".json":
+        if path.stat().st_size > MAX_ID_FILE_BYTES:
+            raise invalid(f"larger than {MAX_ID_FILE_BYTES >> 20} MB")
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise invalid(f"cannot be read as UTF-8 text: {type(exc).__name__}") from None
+    if path.suffix.lower() == ".json":
+        try:
             data = json.loads(text)
-            ids = data["ids"] if isinstance(data, dict) else data
-        else:
-            tokens = " ".join(line.split("#", 1)[0] for line in text.splitlines()).replace(",", " ").split()
-            ids = [int(t) for t in tokens]
+        except ValueError:
+            raise invalid("not valid JSON") from None
+        ids = data.get("ids") if isinstance(data, dict) else data
         if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
-            raise ValueError("expected a list of integers")
+            raise invalid("expected a list of integers")
+    else:
+        tokens = " ".join(line.split("#", 1)[0] for line in text.splitlines()).replace(",", " ").split()
+        bad = next((n for n, t in enumerate(tokens, 1) if not re.fullmatch(r"[+-]?\d+", t)), None)
+        if bad is not None:
+            raise invalid(f"token {bad} is not an integer")
+        ids = [int(t) for t in tokens]
+    try:
         _check_id_list(ids, f"test_ids file {str(path)!r}")
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ConfigError(f"cannot read test_ids from {str(path)!r}: {exc}") from None
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     return ids
 
 
@@ -156,6 +180,30 @@ class RealDataset(Dataset):
     @abstractmethod
     def read(self) -> RawSplits:
         """Check the expected files (download them first if asked), verify, decode into uint8."""
+
+    def expected_files(self) -> Optional[tuple[list[Path], str, Callable[[Path], bool]]]:
+        """The files :meth:`read` checks first: (paths, how to obtain them, presence test); None if unknown."""
+        return None
+
+    def preflight(self) -> None:
+        """Cheap checks made while planning, before a run is recorded (no file is decoded): a
+        ``test_ids`` file, that the data root is a directory and, unless ``download = true``, that
+        the :meth:`expected_files` are present."""
+        c, root = self.config, self.root
+        if c.test_ids is not None:
+            read_ids(c.test_ids)
+        if root.exists() and not root.is_dir():
+            raise DatasetNotFoundError(f"{self.title or type(self).__name__}: the data root is a file, not a "
+                                       f"directory: {describe_root(root, c.root)}")
+        if c.download:
+            return
+        expected = self.expected_files()
+        if expected is not None:
+            paths, how, exists = expected
+            require_files(self.title, root, paths, how, c.root, exists=exists)
+        elif not root.is_dir():
+            raise DatasetNotFoundError(f"{self.title or type(self).__name__}: the data root does not exist: "
+                                       f"{describe_root(root, c.root)}; see docs/datasets.md for the files it expects")
 
     @classmethod
     def output_shape(cls, config: RealConfig) -> Optional[tuple[int, int, int]]:

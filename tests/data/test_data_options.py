@@ -61,7 +61,7 @@ def test_bad_test_ids_are_errors(c10, tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         load(c10, test_ids=str(tmp_path / "nope.json"))
     (tmp_path / "bad.txt").write_text("1 2 x")
-    with pytest.raises(ConfigError, match="cannot read test_ids"):
+    with pytest.raises(ConfigError, match="not a valid id list"):
         load(c10, test_ids=str(tmp_path / "bad.txt"))
 
 
