@@ -1,34 +1,39 @@
 """The registry: every spec by qualified id ``<plugin>/<method>``, implementations imported lazily.
 
 Built from a plugin manager by calling each registration hook implementation separately,
-so every spec is attributed to the plugin (and distribution) that returned it.
+so every spec is attributed to the plugin (and distribution) that returned it. Ids that no
+plugin registers can still be resolved by a :class:`Resolver` (``timm/<name>`` models are one).
 """
 from __future__ import annotations
 
 import difflib
 import importlib
 from dataclasses import dataclass
-from typing import Any, Iterable, Optional
+from typing import Any, Callable, Generic, Iterable, Iterator, Literal, Optional, TypeVar, Union, overload
 
 from pydantic import ValidationError
 
 from bench.errors import PluginValidationError, RegistryCollisionError, UnknownComponentError
 from bench.hookspecs import REGISTRATION_HOOKS
 from bench.plugins import PluginInfo, RobarenaPluginManager, get_plugin_manager
-from bench.specs import SPEC_TYPES, ComponentSpec
+from bench.specs import (SPEC_TYPES, AttackSpec, ClaimSpec, ComponentSpec, DatasetSpec, DefenseSpec, Kind,
+                         ModelSpec, ProbeSpec, SuiteSpec, TaskSpec)
+
+SpecT = TypeVar("SpecT", bound=ComponentSpec, covariant=True)
+KindName = Union[Kind, str]
 
 
 @dataclass(frozen=True)
-class Entry:
-    """A registered component: its qualified id, spec and the plugin that registered it."""
+class Entry(Generic[SpecT]):
+    """A registered component: its qualified id, its spec (of its kind's spec type) and its plugin."""
 
     qualified_id: str
-    spec: Any
+    spec: SpecT
     plugin: PluginInfo
 
     @property
-    def kind(self) -> str:
-        return self.spec.kind
+    def kind(self) -> Kind:
+        return Kind(self.spec.kind)
 
     @property
     def version(self) -> str:
@@ -53,21 +58,55 @@ def resolve_target(target: str, what: str = "target") -> Any:
     return obj
 
 
+@dataclass(frozen=True)
+class Resolver:
+    """Makes entries on demand for ``kind`` ids that start with ``prefix`` and that no plugin registers.
+
+    ``make(ident)`` returns the :class:`Entry` or raises :class:`UnknownComponentError` saying why
+    the id is unknown (e.g. ``timm/<name>`` for any timm architecture, see :mod:`bench.timm_models`).
+    """
+
+    kind: Kind
+    prefix: str
+    make: Callable[[str], Entry[ComponentSpec]]
+
+    def handles(self, kind: Kind, ident: str) -> bool:
+        return kind == self.kind and ident.startswith(self.prefix)
+
+
+#: Resolvers that ship with robarena, as lazy ``"module:attr"`` references: imported on the first
+#: id that no plugin registers, so the registry imports none of them (and they may import it).
+BUILTIN_RESOLVERS = ("bench.timm_models:RESOLVER",)
+_extra_resolvers: list[Resolver] = []
+
+
+def register_resolver(resolver: Resolver) -> None:
+    """Consult ``resolver`` (after the built-in ones) for ids no plugin registers, in every registry."""
+    if resolver not in _extra_resolvers:
+        _extra_resolvers.append(resolver)
+
+
+def resolvers() -> list[Resolver]:
+    """The built-in resolvers, then those added with :func:`register_resolver`."""
+    builtin = [resolve_target(ref, what="built-in resolver") for ref in BUILTIN_RESOLVERS]
+    return builtin + list(_extra_resolvers)
+
+
 class Registry:
     """Specs of every kind, looked up by qualified id (or by a bare name when unambiguous)."""
 
     def __init__(self, pm: RobarenaPluginManager) -> None:
         self.pm = pm
-        self._entries: dict[str, dict[str, Entry]] = {kind: {} for kind in REGISTRATION_HOOKS}
-        for kind, hook_name in REGISTRATION_HOOKS.items():
-            hook = getattr(pm.hook, hook_name)
+        self._entries: dict[Kind, dict[str, Entry[ComponentSpec]]] = {kind: {} for kind in Kind}
+        for kind in Kind:
+            hook = getattr(pm.hook, REGISTRATION_HOOKS[kind])
             for impl in hook.get_hookimpls():
                 info = pm.infos.get(impl.plugin_name) or PluginInfo(
                     impl.plugin_name, str(impl.plugin), "local", "0"
                 )
                 self._collect(kind, impl, info)
 
-    def _collect(self, kind: str, impl: Any, info: PluginInfo) -> None:
+    def _collect(self, kind: Kind, impl: Any, info: PluginInfo) -> None:
         where = f"plugin {info.name!r} ({info.distribution} {info.version}), hook {REGISTRATION_HOOKS[kind]}"
         try:
             returned = impl.function()
@@ -99,22 +138,40 @@ class Registry:
             self._entries[kind][qid] = Entry(qid, item, info)
 
     # ------------------------------------------------------------------ lookup
-    def entries(self, kind: str) -> list[Entry]:
-        return sorted(self._entries[kind].values(), key=lambda e: e.qualified_id)
+    def entries(self, kind: KindName) -> list[Entry[ComponentSpec]]:
+        """The registered entries of ``kind``, by qualified id (resolvable ids are not listed)."""
+        return sorted(self._entries[Kind.parse(kind)].values(), key=lambda e: e.qualified_id)
 
-    def ids(self, kind: str) -> list[str]:
+    def ids(self, kind: KindName) -> list[str]:
         return [e.qualified_id for e in self.entries(kind)]
 
-    def get(self, kind: str, ident: str) -> Entry:
+    @overload
+    def get(self, kind: Literal[Kind.DATASET, "dataset"], ident: str) -> Entry[DatasetSpec]: ...
+    @overload
+    def get(self, kind: Literal[Kind.MODEL, "model"], ident: str) -> Entry[ModelSpec]: ...
+    @overload
+    def get(self, kind: Literal[Kind.DEFENSE, "defense"], ident: str) -> Entry[DefenseSpec]: ...
+    @overload
+    def get(self, kind: Literal[Kind.ATTACK, "attack"], ident: str) -> Entry[AttackSpec]: ...
+    @overload
+    def get(self, kind: Literal[Kind.PROBE, "probe"], ident: str) -> Entry[ProbeSpec]: ...
+    @overload
+    def get(self, kind: Literal[Kind.TASK, "task"], ident: str) -> Entry[TaskSpec]: ...
+    @overload
+    def get(self, kind: Literal[Kind.SUITE, "suite"], ident: str) -> Entry[SuiteSpec]: ...
+    @overload
+    def get(self, kind: Literal[Kind.CLAIM, "claim"], ident: str) -> Entry[ClaimSpec]: ...
+    @overload
+    def get(self, kind: KindName, ident: str) -> Entry[ComponentSpec]: ...
+
+    def get(self, kind: KindName, ident: str) -> Entry[ComponentSpec]:
         """Look ``ident`` up; a bare method name works when exactly one plugin registers it.
 
-        ``timm/<name>`` is a model id for any timm architecture (built with ``pretrained=False``).
+        Ids that no plugin registers go to the first :class:`Resolver` that handles them
+        (``timm/<name>`` is a model id for any timm architecture, built with ``pretrained=False``).
         """
+        kind = Kind.parse(kind)
         table = self._entries[kind]
-        if kind == "model" and ident.startswith("timm/") and ident not in table:
-            from bench.timm_models import timm_entry
-
-            return timm_entry(ident)
         if ident in table:
             return table[ident]
         if "/" not in ident:
@@ -124,6 +181,9 @@ class Registry:
             if len(matches) > 1:
                 names = ", ".join(sorted(m.qualified_id for m in matches))
                 raise UnknownComponentError(f"{kind} {ident!r} is ambiguous: use one of {names}")
+        for resolver in resolvers():
+            if resolver.handles(kind, ident):
+                return resolver.make(ident)
         hints = difflib.get_close_matches(ident, list(table) + [e.spec.name for e in table.values()], n=3)
         hint = f" Did you mean {', '.join(repr(h) for h in hints)}?" if hints else ""
         available = ", ".join(sorted(table)) or "(none installed)"
@@ -132,7 +192,7 @@ class Registry:
             "Run 'robarena ls' to list components, or install the plugin that provides it."
         )
 
-    def has(self, kind: str, ident: str) -> bool:
+    def has(self, kind: KindName, ident: str) -> bool:
         try:
             self.get(kind, ident)
         except UnknownComponentError:
@@ -142,8 +202,8 @@ class Registry:
     def plugins(self) -> list[PluginInfo]:
         return sorted(self.pm.infos.values(), key=lambda p: p.name)
 
-    def __iter__(self) -> Iterable[Entry]:
-        for kind in self._entries:
+    def __iter__(self) -> Iterator[Entry[ComponentSpec]]:
+        for kind in Kind:
             yield from self.entries(kind)
 
 
@@ -162,5 +222,5 @@ def get_registry(plugins: Iterable[str] = (), autoload: Optional[bool] = None, f
     return _CACHE[key]
 
 
-def spec_of(entry: Entry) -> ComponentSpec:
+def spec_of(entry: Entry[SpecT]) -> SpecT:
     return entry.spec

@@ -8,14 +8,43 @@ unknown keys, so a typo in a plugin is an error rather than a silent default.
 from __future__ import annotations
 
 import re
+from enum import Enum
 from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from bench.errors import UsageError
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
 _TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
 Norm = Literal["Linf", "L2", "unbounded"]
+
+
+class Kind(str, Enum):
+    """The kinds of registered components. A member equals its plain name (``Kind.MODEL == "model"``),
+    hashes like it and prints as it, so ``registry.get("model", ...)`` keeps working."""
+
+    DATASET = "dataset"
+    MODEL = "model"
+    DEFENSE = "defense"
+    ATTACK = "attack"
+    PROBE = "probe"
+    TASK = "task"
+    SUITE = "suite"
+    CLAIM = "claim"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @classmethod
+    def parse(cls, value: "str | Kind") -> "Kind":
+        """``value`` as a Kind; an unknown name is a :class:`UsageError` listing the kinds."""
+        try:
+            return cls(value)
+        except ValueError:
+            kinds = ", ".join(k.value for k in cls)
+            raise UsageError(f"unknown component kind {value!r}; use one of {kinds}") from None
 
 
 class Frozen(BaseModel):
@@ -153,13 +182,13 @@ class ClaimSpec(ComponentSpec):
     statement: str
 
 
-SPEC_TYPES: dict[str, type[ComponentSpec]] = {
-    "dataset": DatasetSpec,
-    "model": ModelSpec,
-    "defense": DefenseSpec,
-    "attack": AttackSpec,
-    "probe": ProbeSpec,
-    "task": TaskSpec,
-    "suite": SuiteSpec,
-    "claim": ClaimSpec,
+SPEC_TYPES: dict[Kind, type[ComponentSpec]] = {
+    Kind.DATASET: DatasetSpec,
+    Kind.MODEL: ModelSpec,
+    Kind.DEFENSE: DefenseSpec,
+    Kind.ATTACK: AttackSpec,
+    Kind.PROBE: ProbeSpec,
+    Kind.TASK: TaskSpec,
+    Kind.SUITE: SuiteSpec,
+    Kind.CLAIM: ClaimSpec,
 }

@@ -4,6 +4,9 @@ The model is ``timm.create_model(name, pretrained=False, num_classes=K, in_chans
 behind robarena's Classifier contract: [0, 1] inputs with normalization inside (``mean``/``std``,
 default none), ``features(x)`` from timm's ``forward_features`` + ``forward_head(pre_logits=True)``.
 Weights are never downloaded: robarena trains them or loads a user's checkpoint.
+
+The registry reaches this module through :data:`RESOLVER` (listed lazily in
+``bench.registry.BUILTIN_RESOLVERS``); the registry itself never imports it.
 """
 from __future__ import annotations
 
@@ -16,8 +19,8 @@ from pydantic import Field
 from bench.config import BaseConfig
 from bench.errors import UnknownComponentError
 from bench.plugins import PluginInfo
-from bench.registry import Entry
-from bench.specs import ModelSpec
+from bench.registry import Entry, Resolver
+from bench.specs import Kind, ModelSpec
 
 
 class TimmConfig(BaseConfig):
@@ -28,7 +31,7 @@ class TimmConfig(BaseConfig):
     std: Optional[list[float]] = None
 
 
-class TimmEntry(Entry):
+class TimmEntry(Entry[ModelSpec]):
     def load(self) -> Any:
         return _timm_class(self.spec.name)
 
@@ -54,7 +57,7 @@ def _timm_class(name: str) -> type:
     return TimmClassifier
 
 
-def timm_entry(ident: str) -> Entry:
+def timm_entry(ident: str) -> TimmEntry:
     """A registry entry for ``timm/<name>``; unknown names fail with timm's close matches."""
     name = ident[len("timm/"):]
     try:
@@ -72,3 +75,7 @@ def timm_entry(ident: str) -> Entry:
     spec = ModelSpec(name=name, version=version, target="bench.timm_models:TimmConfig",
                      summary=f"timm architecture {name} (pretrained=False)")
     return TimmEntry(ident, spec, PluginInfo("timm", "bench.timm_models", "timm", version))
+
+
+#: ``timm/<name>`` model ids, for the registry.
+RESOLVER = Resolver(Kind.MODEL, "timm/", timm_entry)
