@@ -14,7 +14,7 @@ EXIT_OK, EXIT_FAILED_CELLS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 def build_parser() -> argparse.ArgumentParser:
     from bench.cli import claims, eval_cmd, ls, mock_run, plugin_cmd, run, show, validate
-    from bench.leaderboard import cli as leaderboard_cli
+    from bench.cli import leaderboard_cmd
 
     parser = argparse.ArgumentParser(prog="robarena", description="Adversarial-robustness benchmark for PyTorch "
                                      "image classifiers: every defense x attack x probe cell, into a versioned leaderboard.")
@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     for module in (ls, run, eval_cmd, validate, mock_run, show, claims, plugin_cmd):
         module.add_parser(sub)
-    leaderboard_cli.add_parser(sub)
+    leaderboard_cmd.add_parser(sub)
     return parser
 
 

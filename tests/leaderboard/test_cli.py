@@ -11,7 +11,7 @@ import pytest
 
 from bench.errors import LeaderboardError
 from bench.leaderboard.build import build_snapshot, list_versions, load_snapshot
-from bench.leaderboard.cli import add_parser
+from bench.cli.leaderboard_cmd import add_parser
 
 
 def run(*argv: str) -> int:

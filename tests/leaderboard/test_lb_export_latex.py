@@ -5,7 +5,7 @@ import argparse
 import re
 
 from bench.leaderboard.build import build_snapshot
-from bench.leaderboard.cli import add_parser
+from bench.cli.leaderboard_cmd import add_parser
 from bench.leaderboard.render import export
 from bench.leaderboard.rows import validate_row
 
