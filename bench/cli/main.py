@@ -13,7 +13,7 @@ EXIT_OK, EXIT_FAILED_CELLS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bench.cli import claims, eval_cmd, ls, mock_run, plugin_cmd, run, show, validate
+    from bench.cli import claims, eval_cmd, ls, mock_run, plugin_cmd, run, show, store_cmd, validate
     from bench.cli import leaderboard_cmd
 
     parser = argparse.ArgumentParser(prog="robarena", description="Adversarial-robustness benchmark for PyTorch "
@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for module in (ls, run, eval_cmd, validate, mock_run, show, claims, plugin_cmd):
+    for module in (ls, run, eval_cmd, validate, mock_run, show, claims, plugin_cmd, store_cmd):
         module.add_parser(sub)
     leaderboard_cmd.add_parser(sub)
     return parser
@@ -34,6 +34,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        from bench.cli.paths import check_directory_options
+
+        check_directory_options(args)  # --workdir / --root naming a file
         return int(args.handler(args) or 0)
     except RobarenaError as exc:
         if args.debug:

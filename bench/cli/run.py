@@ -62,8 +62,10 @@ def report(result, elapsed: float) -> int:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from bench.cli.paths import check_writable_workdir
     from bench.runner.api import run
 
+    check_writable_workdir(args.workdir)
     start = time.perf_counter()
     result = run(args.suite, workdir=args.workdir, device=args.device, plugins=args.plugins,
                  progress=not args.no_progress, debug=args.debug, executor=args.executor, address=args.address,

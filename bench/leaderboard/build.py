@@ -7,7 +7,8 @@ web page was added also hold ``rows.tex`` (LaTeX table), ``index.html`` (static 
 ``artifacts/*.png`` (task images), with every file's sha256 and the plot list in ``meta.json``
 (``files``, ``figures``, ``images``, ``plot_notes``); older snapshots stay readable as they are.
 It is written into a temporary directory beside its final place and renamed into place, so a
-crash never leaves half a snapshot, and an existing version is never overwritten.
+crash never leaves half a snapshot, and an existing version is never overwritten (the folder
+a killed build leaves is removed by the next build: :mod:`bench.leaderboard.staging`).
 """
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Optional, Union
@@ -27,6 +27,8 @@ from bench.leaderboard.frame import to_frame
 from bench.leaderboard.rows import RowLike, dumps_jsonl, loads_jsonl, validate_rows
 from bench.leaderboard.schema import SCHEMA_VERSION, Row
 from bench.leaderboard.sources import RunArtifacts
+from bench.leaderboard.staging import check_root, make_staging_dir
+from bench.runner.suite import MAX_NAME_LENGTH
 
 __all__ = ["build_snapshot", "load_snapshot", "read_meta", "list_versions", "list_suites",
            "snapshot_dir", "is_valid_name", "to_frame", "check_files", "DEFAULT_ROOT", "RunArtifacts"]
@@ -39,10 +41,13 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 def is_valid_name(value: str) -> bool:
     """True for a usable suite or version directory name."""
-    return isinstance(value, str) and bool(_NAME.fullmatch(value))
+    return isinstance(value, str) and len(value) <= MAX_NAME_LENGTH and bool(_NAME.fullmatch(value))
 
 
 def _check_name(kind: str, value: str) -> str:
+    if isinstance(value, str) and len(value) > MAX_NAME_LENGTH:
+        raise LeaderboardError(f"invalid {kind} {value[:24]!r}... ({len(value)} characters): use at most "
+                               f"{MAX_NAME_LENGTH} (e.g. 'v1', '2024.06')")
     if not is_valid_name(value):
         raise LeaderboardError(
             f"invalid {kind} {value!r}: use letters, digits, '.', '_' and '-', starting with a letter "
@@ -51,8 +56,8 @@ def _check_name(kind: str, value: str) -> str:
 
 
 def snapshot_dir(root: Union[str, Path], suite: str, version: str) -> Path:
-    """Where a snapshot lives (names validated)."""
-    return Path(root) / _check_name("suite name", suite) / _check_name("version", version)
+    """Where a snapshot lives (names validated; a root that is a file is refused)."""
+    return check_root(root) / _check_name("suite name", suite) / _check_name("version", version)
 
 
 def _sha256(data: bytes) -> str:
@@ -158,8 +163,7 @@ def build_snapshot(rows: Iterable[RowLike], suite: str, version: str, root: Unio
         "suite": suite, "version": version, "created": created, "schema_version": SCHEMA_VERSION,
         "row_count": len(rows), "rows_sha256": _sha256(jsonl.encode("utf-8")), "notes": notes,
     }
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{version}.", suffix=".tmp", dir=final.parent))
+    tmp = make_staging_dir(final.parent, version)  # removes the folders of killed builds first
     try:
         _write(tmp / ROWS, jsonl)
         _write(tmp / CSV, render.to_csv(rows))

@@ -21,6 +21,7 @@ from bench.errors import UsageError
 from bench.threat import ThreatModel
 
 EpsValue = Union[float, str]
+MAX_NAME_LENGTH = 100  # suite names and leaderboard versions are directory names
 _LABEL = re.compile(r"^[^/\s][^/]*$")
 
 
@@ -145,6 +146,8 @@ class Suite(_Strict):
     @field_validator("name")
     @classmethod
     def _check_name(cls, v: str) -> str:
+        if len(v) > MAX_NAME_LENGTH:
+            raise ValueError(f"suite name {v[:24]!r}... is {len(v)} characters long; use at most {MAX_NAME_LENGTH}")
         if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", v):
             raise ValueError(f"suite name {v!r} may hold letters, digits, '.', '-' and '_' only")
         return v
@@ -175,12 +178,25 @@ def suite_from_dict(data: dict[str, Any], where: str = "(dict)") -> Suite:
         raise UsageError(_format_validation(exc, where)) from None
 
 
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError as exc:  # e.g. a name longer than the file system allows
+        text = str(path)
+        raise UsageError(f"suite {text[:24]!r}... ({len(text)} characters) is neither a suite name nor a readable "
+                         f"file ({exc.strerror}); give a suite name (at most {MAX_NAME_LENGTH} characters) or the "
+                         "path of a suite file") from None
+
+
 def load_suite_file(path: Union[str, Path]) -> Suite:
     path = Path(path)
-    if not path.is_file():
+    if not _is_file(path):
         raise UsageError(f"suite file {str(path)!r} does not exist")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"suite file {str(path)!r} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset "
+                         f"{exc.start}): a suite file is TOML; check the path") from None
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"suite file {str(path)!r} is not valid TOML: {exc}") from None
     return suite_from_dict(data, where=str(path))
@@ -193,7 +209,7 @@ def resolve_suite(suite: Any, registry: Any = None) -> Suite:
     if isinstance(suite, dict):
         return suite_from_dict(suite)
     text = str(suite)
-    if text.endswith(".toml") or Path(text).is_file():
+    if text.endswith(".toml") or _is_file(Path(text)):
         return load_suite_file(text)
     if registry is None:
         from bench.registry import get_registry
