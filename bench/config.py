@@ -22,16 +22,18 @@ class TrainConfig(BaseConfig):
     epochs: int = Field(10, ge=1)
     batch_size: int = Field(64, ge=1)
     optimizer: Literal["sgd", "adam"] = "sgd"
-    lr: float = Field(0.05, gt=0)
-    momentum: float = Field(0.9, ge=0, lt=1)
-    weight_decay: float = Field(5e-4, ge=0)
+    lr: float = Field(0.05, gt=0, allow_inf_nan=False)
+    momentum: float = Field(0.9, ge=0, lt=1, allow_inf_nan=False)
+    weight_decay: float = Field(5e-4, ge=0, allow_inf_nan=False)
     schedule: Literal["constant", "cosine", "cyclic", "step"] = "cosine"
     augment: list[Literal["crop", "flip"]] = Field(default_factory=list)
     crop_padding: int = Field(4, ge=0)
     milestones: list[int] = Field(default_factory=list, description="'step': epochs at which the lr is multiplied "
                                   "by gamma (P0: [80, 120] of 160); empty: once, at half of training")
-    gamma: float = Field(0.1, gt=0, le=1, description="'step': the factor applied at each milestone")
-    cyclic_peak_epoch: Optional[float] = Field(None, gt=0, description="'cyclic': the epoch at which the lr peaks "
+    gamma: float = Field(0.1, gt=0, le=1, allow_inf_nan=False,
+                         description="'step': the factor applied at each milestone")
+    cyclic_peak_epoch: Optional[float] = Field(None, gt=0, allow_inf_nan=False,
+                                               description="'cyclic': the epoch at which the lr peaks "
                                                "(P3: 7 of 15); None: at 2/5 of training")
 
     @model_validator(mode="after")

@@ -100,18 +100,19 @@ def test_malicious_pickle_checkpoint_is_refused(tmp_path, testkit):
     with pytest.raises(UnsafeCheckpointError, match="refusing to load"):
         load_state(str(ckpt))
     assert not marker.exists()
-    res = bench.evaluate(arch="tiny-linear", checkpoint=str(ckpt), dataset="core/digits", attacks=ATTACK, n=10,
-                         workdir=tmp_path / "wd", plugins=testkit)
-    assert not res.ok and "refusing to load" in res.failures[0].error
+    with pytest.raises(UsageError, match="refusing to load"):
+        bench.evaluate(arch="tiny-linear", checkpoint=str(ckpt), dataset="core/digits", attacks=ATTACK, n=10,
+                       workdir=tmp_path / "wd", plugins=testkit)  # refused while planning: no run recorded
     assert not marker.exists()
+    assert not (tmp_path / "wd" / "results.sqlite").exists()
 
 
 def test_checkpoint_that_does_not_match_the_architecture(tmp_path, testkit):
     ckpt = tmp_path / "wrong.safetensors"
     save_file({"foo": torch.zeros(3)}, str(ckpt))
-    res = bench.evaluate(arch="tiny-linear", checkpoint=str(ckpt), dataset="core/digits", attacks=ATTACK, n=10,
-                         workdir=tmp_path / "wd", plugins=testkit)
-    assert "does not match the architecture" in res.failures[0].error
+    with pytest.raises(UsageError, match="does not match the architecture: Missing key.*Unexpected key.*foo"):
+        bench.evaluate(arch="tiny-linear", checkpoint=str(ckpt), dataset="core/digits", attacks=ATTACK, n=10,
+                       workdir=tmp_path / "wd", plugins=testkit)
 
 
 def test_missing_checkpoint_and_unknown_timm_name(tmp_path, testkit):

@@ -25,12 +25,23 @@ def local_ray():
     ray.shutdown()
 
 
-def ray_suite():
+@pytest.fixture(scope="module")
+def bad_mnist(tmp_path_factory):
+    """An MNIST root whose files are present (the plan's checks pass) but are not IDX files: loading fails."""
+    root = tmp_path_factory.mktemp("mnist")
+    (root / "MNIST" / "raw").mkdir(parents=True)
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                 "t10k-labels-idx1-ubyte"):
+        (root / "MNIST" / "raw" / name).write_bytes(b"not an idx file")
+    return str(root)
+
+
+def ray_suite(bad_mnist):
     """Every dependency shape: failed training, a dataset that does not load, eps list, a transfer attack
     (substitute), an OOM retry, a probe that reads the row's adversarial examples."""
     return tiny_suite(
         datasets=[{"id": "core/digits", "params": {"n_train": 300, "n_test": 60}},
-                  {"id": "core/mnist", "params": {"root": "/nonexistent/mnist"}}],
+                  {"id": "core/mnist", "params": {"root": bad_mnist, "verify": False}}],
         defenses=[{"id": "erm"}, {"id": "broken"}],
         attacks=[{"id": "sign", "eps": [0.05, 0.1]},
                  {"id": "oom-sign", "eps": 0.1, "params": {"max_batch": 10}},
@@ -52,9 +63,9 @@ def test_cli_ray_executor_starts_a_local_instance_with_the_same_keys(tmp_path, k
     assert row_dump(again.rows) == row_dump(load_rows(tmp_path / "wd", "tiny"))
 
 
-def test_ray_gives_the_in_process_rows_and_records(tmp_path, kits, local_ray):
-    inproc = bench.run(ray_suite(), workdir=tmp_path / "a", plugins=kits)
-    on_ray = bench.run(ray_suite(), workdir=tmp_path / "b", plugins=kits, executor="ray")
+def test_ray_gives_the_in_process_rows_and_records(tmp_path, kits, local_ray, bad_mnist):
+    inproc = bench.run(ray_suite(bad_mnist), workdir=tmp_path / "a", plugins=kits)
+    on_ray = bench.run(ray_suite(bad_mnist), workdir=tmp_path / "b", plugins=kits, executor="ray")
     assert row_dump(on_ray.rows) == row_dump(inproc.rows)  # metrics, flags, errors, artifacts digests
     assert store_cells(tmp_path / "b") == store_cells(tmp_path / "a")  # same keys, payloads and labels
     assert (on_ray.computed, on_ray.cached) == (inproc.computed, inproc.cached)
@@ -63,7 +74,7 @@ def test_ray_gives_the_in_process_rows_and_records(tmp_path, kits, local_ray):
     broken = next(r for r in on_ray.rows if r.defense == "broken" and r.dataset == "digits")
     assert broken.clean_accuracy is None and all("this defense always fails" in e for e in broken.errors)
     missing = [r for r in on_ray.rows if r.dataset == "mnist"]  # failed on the driver: nothing to submit
-    assert len(missing) == 2 and all("DatasetNotFoundError" in e for r in missing for e in r.errors)
+    assert len(missing) == 2 and all("not a valid IDX file" in e for r in missing for e in r.errors)
     # the worker retried the out-of-memory attack with halved batches: 32 -> 16 -> 8
     oom = [c for c in store_cells(tmp_path / "b").values() if c["meta"].get("attack") == "oom-sign"
            and c["status"] == "ok"]
@@ -85,8 +96,8 @@ def test_ray_eps_sweep_with_reuse_matches_in_process(tmp_path, kits, local_ray):
     assert sum(c["payload"].get("reused_smaller_eps", 0) for c in cells.values()) > 0
 
 
-def test_ray_rerun_computes_only_missing_or_corrupt_cells(tmp_path, kits, local_ray):
-    first = bench.run(ray_suite(), workdir=tmp_path, plugins=kits, executor="ray")
+def test_ray_rerun_computes_only_missing_or_corrupt_cells(tmp_path, kits, local_ray, bad_mnist):
+    first = bench.run(ray_suite(bad_mnist), workdir=tmp_path, plugins=kits, executor="ray")
     rec = next(c for c in store_cells(tmp_path).values() if c["meta"].get("column") == "sign Linf 0.1"
                and c["status"] == "ok")
     path = ArtifactCache(tmp_path / "cache").path(rec["payload"]["arrays"])
@@ -96,7 +107,7 @@ def test_ray_rerun_computes_only_missing_or_corrupt_cells(tmp_path, kits, local_
     sharing = [c for c in store_cells(tmp_path).values() if c["status"] == "ok"
                and c["payload"].get("arrays") == rec["payload"]["arrays"]]
     assert len(sharing) == 2  # content-addressed: oom-sign (retried at batch 8) made the same bytes
-    again = bench.run(ray_suite(), workdir=tmp_path, plugins=kits, executor="ray")
+    again = bench.run(ray_suite(bad_mnist), workdir=tmp_path, plugins=kits, executor="ray")
     assert again.computed == len(sharing)  # those cells only (failed cells are retried and fail again)
     assert row_dump(again.rows) == row_dump(first.rows)
     assert ArtifactCache(tmp_path / "cache").has(rec["payload"]["arrays"])

@@ -45,5 +45,5 @@ def handle(args: argparse.Namespace) -> int:
                       attacks=[parse_attack(a) for a in args.attack], probes=[{"id": p} for p in args.probe],
                       label=args.label, n=args.n, name=args.name, workdir=args.workdir, device=args.device,
                       plugins=args.plugins, progress=not args.no_progress, debug=args.debug, amp=args.amp,
-                      channels_last=args.channels_last, compile=args.compile)
+                      channels_last=args.channels_last, compile=args.compile, trust_modules=args.trust_module)
     return report(result, time.perf_counter() - start)

@@ -18,6 +18,9 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workdir", default=".robarena", help="results store and cache (default ./.robarena)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument("--trust-module", action="append", default=[], metavar="MODULE",
+                   help="let module:factory architectures call any function of MODULE (and its submodules), "
+                        "not only those marked @bench.model_factory; repeatable; never robarena's own modules")
 
 
 def add_scale_options(p: argparse.ArgumentParser) -> None:
@@ -70,5 +73,5 @@ def handle(args: argparse.Namespace) -> int:
     result = run(args.suite, workdir=args.workdir, device=args.device, plugins=args.plugins,
                  progress=not args.no_progress, debug=args.debug, executor=args.executor, address=args.address,
                  ray_num_cpus=args.ray_num_cpus, ray_gpus_per_task=args.ray_gpus_per_task, amp=args.amp,
-                 channels_last=args.channels_last, compile=args.compile)
+                 channels_last=args.channels_last, compile=args.compile, trust_modules=args.trust_module)
     return report(result, time.perf_counter() - start)

@@ -79,7 +79,7 @@ class _Idx(RealDataset):
         if self.config.download and not all(a.exists() for a in archives):
             root.mkdir(parents=True, exist_ok=True)
             legacy_off = type(tv.__name__, (tv,), {"_check_legacy_exist": lambda self: False})
-            legacy_off(str(root), train=True, download=True)  # fetches the .gz archives (md5-checked), decompresses them
+            legacy_off(str(root), train=True, download=True)  # fetches the .gz archives (md5-checked)
         require_files(self.title, root, archives, how, self.config.root, exists=present)
         if self.config.verify:
             orphans = [a.with_suffix("") for a in archives if not a.exists()]
@@ -117,7 +117,8 @@ def read_idx(path: Path, title: str, ndim: int) -> torch.Tensor:
     else:
         sizes = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
         if len(data) - header != math.prod(sizes):
-            problem = f"its header announces {' x '.join(map(str, sizes))} bytes of data, the file holds {len(data) - header}"
+            problem = (f"its header announces {' x '.join(map(str, sizes))} bytes of data, "
+                       f"the file holds {len(data) - header}")
         elif ndim == 3 and sizes[1:] != [28, 28]:
             problem = f"it holds {sizes[1]}x{sizes[2]} images, expected 28x28"
     if problem:

@@ -10,6 +10,7 @@ from bench.errors import UsageError
 from bench.leaderboard.schema import Row
 from bench.registry import get_registry
 from bench.runner.plan import Plan, build_plan
+from bench.runner.preflight import check_plan
 from bench.runner.suite import Suite, resolve_suite
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -54,7 +55,8 @@ class RunResult:
 def run(suite: Union[str, Path, dict, Suite], workdir: Union[str, Path] = DEFAULT_WORKDIR, device: str = "auto",
         plugins: Iterable[str] = (), progress: bool = False, debug: bool = False, executor: str = "inprocess",
         address: Optional[str] = None, ray_num_cpus: Optional[int] = None, ray_gpus_per_task: float = 1.0,
-        amp: bool = False, channels_last: bool = False, compile: Optional[str] = None) -> RunResult:
+        amp: bool = False, channels_last: bool = False, compile: Optional[str] = None,
+        trust_modules: Iterable[str] = ()) -> RunResult:
     """Run ``suite`` (a plugin-shipped name such as ``"quick"``, a TOML path, a dict or a Suite).
 
     Args:
@@ -69,7 +71,16 @@ def run(suite: Union[str, Path, dict, Suite], workdir: Union[str, Path] = DEFAUL
         channels_last: channels_last memory format on CUDA. Both are ignored, with a warning, on CPU.
         compile: a ``torch.compile`` backend (``"inductor"``, ...) for the models attacks run on, on
             any device; part of attack cells' cache keys (compiled kernels may round differently).
+        trust_modules: modules whose functions ``module:factory`` architectures may call (``--trust-module``;
+            added to ``ROBARENA_TRUSTED_MODULES`` for this run; never robarena's own modules).
     """
+    if trust_modules:
+        from bench.runner.models import trusting
+
+        with trusting(trust_modules):
+            return run(suite, workdir=workdir, device=device, plugins=plugins, progress=progress, debug=debug,
+                       executor=executor, address=address, ray_num_cpus=ray_num_cpus,
+                       ray_gpus_per_task=ray_gpus_per_task, amp=amp, channels_last=channels_last, compile=compile)
     from bench.runner.context import RunContext, check_compile_backend, resolve_device
     from bench.runner.results import rows_from_records
     from bench.runner.stages import LABEL_FIELDS
@@ -83,6 +94,7 @@ def run(suite: Union[str, Path, dict, Suite], workdir: Union[str, Path] = DEFAUL
     registry = get_registry(plugins)
     suite_obj = resolve_suite(suite, registry)
     plan = build_plan(suite_obj, registry)
+    check_plan(plan, registry, local_data=executor != "ray" or address is None)  # setup errors: exit 2, no run
     dev = resolve_device(device, require_local=executor != "ray" or address is None)
     ctx = RunContext(registry=registry, workdir=Path(workdir), device=dev, progress=progress,
                      eval_n=suite_obj.eval.n, eval_batch=suite_obj.eval.batch_size, debug=debug, amp=amp,

@@ -1,45 +1,98 @@
-"""Build classifiers: registered architectures, ``timm/<name>``, or a user's ``module:factory``,
-and load checkpoints safely (safetensors, or torch's weights-only loader; never a raw pickle)."""
+"""Build classifiers: registered architectures, ``timm/<name>``, or a user's ``module:factory``
+(opt-in: see :func:`check_factory`), and load checkpoints safely (safetensors, or torch's
+weights-only loader; never a raw pickle)."""
 from __future__ import annotations
 
+import ast
+import importlib
 import importlib.util
 import inspect
 import os
+import re
 import sys
 import sysconfig
+import tokenize
+from contextlib import contextmanager
+from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Iterable, Iterator, Optional, Sequence
 
 import torch
 from torch import nn
 
 from bench.api.model import Classifier, WrappedClassifier
 from bench.errors import UnsafeCheckpointError, UsageError
-from bench.registry import Registry, resolve_target
+from bench.factory import ENTRY_POINT_GROUP, is_marked
+from bench.registry import Registry
 
 
 TRUSTED_MODULES_ENV = "ROBARENA_TRUSTED_MODULES"
 _TIMM_LOADING_PARAMS = {"pretrained", "checkpoint_path", "pretrained_cfg", "pretrained_cfg_overlay", "cache_dir"}
+_DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 
-def check_factory(arch: str) -> None:
-    """Refuse a ``module:factory`` a suite may not call (suites are data and must not run code).
+def trusted_modules() -> set[str]:
+    """Modules the user trusts (``--trust-module`` / ``ROBARENA_TRUSTED_MODULES``, comma-separated)."""
+    return {m.strip() for m in os.environ.get(TRUSTED_MODULES_ENV, "").split(",") if m.strip()}
 
-    Allowed without asking: modules outside the Python installation (your project's code, an
-    editable install). Refused: the standard library, built-in modules and packages installed
-    in site-packages (``os:system``, ``subprocess:getoutput``, ``pandas:read_pickle`` would run
-    commands or unpickle files with the suite's ``arch_params``), unless the module is listed in
-    ``ROBARENA_TRUSTED_MODULES`` (comma-separated). Checked before anything is imported.
-    """
-    module_name = arch.partition(":")[0]
+
+@contextmanager
+def trusting(modules: Iterable[str]) -> Iterator[None]:
+    """Add ``modules`` to ``ROBARENA_TRUSTED_MODULES`` for the duration (Ray workers inherit it)."""
+    modules = [m.strip() for m in (modules.split(",") if isinstance(modules, str) else modules) if m.strip()]
+    for m in modules:
+        if not _DOTTED.match(m):
+            raise UsageError(f"--trust-module {m!r} is not a module name (e.g. mymodels or mypkg.nets)")
+    before = os.environ.get(TRUSTED_MODULES_ENV)
+    if modules:
+        os.environ[TRUSTED_MODULES_ENV] = ",".join(sorted(trusted_modules() | set(modules)))
+    try:
+        yield
+    finally:
+        if modules:
+            if before is None:
+                os.environ.pop(TRUSTED_MODULES_ENV, None)
+            else:
+                os.environ[TRUSTED_MODULES_ENV] = before
+
+
+def is_own_module(module_name: str) -> bool:
+    """robarena's own code (``bench.*``, ``robarena*`` plugin packages): never a factory."""
     top = module_name.split(".")[0]
-    trusted = {m.strip() for m in os.environ.get(TRUSTED_MODULES_ENV, "").split(",") if m.strip()}
-    if module_name in trusted or top in trusted:
-        return
-    hint = (f"suites may only name a factory in your own code; if you trust {top!r}, "
-            f"set {TRUSTED_MODULES_ENV}={top}")
+    return top == "bench" or top.startswith("robarena")
+
+
+def _declared_factories() -> set[str]:
+    """``module:attr`` values of the ``robarena.model_factories`` entry points (metadata only, nothing imported)."""
+    return {ep.value.replace(" ", "") for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def check_factory(arch: str) -> str:
+    """Decide, before anything is imported, whether a suite may use ``module:factory`` (suites are data).
+
+    Returns how it is allowed: ``"declared"`` (an entry point of ``robarena.model_factories``),
+    ``"trusted"`` (the module or a parent package is trusted) or ``"marked"`` (your own code
+    outside the Python installation whose source file defines ``factory`` under
+    ``@bench.model_factory``: read with :mod:`ast`, not imported). Refused with
+    :class:`UsageError`: robarena's own modules whatever is trusted; the standard library and
+    installed packages unless trusted or declared; your own modules without the decorator;
+    modules that do not exist.
+    """
+    module_name, _, attr = arch.partition(":")
+    if not (_DOTTED.match(module_name) and _DOTTED.match(attr)):
+        raise UsageError(f"architecture {arch!r} must look like package.module:factory")
+    top = module_name.split(".")[0]
+    if is_own_module(module_name):
+        raise UsageError(f"architecture {arch!r}: robarena's own modules are never called as factories, "
+                         "whatever is trusted; use a registered model id (see 'robarena ls models')")
+    if any(module_name == t or module_name.startswith(t + ".") for t in trusted_modules()):
+        return "trusted"
+    hint = (f"if you trust it, pass --trust-module {module_name} (or set {TRUSTED_MODULES_ENV}={module_name}); "
+            f"a package's author can declare the factory in the {ENTRY_POINT_GROUP!r} entry-point group")
     if top in sys.stdlib_module_names or top in sys.builtin_module_names:
         raise UsageError(f"architecture {arch!r}: refusing to call into the standard library module {top!r}; {hint}")
+    if arch in _declared_factories():
+        return "declared"
     try:
         spec = importlib.util.find_spec(top)  # locates the top-level package without running it
     except (ImportError, ValueError):
@@ -50,6 +103,78 @@ def check_factory(arch: str) -> None:
     installed = {Path(sysconfig.get_paths()[k]).resolve() for k in ("stdlib", "platstdlib", "purelib", "platlib")}
     if origin in ("built-in", "frozen") or any(Path(origin).resolve().is_relative_to(d) for d in installed):
         raise UsageError(f"architecture {arch!r}: refusing to call into the installed package {top!r}; {hint}")
+    source = _source_file(spec, module_name.split(".")[1:])
+    if source is None:
+        raise UsageError(f"architecture {arch!r}: no module named {module_name!r} (is it on PYTHONPATH?)")
+    if not _defines_marked(source, attr):
+        raise UsageError(
+            f"architecture {arch!r}: {source} does not define {attr!r} under @bench.model_factory; decorate the "
+            f"function or nn.Module class where it is defined (from bench import model_factory) and name that "
+            f"module, or pass --trust-module {module_name} if you trust every function of it")
+    return "marked"
+
+
+def _source_file(spec: Any, parts: list[str]) -> Optional[Path]:
+    """The ``.py`` file of a submodule found by walking package folders (nothing imported)."""
+    if not parts:
+        origin = Path(spec.origin) if spec.origin and spec.origin not in ("built-in", "frozen") else None
+        return origin if origin is not None and origin.suffix == ".py" and origin.is_file() else None
+    for folder in spec.submodule_search_locations or []:
+        path = Path(folder)
+        for part in parts[:-1]:
+            path = path / part
+        for candidate in (path / parts[-1] / "__init__.py", path / f"{parts[-1]}.py"):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def _defines_marked(source: Path, attr: str) -> bool:
+    """Whether ``source`` defines ``attr`` at top level under ``@model_factory`` / ``@bench.model_factory``."""
+    try:
+        with tokenize.open(source) as f:
+            tree = ast.parse(f.read(), filename=str(source))
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return False
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name == attr:
+            return any((isinstance(d, ast.Name) and d.id == "model_factory")
+                       or (isinstance(d, ast.Attribute) and d.attr == "model_factory"
+                           and isinstance(d.value, ast.Name) and d.value.id == "bench")
+                       for d in node.decorator_list)
+    return False
+
+
+def resolve_factory(arch: str) -> Any:
+    """The callable behind ``module:factory`` once :func:`check_factory` allows it (imports the module).
+
+    It must be a Python function or an ``nn.Module`` subclass defined outside robarena, and, for
+    your own code, carry ``@bench.model_factory`` itself (an inherited marker does not count).
+    """
+    how = check_factory(arch)
+    module_name, _, attr = arch.partition(":")
+    try:
+        factory: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            factory = getattr(factory, part)
+    except (ImportError, AttributeError) as exc:
+        raise UsageError(f"architecture {arch!r}: cannot import it ({type(exc).__name__}: {exc}); check the "
+                         "module path and that its folder is on PYTHONPATH") from None
+    except Exception as exc:  # the module's own code failed while importing
+        raise UsageError(f"architecture {arch!r}: importing {module_name!r} raised "
+                         f"{type(exc).__name__}: {exc}") from None
+    if not (inspect.isfunction(factory) or (inspect.isclass(factory) and issubclass(factory, nn.Module))):
+        raise UsageError(f"architecture {arch!r} is a {type(factory).__name__}, not a Python function or an "
+                         "nn.Module class; refusing to call it")
+    if is_own_module(getattr(factory, "__module__", "") or ""):
+        raise UsageError(f"architecture {arch!r} is robarena's own {factory.__module__}.{factory.__qualname__}; "
+                         "robarena's code is never called as a factory")
+    if how == "marked" and not is_marked(factory):
+        raise UsageError(
+            f"architecture {arch!r} is not marked as a model factory; decorate it with @bench.model_factory "
+            f"(from bench import model_factory), or pass --trust-module {arch.partition(':')[0]} if you trust "
+            "every function of that module")
+    return factory
 
 
 def build_registered(entry: Any, params: dict, input_shape: Sequence[int], num_classes: int) -> nn.Module:
@@ -76,12 +201,7 @@ def build_arch(arch: str, registry: Registry, input_shape: Sequence[int], num_cl
         module = timm.create_model(name, pretrained=False, num_classes=num_classes, in_chans=input_shape[0], **params)
         return WrappedClassifier(module, input_shape, num_classes, mean, std)
     if ":" in arch:
-        check_factory(arch)
-        factory = resolve_target(arch, what=f"architecture {arch!r}")
-        if not (inspect.isfunction(factory) or (inspect.isclass(factory) and issubclass(factory, nn.Module))):
-            raise UsageError(f"architecture {arch!r} is a {type(factory).__name__}, not a Python function or an "
-                             "nn.Module class; refusing to call it")
-        module = factory(**params)
+        module = resolve_factory(arch)(**params)
         if not isinstance(module, nn.Module):
             raise UsageError(f"{arch} returned {type(module).__name__}, expected a torch.nn.Module")
         if isinstance(module, Classifier) and mean is None and std is None:
@@ -131,6 +251,7 @@ def load_into(model: nn.Module, state: dict[str, torch.Tensor], source: str) -> 
         try:
             target.load_state_dict(state, strict=True)
             return
-        except RuntimeError as exc:
-            errors.append(str(exc).splitlines()[0])
+        except RuntimeError as exc:  # "Error(s) in loading state_dict for X:" then missing/unexpected keys, shapes
+            detail = " ".join(line.strip() for line in str(exc).splitlines()[1:] if line.strip())
+            errors.append(detail if len(detail) <= 300 else detail[:297] + "...")
     raise UsageError(f"checkpoint {source} does not match the architecture: {errors[0]}")

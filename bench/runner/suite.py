@@ -17,7 +17,7 @@ from typing import Any, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bench.config import TrainConfig
-from bench.errors import UsageError
+from bench.errors import UnknownComponentError, UsageError
 from bench.threat import ThreatModel
 
 EpsValue = Union[float, str]
@@ -152,6 +152,14 @@ class Suite(_Strict):
             raise ValueError(f"suite name {v!r} may hold letters, digits, '.', '-' and '_' only")
         return v
 
+    @field_validator("seeds")
+    @classmethod
+    def _check_seeds(cls, v: list[int]) -> list[int]:
+        dup = sorted({s for s in v if v.count(s) > 1})
+        if dup:
+            raise ValueError(f"duplicate seed {dup[0]}: list each seed once (a seed trains every model once)")
+        return v
+
     @model_validator(mode="after")
     def _check_nonempty(self) -> "Suite":
         trained = self.datasets and self.models and self.defenses
@@ -191,6 +199,8 @@ def _is_file(path: Path) -> bool:
 def load_suite_file(path: Union[str, Path]) -> Suite:
     path = Path(path)
     if not _is_file(path):
+        if path.is_dir():
+            raise UsageError(f"{str(path)!r} is a directory, expected a suite name or a .toml file")
         raise UsageError(f"suite file {str(path)!r} does not exist")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -215,7 +225,12 @@ def resolve_suite(suite: Any, registry: Any = None) -> Suite:
         from bench.registry import get_registry
 
         registry = get_registry()
-    entry = registry.get("suite", text)
+    try:
+        entry = registry.get("suite", text)
+    except UnknownComponentError:
+        if Path(text).is_dir():  # `robarena run .`
+            raise UsageError(f"{text!r} is a directory, expected a suite name or a .toml file") from None
+        raise
     package, _, resource = entry.spec.target.partition(":")
     from importlib import resources
 
