@@ -19,25 +19,24 @@ first time it is opened for writing; until then a read-only open reads them unve
 ``running`` runs of this host whose process is gone (killed) as ``interrupted``; read-only
 opens report them so without writing (:meth:`ResultsStore.list_runs`).
 
-**Read-only work directories.** ``readonly=None`` (the default) opens for writing when it can
-and read-only otherwise (then writes raise :class:`StoreError`); ``readonly=True`` only reads;
-``readonly=False`` fails at once unless the store can be written.
+**Read-only work directories** are read as they are (:class:`bench.store.db.Database`:
+``readonly=None``, the default, writes when it can; ``True`` only reads; ``False`` must write).
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import sqlite3
-import time
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Iterator, Optional
 
-from bench.errors import RobarenaError
+from bench.store.db import Database, StoreError
 from bench.store.liveness import this_host, writer_gone
+
+__all__ = ["ResultsStore", "StoreError", "CorruptRecordError", "record_checksum", "artifact_digests", "utc_now"]
 
 TABLES = {
     "cells": """CREATE TABLE IF NOT EXISTS cells (
@@ -53,10 +52,6 @@ CHECKSUM_FORMAT = "robarena-cell/1"
 #: payload fields that hold artifact-cache digests (a string, or a dict of name -> digest)
 ARTIFACT_FIELDS = ("checkpoint", "arrays", "artifacts")
 DAMAGED = "damaged"  # status of a run whose cell list cannot be read (set by `robarena store check --repair`)
-
-
-class StoreError(RobarenaError):
-    """The results store cannot be opened, read or written."""
 
 
 class CorruptRecordError(StoreError):
@@ -86,82 +81,16 @@ def artifact_digests(payload: dict) -> list[tuple[str, str]]:
     return out
 
 
-def _readonly_error(exc: sqlite3.DatabaseError) -> bool:
-    text = str(exc).lower()
-    return "readonly" in text or "read-only" in text or "unable to open" in text
-
-
-class ResultsStore:
+class ResultsStore(Database):
     def __init__(self, path: Path, readonly: Optional[bool] = None) -> None:
-        self.path = Path(path)
-        self.readonly = False
-        self._check_location(create=readonly is not True)
-        if readonly:
-            self._open_readonly()
-        else:
-            try:
-                self._open_writable()
-            except _NotWritable:
-                if readonly is False:
-                    raise StoreError(self._readonly_message()) from None
-                self._open_readonly()
+        super().__init__(path, readonly)
         with self._guard():
             self._cell_columns = {row[1] for row in self.conn.execute("PRAGMA table_info(cells)")}
-            run_columns = {row[1] for row in self.conn.execute("PRAGMA table_info(runs)")}
-        if not self._cell_columns or not run_columns:
+            self._run_columns = {row[1] for row in self.conn.execute("PRAGMA table_info(runs)")}
+        if not self._cell_columns or not self._run_columns:
             self.conn.close()
             raise StoreError(f"{self.path} is an SQLite database but not a robarena results store (it has no "
                              f"cells or runs table); pass the --workdir of a robarena run")
-        self._run_columns = run_columns
-
-    # ------------------------------------------------------------------ opening
-    def _check_location(self, create: bool) -> None:
-        parent = self.path.parent
-        if parent.exists() and not parent.is_dir():
-            raise StoreError(f"work directory {parent} is a file, not a directory; pass --workdir a directory "
-                             "(it is created when missing)")
-        if self.path.is_dir():
-            raise StoreError(f"{self.path} is a directory, not a results database; move it aside (e.g. "
-                             f"`mv {self.path} {self.path}.bak`) or pass another --workdir")
-        if create and not parent.exists():
-            try:
-                parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StoreError(f"cannot create work directory {parent}: {exc.strerror}; pass a --workdir "
-                                 "you can write") from None
-
-    def _open_writable(self) -> None:
-        try:
-            conn = sqlite3.connect(str(self.path), timeout=60.0, isolation_level=None)
-        except sqlite3.DatabaseError as exc:
-            raise (_NotWritable() if _readonly_error(exc) else self._damaged(exc)) from None
-        self.conn = conn
-        try:
-            conn.execute("PRAGMA busy_timeout=60000")
-            conn.execute("PRAGMA journal_mode=WAL")
-            self._transact(self._migrate, guard=False)
-        except sqlite3.DatabaseError as exc:
-            conn.close()
-            raise (_NotWritable() if _readonly_error(exc) else self._damaged(exc)) from None
-
-    def _open_readonly(self) -> None:
-        if not self.path.is_file():
-            raise StoreError(f"no results database at {self.path}: run a suite with --workdir {self.path.parent} "
-                             "first")
-        uri = self.path.resolve().as_uri()
-        # immutable=1: a WAL database in a directory we cannot write (no -shm file can be made); nobody
-        # without write access can change it under us
-        for query in ("?mode=ro", "?mode=ro&immutable=1"):
-            conn = sqlite3.connect(uri + query, uri=True, timeout=60.0, isolation_level=None)
-            try:
-                conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
-            except sqlite3.DatabaseError as exc:
-                conn.close()
-                if "immutable" in query or not _readonly_error(exc):
-                    raise self._damaged(exc) from None
-                continue
-            self.conn, self.readonly = conn, True
-            return
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
         """Create the tables; add the columns older stores lack (sealing their records); mark dead runs."""
@@ -181,58 +110,6 @@ class ResultsStore:
             "SELECT run_id, pid, host FROM runs WHERE status = 'running'") if writer_gone(pid, host)]
         conn.executemany("UPDATE runs SET status = 'interrupted' WHERE run_id = ? AND status = 'running'",
                          [(run_id,) for run_id in gone])
-
-    def _damaged(self, exc: Exception) -> StoreError:
-        return StoreError(
-            f"{self.path} cannot be read as a results database ({exc}); robarena leaves it untouched: restore it "
-            f"from a backup, or move it aside (`mv {self.path} {self.path}.damaged`) and run the suite again to "
-            f"recompute its results (the artifact cache in {self.path.parent / 'cache'} is reused)")
-
-    def _readonly_message(self) -> str:
-        return (f"work directory {self.path.parent} is read-only ({self.path.name} cannot be written): make it "
-                "writable, or copy it and pass the copy as --workdir (`robarena show`, `leaderboard build` and "
-                "`store check` without --repair read it as it is)")
-
-    def close(self) -> None:
-        self.conn.close()
-
-    # ------------------------------------------------------------------ low level
-    @contextlib.contextmanager
-    def _guard(self) -> Iterator[None]:
-        """Turn an SQLite error while reading into a :class:`StoreError` naming the file and the fix."""
-        try:
-            yield
-        except sqlite3.DatabaseError as exc:
-            raise self._damaged(exc) from None
-
-    def _transact(self, body: Callable[[sqlite3.Connection], Any], guard: bool = True) -> Any:
-        """Run ``body(conn)`` in one write transaction, retrying while another writer holds the lock."""
-        if self.readonly:
-            raise StoreError(self._readonly_message())
-        for attempt in range(20):
-            try:
-                self.conn.execute("BEGIN IMMEDIATE")
-                result = body(self.conn)
-                self.conn.execute("COMMIT")
-                return result
-            except sqlite3.DatabaseError as exc:
-                if self.conn.in_transaction:
-                    self.conn.execute("ROLLBACK")
-                if not isinstance(exc, sqlite3.OperationalError) or "locked" not in str(exc) or attempt == 19:
-                    if not guard:
-                        raise
-                    if _readonly_error(exc):
-                        raise StoreError(self._readonly_message()) from None
-                    raise self._damaged(exc) from None
-                time.sleep(0.05 * (attempt + 1))
-            except BaseException:
-                if self.conn.in_transaction:
-                    self.conn.execute("ROLLBACK")
-                raise
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _write(self, sql: str, args: tuple) -> None:
-        self._transact(lambda conn: conn.execute(sql, args))
 
     # ------------------------------------------------------------------ cells
     def put_cell(self, key: str, stage: str, cell_id: str, status: str, payload: dict, meta: dict,
@@ -382,8 +259,3 @@ class ResultsStore:
         with self._guard():
             rows = self.conn.execute(f"{self._run_select()} {where} ORDER BY started, rowid", args).fetchall()
         return [self._run(row, strict=False) for row in rows]
-
-
-class _NotWritable(Exception):
-    """The store could not be opened for writing (read-only file or directory)."""
-
