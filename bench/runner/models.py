@@ -216,6 +216,9 @@ def build_arch(arch: str, registry: Registry, input_shape: Sequence[int], num_cl
 def load_state(path: str) -> dict[str, torch.Tensor]:
     """Read a checkpoint without executing code: safetensors, or ``torch.load(weights_only=True)``."""
     p = Path(path)
+    if p.is_dir():
+        raise UsageError(f"checkpoint {path!r} is a directory; give the path of a .safetensors or weights-only "
+                         ".pt/.pth file")
     if not p.is_file():
         raise UsageError(f"checkpoint {path!r} does not exist")
     if p.suffix == ".safetensors":
