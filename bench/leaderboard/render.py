@@ -43,7 +43,14 @@ def table_rows(rows: Iterable[Row], mark: str = FLAG_MARK, missing: str = MISSIN
 
 
 def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|")
+    """Text for markdown: backslash-escape ``\\``, ``<`` (so labels, notes and errors never open raw
+    HTML: every HTML construct starts with ``<``) and ``|`` (table cells)."""
+    return text.replace("\\", "\\\\").replace("<", "\\<").replace("|", "\\|")
+
+
+def _md_code(text: str) -> str:
+    """``text`` as a code span, or escaped text when a backtick would end the span early."""
+    return _md_escape(text) if "`" in text or "\n" in text else f"`{text}`"
 
 
 def to_markdown(rows: Iterable[RowLike]) -> str:
@@ -85,7 +92,7 @@ def export(rows: Iterable[RowLike], fmt: str) -> str:
 
 
 def _values(rows: list[Row], get: Callable[[Row], object]) -> str:
-    return ", ".join(sorted({str(get(r)) for r in rows})) or MISSING
+    return _md_escape(", ".join(sorted({str(get(r)) for r in rows}))) or MISSING
 
 
 def _versions_table(rows: list[Row], field: str, header: str) -> str:
@@ -95,7 +102,7 @@ def _versions_table(rows: list[Row], field: str, header: str) -> str:
             versions.setdefault(key, set()).add(value)
     if not versions:
         return "None."
-    cells = [[_md_escape(k), ", ".join(sorted(v))] for k, v in sorted(versions.items())]
+    cells = [[_md_escape(k), _md_escape(", ".join(sorted(v)))] for k, v in sorted(versions.items())]
     return tabulate(cells, headers=[header, "version"], tablefmt="github", disable_numparse=True)
 
 
@@ -122,14 +129,14 @@ def render_readme(rows: Iterable[RowLike], suite: str, version: str, created: st
     flagged = sum(1 for r in rows if r.flags)
     failed = sum(1 for r in rows if r.errors)
     parts = [
-        f"# Leaderboard: {suite} {version}", "",
-        f"- Suite: `{suite}`", f"- Version: `{version}`", f"- Created: {created}",
+        f"# Leaderboard: {_md_escape(suite)} {_md_escape(version)}", "",
+        f"- Suite: {_md_code(suite)}", f"- Version: {_md_code(version)}", f"- Created: {_md_escape(created)}",
         f"- Rows: {len(rows)} ({flagged} flagged, {failed} with errors)",
         f"- Schema version: {SCHEMA_VERSION}",
         "- Files: `rows.jsonl` (the data), `rows.csv`, `meta.json`", "",
     ]
     if notes.strip():
-        parts += ["## Notes", "", notes.strip(), ""]
+        parts += ["## Notes", "", notes.strip().replace("<", "&lt;"), ""]  # markdown kept, raw HTML never
     parts += [
         "## Results", "",
         "Accuracy columns (%) are percentages of the evaluation examples; `ensemble` is the per-example "
@@ -139,6 +146,6 @@ def render_readme(rows: Iterable[RowLike], suite: str, version: str, created: st
         to_markdown(rows) if rows else "No rows.", "",
         "## Errors", "",
     ]
-    errors = [f"- `{r.row_id}`: {' '.join(_md_escape(e).split())}" for r in rows for e in r.errors]
+    errors = [f"- {_md_code(r.row_id)}: {' '.join(_md_escape(e).split())}" for r in rows for e in r.errors]
     parts += (errors or ["None."]) + ["", provenance_section(rows), ""]
     return "\n".join(parts)
