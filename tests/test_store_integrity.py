@@ -16,7 +16,7 @@ import pytest
 from bench.cli.main import main
 from bench.store.liveness import host_tag, this_host
 from bench.store.results import CorruptRecordError, ResultsStore, record_checksum
-from store_helpers import TESTKIT, workdir  # noqa: F401  (fixture)
+from store_helpers import workdir  # noqa: F401  (fixture)
 
 ROW = "digits/tiny-linear/erm/seed0"
 OLD_SCHEMA = """
