@@ -86,7 +86,7 @@ def test_a_rule_with_a_norm_checks_the_radius():
         pixel: Annotated[Eps, EpsRule(norm="Linf")] = Eps("2/255")
 
     assert Config(pixel=1.0).pixel == 1.0
-    with pytest.raises(ValidationError, match="larger than the box"):
+    with pytest.raises(ValidationError, match="exceeds the width 1 of the box"):
         Config(pixel=1.01)
 
 
@@ -94,7 +94,7 @@ def test_radius_limits():
     assert max_radius("Linf") == 1.0 and max_radius("Linf", (-1.0, 1.0)) == 2.0
     assert max_radius("L2") == pytest.approx(1024 * math.sqrt(3)) and max_radius("unbounded") == math.inf
     assert check_radius(Eps(8.0), "L2") == 8.0
-    with pytest.raises(EpsError, match="Linf eps 2 is larger than the box"):
+    with pytest.raises(EpsError, match="Linf eps 2 exceeds the width 1 of the box"):
         check_radius(Eps(2), "Linf")
 
 

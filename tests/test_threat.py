@@ -27,9 +27,9 @@ def test_threat_model_rejects_bad_values():
         ThreatModel(norm="L2", eps=0)
     with pytest.raises(ValidationError, match="not a number"):
         ThreatModel(norm="Linf", eps=math.nan)
-    with pytest.raises(ValidationError, match=r"larger than the box \(0.0, 1.0\) is wide"):
+    with pytest.raises(ValidationError, match=r"exceeds the width 1 of the box \(0.0, 1.0\)"):
         ThreatModel(norm="Linf", eps=1.5)
-    with pytest.raises(ValidationError, match="larger than the box"):
+    with pytest.raises(ValidationError, match="exceeds the width 0.5 of the box"):
         ThreatModel(norm="Linf", eps=0.6, bounds=(0.0, 0.5))
     with pytest.raises(ValidationError, match="diameter of a 3 x 1024 x 1024"):
         ThreatModel(norm="L2", eps=1e4)

@@ -55,7 +55,7 @@ def test_defaults_are_the_papers():
 @pytest.mark.parametrize("norm", ["L2", "Linf"])
 def test_deepfool_is_exact_in_one_step_on_an_affine_model(affine, norm):
     model, x, y = affine
-    out = DeepFool()(model, x, y, ThreatModel(norm=norm, eps=10.0))
+    out = DeepFool()(model, x, y, ThreatModel(norm=norm, eps=10.0 if norm == "L2" else 1.0))
     expected = (1 + 0.02) * (boundary_distance(model, x, y, norm) + STEP_SLACK)
     assert float(out.x_adv.min()) > 0.0 and float(out.x_adv.max()) < 1.0   # the box never bound
     torch.testing.assert_close(out.extras["distance"], expected, rtol=1e-10, atol=0)
@@ -195,7 +195,7 @@ def test_fab_on_an_affine_model_follows_algorithm_1_exactly(affine, norm):
     """The affine distance times the scalar recursion's minimum (1.0052: FAB ends 0.5 % above
     the boundary, where DeepFool ends 2 % above)."""
     model, x, y = affine
-    out = FAB()(model, x, y, ThreatModel(norm=norm, eps=10.0))
+    out = FAB()(model, x, y, ThreatModel(norm=norm, eps=10.0 if norm == "L2" else 1.0))
     factor = fab_fixed_point()
     assert 1.0 < factor < 1.01
     expected = factor * boundary_distance(model, x, y, norm)
@@ -213,7 +213,7 @@ def test_fab_is_tighter_than_deepfool_on_a_nonlinear_model():
     with torch.no_grad():
         y = model(x).argmax(1)
     for norm in ("L2", "Linf"):
-        threat = ThreatModel(norm=norm, eps=10.0)
+        threat = ThreatModel(norm=norm, eps=10.0 if norm == "L2" else 1.0)
         fab = FAB()(model, x, y, threat)
         deepfool = DeepFool()(model, x, y, threat).extras["distance"]
         dist = fab.extras["distance"]

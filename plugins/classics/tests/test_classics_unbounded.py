@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+from pydantic import ValidationError
+from torch import nn
 
 from bench.threat import ThreatModel
 from classics_helpers import generator, interior_inputs, linear_model
@@ -20,22 +22,37 @@ def test_defaults_are_p3s():
     assert UnboundedPGD.norms == ("unbounded",) and UnboundedPGD.supports_targeted
 
 
+def flat_model(num_classes: int = 3, shape=(1, 8, 8)) -> nn.Module:
+    """Zero weights, class 0 ahead by its bias: a zero input gradient, and never fooled at y = 0."""
+    model = linear_model(num_classes, shape=shape)
+    with torch.no_grad():
+        model.head.weight.zero_()
+        model.head.bias.copy_(torch.arange(num_classes, 0, -1, dtype=torch.float))
+    return model
+
+
 def test_noise_start_is_uniform_in_the_box_and_ignores_the_input():
-    """steps = 0 returns the start: U(0, 1) per pixel (mean 1/2, variance 1/12) drawn from the
-    seed alone, so two different inputs get the same start."""
-    model = linear_model(3, shape=(1, 8, 8))
+    """With a zero gradient a step leaves the start where it is, so one step returns the start:
+    U(0, 1) per pixel (mean 1/2, variance 1/12) drawn from the seed alone, so two different
+    inputs get the same start."""
+    model = flat_model()
     x = torch.zeros(500, 1, 8, 8)
     y = torch.zeros(500, dtype=torch.long)
-    x0 = UnboundedPGD(UnboundedPGD.Config(steps=0), seed=7)(model, x, y, UNBOUNDED).x_adv
+    x0 = UnboundedPGD(UnboundedPGD.Config(steps=1), seed=7)(model, x, y, UNBOUNDED).x_adv
     assert float(x0.min()) >= 0.0 and float(x0.max()) <= 1.0
     assert float(x0.mean()) == pytest.approx(0.5, abs=0.01)   # 32,000 pixels: sd of the mean 0.0016
     assert float(x0.var()) == pytest.approx(1 / 12, abs=0.005)
-    same = UnboundedPGD(UnboundedPGD.Config(steps=0), seed=7)(model, torch.ones_like(x), y, UNBOUNDED).x_adv
+    same = UnboundedPGD(UnboundedPGD.Config(steps=1), seed=7)(model, torch.ones_like(x), y, UNBOUNDED).x_adv
     assert torch.equal(x0, same)
-    other = UnboundedPGD(UnboundedPGD.Config(steps=0), seed=8)(model, x, y, UNBOUNDED).x_adv
+    other = UnboundedPGD(UnboundedPGD.Config(steps=1), seed=8)(model, x, y, UNBOUNDED).x_adv
     assert not torch.equal(x0, other)
-    kept = UnboundedPGD(UnboundedPGD.Config(steps=0, start="input"))(model, x, y, UNBOUNDED).x_adv
+    kept = UnboundedPGD(UnboundedPGD.Config(steps=1, start="input"))(model, x, y, UNBOUNDED).x_adv
     assert torch.equal(kept, x)
+
+
+def test_zero_steps_are_refused_with_the_reason():
+    with pytest.raises(ValidationError, match="steps must be >= 1.*returns its start point"):
+        UnboundedPGD.Config(steps=0)
 
 
 @pytest.mark.parametrize("targeted", [False, True])

@@ -10,9 +10,11 @@ import torch
 from bench.api.probe import AttackRecord, ProbeInput
 from bench.errors import UsageError
 from bench.threat import ThreatModel
-from robarena_classics.attacks.deepfool import DeepFool, DeepFoolConfig
-from robarena_classics.models.linear import LinearClassifier
+from margins_helpers import registered
 from robarena_margins.probes.instance_margin import InstanceMarginConfig, InstanceMarginProbe, pick_attack_column
+
+DeepFool = registered("attack", "classics/deepfool")
+LinearClassifier = registered("model", "classics/linear")
 
 STEP_SLACK = 1e-4  # DeepFool adds it to every linearised step (reference code)
 
@@ -43,7 +45,7 @@ def test_deepfool_distances_equal_the_closed_form_boundary_distance(norm, dual):
     model = affine_two_class()
     x, y = inputs(model)
     threat = ThreatModel(norm=norm, eps=4.0 if norm == "L2" else 1.0)
-    x_adv = DeepFool(DeepFoolConfig(overshoot=0.0))(model, x, y, threat).x_adv
+    x_adv = DeepFool(DeepFool.Config(overshoot=0.0))(model, x, y, threat).x_adv
     column = f"deepfool {threat.label}"
     pin = ProbeInput(x=x, y=y, num_classes=2, device=torch.device("cpu"), batch_size=7,
                      attacks={"PGD Linf 0.1": AttackRecord(x.clone(), ThreatModel(eps=0.1)),
@@ -65,7 +67,7 @@ def test_points_the_attack_did_not_move_across_the_boundary_are_infinite_and_not
     model = affine_two_class()
     x, y = inputs(model)
     threat = ThreatModel(norm="L2", eps=4.0)
-    x_adv = DeepFool(DeepFoolConfig(overshoot=0.0))(model, x, y, threat).x_adv
+    x_adv = DeepFool(DeepFool.Config(overshoot=0.0))(model, x, y, threat).x_adv
     x_adv[:5] = x[:5]  # as returned where the attack failed or exceeded eps
     pin = ProbeInput(x=x, y=y, num_classes=2, device=torch.device("cpu"),
                      attacks={"fab L2 4": AttackRecord(x_adv, threat)})

@@ -9,9 +9,11 @@ import torch
 from torch import nn
 
 from bench.api.probe import ProbeInput
-from robarena_classics.models.linear import LinearClassifier
-from robarena_classics.models.small_cnn import SmallCNN
+from margins_helpers import registered
 from robarena_margins.probes.layer_spectrum import LayerSpectrumConfig, LayerSpectrumProbe
+
+LinearClassifier = registered("model", "classics/linear")
+SmallCNN = registered("model", "classics/small-cnn")
 
 
 def probe_input(x: torch.Tensor) -> ProbeInput:

@@ -7,9 +7,11 @@ import torch
 from pydantic import ValidationError
 
 from bench.api.probe import ProbeInput
-from robarena_classics.models.linear import LinearClassifier
-from robarena_classics.models.small_cnn import SmallCNN
+from margins_helpers import registered
 from robarena_margins.probes.loss_variation import LossVariationConfig, LossVariationProbe
+
+LinearClassifier = registered("model", "classics/linear")
+SmallCNN = registered("model", "classics/small-cnn")
 
 
 def softplus(t: np.ndarray) -> np.ndarray:
@@ -68,8 +70,16 @@ def test_variation_is_nonnegative_and_nondecreasing_in_eps_on_a_cnn():
 
 def test_defaults_are_p1_table_1_and_bad_radii_are_rejected():
     cfg = LossVariationConfig()
-    assert cfg.eps == ["1/255", "2/255", "4/255"] and cfg.steps == 10 and cfg.step_factor == 2.5
-    assert not cfg.random_start
-    for bad in ([0.0], [-0.1], ["x"], [0.1, 0.1], []):
+    assert [e.display for e in cfg.eps] == ["1/255", "2/255", "4/255"] and cfg.eps == [1 / 255, 2 / 255, 4 / 255]
+    assert cfg.steps == 10 and cfg.step_factor == 2.5 and not cfg.random_start
+    for bad in ([0.0], [-0.1], ["x"], [0.1, 0.1], [], [1.5]):
         with pytest.raises(ValidationError):
             LossVariationConfig(eps=bad)
+    with pytest.raises(ValidationError, match="steps must be >= 1"):
+        LossVariationConfig(steps=0)
+
+
+def test_radii_are_dumped_as_written():
+    """Text stays text and numbers numbers in the JSON dump the probe's cache key is built from."""
+    assert LossVariationConfig().model_dump(mode="json")["eps"] == ["1/255", "2/255", "4/255"]
+    assert LossVariationConfig(eps=[0.0125, "2/255"]).model_dump(mode="json")["eps"] == [0.0125, "2/255"]

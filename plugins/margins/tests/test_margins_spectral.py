@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from bench.errors import UsageError
+from margins_helpers import registered
 from robarena_margins.spectral import (clip_conv_weight, clip_linear_weight, conv_grid, conv_input_sizes,
                                        conv_singular_values, layer_spectral_norms, linear_singular_values)
 
@@ -89,9 +90,7 @@ def test_linear_clip_is_min_of_singular_values_and_bound():
 
 
 def test_input_sizes_and_layer_norms_of_a_small_cnn():
-    from robarena_classics.models.small_cnn import SmallCNN
-
-    model = SmallCNN((1, 16, 16), 10).train()
+    model = registered("model", "classics/small-cnn")((1, 16, 16), 10).train()
     sizes = conv_input_sizes(model, torch.rand(1, 1, 16, 16))
     assert sizes == {"body.0": (16, 16), "body.2": (16, 16)} and model.training
     norms = layer_spectral_norms(model, sizes)

@@ -9,10 +9,9 @@ from bench.api import Classifier, TrainConfig, TrainContext
 from bench.registry import get_registry
 from bench.testing.conformance import check_defense
 from bench.testing.tiny import TinyConv
-from robarena_classics.defenses.pgd_at import PGDAT, PGDATConfig
-from robarena_classics.defenses.standard import Standard
 from robarena_margins.defenses.spectral_clip import P1_BOUNDS, SpectralClip, SpectralClipConfig
 from robarena_margins.spectral import conv_input_sizes, layer_spectral_norms
+from margins_helpers import registered
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +92,8 @@ def test_uncontrolled_bound_is_exactly_the_base_training(data, base):
     train = TrainConfig(epochs=1, batch_size=32, lr=0.1)
     pgd = dict(eps=0.1, steps=2, step_size=0.05)
     clip = SpectralClip(SpectralClipConfig(bound=None, base=base, **pgd), train)
-    reference = Standard(train=train) if base == "standard" else PGDAT(PGDATConfig(**pgd), train)
+    standard, pgd_at = registered("defense", "classics/standard"), registered("defense", "classics/pgd-at")
+    reference = standard(train=train) if base == "standard" else pgd_at(pgd_at.Config(**pgd), train)
 
     def fit(defense):
         return defense(lambda: TinyConv(data.shape, data.num_classes), data, ctx(2))

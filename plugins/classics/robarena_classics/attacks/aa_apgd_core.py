@@ -36,9 +36,9 @@ from torch import nn
 
 from bench.errors import UsageError
 from bench.threat import ThreatModel
-from robarena_classics.attacks.aa_common import bcast, normal, uniform
+from bench.toolkit import bcast, steepest_direction
+from robarena_classics.attacks.aa_common import normal, uniform
 from robarena_classics.attacks.aa_losses import LossFn
-from robarena_classics.attacks.core import steepest_direction
 
 
 def checkpoints(n_iter: int) -> list[int]:

@@ -20,11 +20,6 @@ import torch
 from torch import nn
 
 
-def bcast(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """View a per-example tensor (N,) so that it broadcasts against ``like`` (N, ...)."""
-    return values.view(-1, *([1] * (like.dim() - 1)))
-
-
 @torch.no_grad()
 def clean_correct(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """(N,) bool: the model classifies the clean input correctly (one forward pass)."""

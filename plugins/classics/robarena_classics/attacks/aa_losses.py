@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from bench.errors import UsageError
-from robarena_classics.attacks.core import margin
+from bench.toolkit import margin
 
 #: the constant the paper adds to the DLR denominators
 DLR_EPS = 1e-12

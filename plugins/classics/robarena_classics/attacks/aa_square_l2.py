@@ -20,7 +20,8 @@ import math
 import torch
 
 from bench.threat import ThreatModel
-from robarena_classics.attacks.aa_common import bcast, random_ints, random_signs, uniform
+from bench.toolkit import bcast
+from robarena_classics.attacks.aa_common import random_ints, random_signs, uniform
 
 
 def pseudo_gaussian(rows: int, cols: int) -> torch.Tensor:

@@ -20,16 +20,18 @@ from pydantic import Field, model_validator
 from torch import nn
 
 from bench.api import Attack, BaseConfig
+from bench.steps import Steps
 from bench.threat import ThreatModel
+from bench.toolkit import bcast
 from robarena_classics.attacks.aa_apgd_core import apgd_run, apgd_start
-from robarena_classics.attacks.aa_common import bcast, clean_correct
+from robarena_classics.attacks.aa_common import clean_correct
 from robarena_classics.attacks.aa_losses import LOSSES
 
 
 class APGDConfig(BaseConfig):
     """Parameters of APGD-CE and APGD-DLR (defaults: Croce and Hein 2020 / AutoAttack standard)."""
 
-    n_iter: int = Field(100, ge=0, description="iterations per run (paper: 100)")
+    n_iter: Steps = Field(100, description="iterations per run (paper: 100)")
     n_restarts: int = Field(1, ge=1, description="runs; later runs attack only the examples not yet fooled "
                                                  "(AutoAttack standard: 1)")
     rho: float = Field(0.75, gt=0, le=1, description="checkpoint condition 1: halve the step when fewer than "

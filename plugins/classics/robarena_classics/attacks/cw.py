@@ -18,6 +18,7 @@ from torch import nn
 
 from bench.api import Attack, AttackOutput, BaseConfig
 from bench.errors import UsageError
+from bench.steps import Steps
 from bench.threat import ThreatModel
 
 #: atanh of the box faces is infinite: the clean image is shrunk by this factor toward the
@@ -31,7 +32,7 @@ class CWL2Config(BaseConfig):
 
     binary_search_steps: int = Field(9, ge=1, description="binary-search steps on the constant c")
     initial_const: float = Field(1e-3, gt=0, description="first c of every example")
-    max_iterations: int = Field(1000, ge=1, description="Adam steps per binary-search step")
+    max_iterations: Steps = Field(1000, description="Adam steps per binary-search step")
     learning_rate: float = Field(1e-2, gt=0, description="Adam learning rate in tanh space")
     confidence: float = Field(0.0, ge=0, description="kappa: required logit margin of the adversarial class")
     abort_early: bool = Field(True, description="stop an example when its loss stops decreasing")

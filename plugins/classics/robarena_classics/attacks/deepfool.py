@@ -20,7 +20,9 @@ from torch import nn
 
 from bench.api import Attack, AttackOutput, BaseConfig
 from bench.errors import UsageError
+from bench.steps import Steps
 from bench.threat import ThreatModel
+from bench.toolkit import bcast
 
 #: added to every linearised step length, as in the authors' reference code: it keeps the
 #: iteration moving when the linearised distance is ~0
@@ -31,14 +33,10 @@ class DeepFoolConfig(BaseConfig):
     """Parameters of :class:`DeepFool` (defaults: the paper and its reference code)."""
 
     overshoot: float = Field(0.02, ge=0, description="final step scale 1 + overshoot (paper: 0.02)")
-    max_iter: int = Field(50, ge=1, description="linearisation steps (reference code: 50)")
+    max_iter: Steps = Field(50, description="linearisation steps (reference code: 50)")
     candidates: Optional[int] = Field(
         None, ge=2, description="classes considered, the true one included: the top ones by clean "
                                 "logit (reference code: 10 for ImageNet); None = all classes")
-
-
-def _bcast(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    return v.view(-1, *([1] * (like.dim() - 1)))
 
 
 def rival_classes(logits: torch.Tensor, y: torch.Tensor, candidates: Optional[int]) -> torch.Tensor:
@@ -87,7 +85,7 @@ def nearest_linear_boundary(model: nn.Module, x_i: torch.Tensor, y: torch.Tensor
         closer = dist < best.dist
         best.dist = torch.where(closer, dist, best.dist)
         best.f = torch.where(closer, f, best.f)
-        best.w = torch.where(_bcast(closer, w), w, best.w)
+        best.w = torch.where(bcast(closer, w), w, best.w)
     return best
 
 
@@ -96,7 +94,7 @@ def minimal_output(x_best: torch.Tensor, x: torch.Tensor, fooled: torch.Tensor, 
     dist = threat.distance(x_best, x)
     dist = torch.where(fooled, dist, torch.full_like(dist, math.inf))
     keep = fooled & (dist <= threat.eps)
-    return AttackOutput(torch.where(_bcast(keep, x), x_best, x).detach(), {"distance": dist.detach()})
+    return AttackOutput(torch.where(bcast(keep, x), x_best, x).detach(), {"distance": dist.detach()})
 
 
 class DeepFool(Attack):
@@ -152,9 +150,9 @@ class DeepFool(Attack):
             if threat.norm == "Linf":
                 unit = lin.w.sign()
             else:
-                unit = lin.w / _bcast(flat.norm(p=2, dim=1).clamp_min(1e-12), lin.w)
-            step = _bcast(lin.dist + STEP_SLACK, x) * unit
-            r_tot = r_tot + torch.where(_bcast(active & torch.isfinite(lin.dist), x), step, torch.zeros_like(x))
+                unit = lin.w / bcast(flat.norm(p=2, dim=1).clamp_min(1e-12), lin.w)
+            step = bcast(lin.dist + STEP_SLACK, x) * unit
+            r_tot = r_tot + torch.where(bcast(active & torch.isfinite(lin.dist), x), step, torch.zeros_like(x))
             x_i = (x + (1.0 + cfg.overshoot) * r_tot).clamp(*threat.bounds)
         # the last linearisation's logits are those of the final x_i
         return minimal_output(x_i, x, ~active, threat)

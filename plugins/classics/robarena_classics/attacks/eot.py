@@ -18,8 +18,9 @@ from pydantic import Field
 from torch import nn
 
 from bench.api import Attack, BaseConfig
+from bench.steps import Steps
 from bench.threat import ThreatModel
-from robarena_classics.attacks.core import input_gradient, random_start, steepest_direction
+from bench.toolkit import input_gradient, madry_step_size, random_start, steepest_direction
 
 
 @contextmanager
@@ -43,7 +44,7 @@ def private_global_rng(device: torch.device, seed: int) -> Iterator[None]:
 class PGDEOTConfig(BaseConfig):
     """Parameters of :class:`PGDEOT` (PGD defaults of P0; EOT samples of AutoAttack's "rand")."""
 
-    steps: int = Field(20, ge=0, description="gradient steps (P0: 20)")
+    steps: Steps = Field(20, description="gradient steps (P0: 20)")
     step_size: Optional[float] = Field(2 / 255, gt=0, description="absolute step (P0: 2/255); None = 2.5 * eps / steps")
     random_start: bool = Field(True, description="start uniformly inside the eps-ball")
     loss: Literal["ce", "cw"] = Field("ce", description="'ce' cross-entropy or 'cw' margin loss")
@@ -86,7 +87,7 @@ class PGDEOT(Attack):
     def step_size_for(self, threat: ThreatModel) -> float:
         """The absolute step length used for ``threat``."""
         cfg = self.config
-        return float(cfg.step_size) if cfg.step_size is not None else 2.5 * threat.eps / max(cfg.steps, 1)
+        return float(cfg.step_size) if cfg.step_size is not None else madry_step_size(threat.eps, cfg.steps)
 
     def run(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: ThreatModel,
             generator: torch.Generator, target: Optional[torch.Tensor] = None) -> torch.Tensor:

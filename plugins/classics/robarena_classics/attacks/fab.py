@@ -18,13 +18,11 @@ from pydantic import Field
 from torch import nn
 
 from bench.api import Attack, AttackOutput, BaseConfig
+from bench.steps import Steps
 from bench.threat import ThreatModel
+from bench.toolkit import bcast
 from robarena_classics.attacks.deepfool import minimal_output, nearest_linear_boundary, rival_classes
 
-
-
-def _bcast(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    return v.view(-1, *([1] * (like.dim() - 1)))
 
 
 def _size(d: torch.Tensor, norm: str) -> torch.Tensor:
@@ -108,7 +106,7 @@ def _lam_by_bisection(w: torch.Tensor, v: torch.Tensor, low: torch.Tensor, high:
 class FABConfig(BaseConfig):
     """Parameters of :class:`FAB` (defaults: Croce and Hein 2020; 1 restart as AutoAttack)."""
 
-    n_iter: int = Field(100, ge=1, description="iterations per restart")
+    n_iter: Steps = Field(100, description="iterations per restart")
     alpha_max: float = Field(0.1, ge=0, le=1, description="largest bias toward the original point")
     eta: float = Field(1.05, ge=1, description="extrapolation factor of each projection step")
     beta: float = Field(0.9, gt=0, le=1, description="backward step after a success: x <- (1-b) x_orig + b x")
@@ -163,8 +161,8 @@ class FAB(Attack):
             t = 2 * torch.rand(x.shape, generator=generator, device=gdev, dtype=x.dtype).to(x.device) - 1
         else:
             t = torch.randn(x.shape, generator=generator, device=gdev, dtype=x.dtype).to(x.device)
-        t = t / _bcast(_size(t, norm).clamp_min(1e-12), t)
-        return (x + _bcast(radius, x) * t).clamp(*bounds)
+        t = t / bcast(_size(t, norm).clamp_min(1e-12), t)
+        return (x + bcast(radius, x) * t).clamp(*bounds)
 
     def run(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: ThreatModel,
             generator: torch.Generator, target: Optional[torch.Tensor] = None) -> AttackOutput:
@@ -201,16 +199,16 @@ class FAB(Attack):
                 d_i = project_onto_hyperplane_in_box(x_i, lin.w, r_i, bounds, norm)
                 d_orig = project_onto_hyperplane_in_box(x, lin.w, r_orig, bounds, norm)
                 n_i, n_orig = _size(d_i, norm), _size(d_orig, norm)
-                alpha = _bcast((n_i / (n_i + n_orig).clamp_min(1e-12)).clamp(0.0, cfg.alpha_max), x)
+                alpha = bcast((n_i / (n_i + n_orig).clamp_min(1e-12)).clamp(0.0, cfg.alpha_max), x)
                 x_new = ((1 - alpha) * (x_i + cfg.eta * d_i) + alpha * (x + cfg.eta * d_orig)).clamp(*bounds)
                 with torch.no_grad():
                     adv = model(x_new).argmax(dim=1) != y
                 dist = threat.distance(x_new, x)
                 better = adv & (dist < best_dist)
-                best = torch.where(_bcast(better, x), x_new, best)
+                best = torch.where(bcast(better, x), x_new, best)
                 best_dist = torch.where(better, dist, best_dist)
                 found |= adv
-                x_i = torch.where(_bcast(adv, x), (1 - cfg.beta) * x + cfg.beta * x_new, x_new)
+                x_i = torch.where(bcast(adv, x), (1 - cfg.beta) * x + cfg.beta * x_new, x_new)
         return best, best_dist, found
 
 

@@ -16,7 +16,7 @@ from torch import nn
 from bench.api import Attack, BaseConfig
 from bench.errors import UsageError
 from bench.threat import ThreatModel
-from robarena_classics.attacks.core import input_gradient, steepest_direction
+from bench.toolkit import input_gradient, steepest_direction
 
 _P_OF_NORM = {"Linf": math.inf, "L2": 2.0}
 

@@ -14,14 +14,16 @@ from pydantic import Field, model_validator
 from torch import nn
 
 from bench.api import Attack, BaseConfig
+from bench.steps import Steps
 from bench.threat import ThreatModel
+from bench.toolkit import madry_step_size
 from robarena_classics.attacks.core import pgd_restarts
 
 
 class PGDConfig(BaseConfig):
     """Parameters of :class:`PGD` (defaults: P0's PGD-20 evaluation)."""
 
-    steps: int = Field(20, ge=0, description="gradient steps per run (P0: 20)")
+    steps: Steps = Field(20, description="gradient steps per run (P0: 20)")
     step_size: Optional[float] = Field(
         2 / 255, gt=0,
         description="absolute step length (P0: 2/255); None = 2.5 * eps / steps (Madry et al.'s rule, "
@@ -90,7 +92,7 @@ class PGD(Attack):
         cfg = self.config
         if cfg.step_size is not None:
             return float(cfg.step_size)
-        return 2.5 * threat.eps / max(cfg.steps, 1)
+        return madry_step_size(threat.eps, cfg.steps)
 
     def run(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: ThreatModel,
             generator: torch.Generator, target: Optional[torch.Tensor] = None) -> torch.Tensor:

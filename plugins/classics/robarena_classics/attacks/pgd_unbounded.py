@@ -21,8 +21,9 @@ from pydantic import Field
 from torch import nn
 
 from bench.api import Attack, BaseConfig
+from bench.steps import Steps
 from bench.threat import ThreatModel
-from robarena_classics.attacks.core import pgd_steps, success
+from bench.toolkit import pgd_steps, success
 
 #: steps between checks for "every example already succeeded" (one host sync per chunk)
 CHUNK = 32
@@ -31,7 +32,7 @@ CHUNK = 32
 class UnboundedPGDConfig(BaseConfig):
     """Parameters of :class:`UnboundedPGD` (defaults: P3 Sec. 4)."""
 
-    steps: int = Field(2048, ge=0, description="signed-gradient steps (P3: 2048)")
+    steps: Steps = Field(2048, description="signed-gradient steps (P3: 2048)")
     step_size: float = Field(2 / 255, gt=0, description="per-pixel step length (P3: 2/255)")
     start: Literal["noise", "input"] = Field(
         "noise", description="'noise': uniform noise in the box (P3 Fig. 4.2); 'input': the clean image")

@@ -38,9 +38,9 @@ from torch import nn
 
 from bench.api import Attack, BaseConfig
 from bench.threat import ThreatModel
-from robarena_classics.attacks.aa_common import bcast, clean_correct, random_ints, random_signs
+from bench.toolkit import bcast, margin
+from robarena_classics.attacks.aa_common import clean_correct, random_ints, random_signs
 from robarena_classics.attacks.aa_square_l2 import l2_init, l2_propose
-from robarena_classics.attacks.core import margin
 
 #: iterations between removals of fooled examples from the batch on accelerators, where the check
 #: is a host synchronisation (every iteration on CPU); results do not depend on it

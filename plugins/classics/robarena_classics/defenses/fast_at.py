@@ -26,36 +26,30 @@ from typing import Any, Literal, Optional
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field, field_validator
+from pydantic import Field
 from torch import nn
 
-from bench.api import BaseConfig, Defense, DatasetSplits, TrainContext
+from bench.api import Defense, DatasetSplits, TrainContext
 from bench.api.training import fit_with_loss
-from bench.threat import ThreatModel, parse_eps
-from robarena_classics.attacks.core import pgd_steps
+from bench.eps import Eps
+from bench.steps import Steps
+from bench.threat import ThreatConfig, ThreatModel
+from bench.toolkit import eval_mode, madry_step_size, pgd_steps
 
 #: Wong et al.'s FGSM step as a multiple of eps (10/255 at eps 8/255).
 STEP_RATIO = 1.25
 
 
-class FastATConfig(BaseConfig):
+class FastATConfig(ThreatConfig):
     """Parameters of :class:`FastAT` (defaults: Wong et al. 2020, CIFAR-10)."""
 
     norm: Literal["Linf", "L2"] = Field("Linf", description="threat model of the FGSM step")
-    eps: float = Field(8 / 255, ge=0, description="radius of the training ball; '8/255' accepted")
+    eps: Eps = Field(Eps("8/255"), description="radius of the training ball; '8/255' accepted")
     step_size: Optional[float] = Field(None, gt=0, description="FGSM step alpha; None = 1.25 * eps")
     early_stop: bool = Field(True, description="roll back and stop on catastrophic overfitting")
-    check_steps: int = Field(5, ge=1, description="PGD steps of the end-of-epoch check")
+    check_steps: Steps = Field(5, description="PGD steps of the end-of-epoch check")
     check_step_size: Optional[float] = Field(2 / 255, gt=0, description="check's PGD step; None = 2.5*eps/steps")
     check_drop: float = Field(0.2, gt=0, le=1, description="robust-accuracy drop that counts as a collapse")
-
-    @field_validator("eps", mode="before")
-    @classmethod
-    def _parse_eps(cls, v: Any) -> Any:
-        return parse_eps(v)[0] if isinstance(v, str) else v
-
-    def threat(self) -> ThreatModel:
-        return ThreatModel(norm=self.norm, eps=self.eps)
 
     def absolute_step(self) -> float:
         return float(self.step_size) if self.step_size is not None else STEP_RATIO * self.eps
@@ -63,7 +57,7 @@ class FastATConfig(BaseConfig):
     def absolute_check_step(self) -> float:
         if self.check_step_size is not None:
             return float(self.check_step_size)
-        return 2.5 * self.eps / self.check_steps
+        return madry_step_size(self.eps, self.check_steps)
 
 
 def fgsm_rs_examples(model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: ThreatModel, step_size: float,
@@ -76,16 +70,12 @@ def fgsm_rs_examples(model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat:
 def check_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, config: FastATConfig,
                    generator: torch.Generator) -> float:
     """Robust accuracy of ``model`` (eval mode, restored after) on ``(x, y)`` under the check's PGD."""
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         x_adv = pgd_steps(model, x, y, config.threat(), steps=config.check_steps,
                           step_size=config.absolute_check_step(), loss="ce", random_init=True,
                           generator=generator, early_stop=True)
         with torch.no_grad():
             return float((model(x_adv).argmax(dim=1) == y).float().mean())
-    finally:
-        model.train(was_training)
 
 
 class CollapseMonitor:
@@ -136,12 +126,8 @@ class FastAT(Defense):
                 return torch.zeros((), device=x.device, requires_grad=True)
             if first["batch"] is None:
                 first["batch"] = (x.detach(), y.detach())
-            was_training = m.training
-            m.eval()
-            try:
+            with eval_mode(m):
                 x_adv = fgsm_rs_examples(m, x, y, threat, alpha, c.generator)
-            finally:
-                m.train(was_training)
             return F.cross_entropy(m(x_adv), y)
 
         def after_epoch(m: nn.Module, epoch: int) -> None:

@@ -5,21 +5,15 @@ and epochs (``bench.api.training.fit_with_loss``), shuffling with the defense's 
 """
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
 from torch import nn
 
 from bench.api import BaseConfig, Defense, DatasetSplits, TrainContext
 from bench.api.training import fit_with_loss
+from bench.toolkit import cross_entropy_loss
 
 
 class StandardConfig(BaseConfig):
     """No parameters: the training budget comes from the suite's ``[train]`` table."""
-
-
-def cross_entropy_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, ctx: TrainContext) -> torch.Tensor:
-    """Mean cross-entropy of the clean batch."""
-    return F.cross_entropy(model(x), y)
 
 
 class Standard(Defense):

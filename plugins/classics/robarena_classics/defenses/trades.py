@@ -17,30 +17,34 @@ the inner maximisation and the forward pass on ``x'`` are skipped.
 """
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Literal, Optional
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field, field_validator
+from pydantic import Field
 from torch import nn
 
-from bench.api import BaseConfig, Defense, DatasetSplits, TrainContext
+from bench.api import Defense, DatasetSplits, TrainContext
 from bench.api.training import fit_with_loss
-from bench.threat import ThreatModel, parse_eps
-from robarena_classics.attacks.core import steepest_direction
-from robarena_classics.defenses.pgd_at import InnerAttackConfig
+from bench.eps import Eps
+from bench.steps import Steps
+from bench.threat import ThreatConfig, ThreatModel
+from bench.toolkit import eval_mode, madry_step_size, steepest_direction
 
 
-class TRADESConfig(InnerAttackConfig):
+class TRADESConfig(ThreatConfig):
     """Parameters of :class:`TRADES` (defaults: Zhang et al. 2019 CIFAR-10 with P3's beta)."""
 
     beta: float = Field(6.0, ge=0, description="weight of the KL robustness term (P0: 5; P3: 6 and 10000)")
     norm: Literal["Linf", "L2"] = Field("Linf", description="threat model of the inner maximisation")
-    eps: float = Field(8 / 255, ge=0, description="radius of the ball; '8/255' accepted")
-    steps: int = Field(10, ge=1, description="PGD steps on the KL (P3: 7)")
+    eps: Eps = Field(Eps("8/255"), description="radius of the ball; '8/255' accepted")
+    steps: Steps = Field(10, description="PGD steps on the KL (P3: 7)")
     step_size: Optional[float] = Field(2 / 255, gt=0, description="PGD step; None = 2.5 * eps / steps")
     init_std: float = Field(0.001, ge=0, description="std of the Gaussian start x + init_std * N(0, I)")
 
+    def absolute_step(self) -> float:
+        """``step_size``, or Madry et al.'s ``2.5 * eps / steps`` when it is None."""
+        return float(self.step_size) if self.step_size is not None else madry_step_size(self.eps, self.steps)
 
 
 def kl_divergence(logits_p: torch.Tensor, logits_q: torch.Tensor) -> torch.Tensor:
@@ -82,13 +86,9 @@ def trades_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, ctx: TrainCo
     """The TRADES training loss of one minibatch (inner maximisation in eval mode, restored after)."""
     if config.beta == 0:
         return F.cross_entropy(model(x), y)
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         x_adv = trades_inner_max(model, x, config.threat(), steps=config.steps, step_size=config.absolute_step(),
                                  init_std=config.init_std, generator=ctx.generator)
-    finally:
-        model.train(was_training)
     return trades_objective(model(x), model(x_adv), y, config.beta)
 
 

@@ -17,7 +17,8 @@ from torch import nn
 
 from bench.api import BaseConfig, Probe, ProbeInput, ProbeResult
 from bench.errors import UsageError
-from robarena_classics.probes.common import batched_logits, first
+from bench.toolkit import batched_logits
+from robarena_classics.probes.common import first
 
 
 class GeneralizationConfig(BaseConfig):

@@ -66,9 +66,9 @@ from torch import nn
 
 from bench.api import BaseConfig, Probe, ProbeInput, ProbeResult
 from bench.api.probe import AttackRecord
+from bench.steps import Steps
 from bench.threat import ThreatModel
-from robarena_classics.attacks.core import margin, steepest_direction
-from robarena_classics.probes.common import batched_logits
+from bench.toolkit import batched_logits, margin, steepest_direction
 
 
 class IntegrityConfig(BaseConfig):
@@ -78,7 +78,7 @@ class IntegrityConfig(BaseConfig):
     tiny_ratio: float = Field(1.0, gt=0, description="tiny: ||grad m||_2 * sqrt(d) < tiny_ratio * |m|")
     output_atol: float = Field(1e-5, ge=0, description="absolute logit tolerance between two forward passes")
     output_rtol: float = Field(1e-4, ge=0, description="relative logit tolerance between two forward passes")
-    continue_steps: int = Field(10, ge=1, description="PGD steps continued from the attacks' outputs")
+    continue_steps: Steps = Field(10, description="PGD steps continued from the attacks' outputs")
     continue_step: float = Field(0.25, gt=0, description="continued step length as a fraction of eps")
     loss_tol: float = Field(0.05, ge=0, description="flag when the mean cross-entropy rises by more (nats)")
     fooled_tol: float = Field(0.01, ge=0, le=1, description="flag when the continued steps fool more of the N examples")

@@ -16,8 +16,8 @@ from pydantic import Field
 from torch import nn
 
 from bench.api import BaseConfig, Probe, ProbeInput, ProbeResult
-from robarena_classics.attacks.core import margin
-from robarena_classics.probes.common import batched_logits, first
+from bench.toolkit import batched_logits, margin
+from robarena_classics.probes.common import first
 
 
 class MarginConfig(BaseConfig):

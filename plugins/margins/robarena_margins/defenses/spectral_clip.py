@@ -5,8 +5,9 @@ spectral norms, P1 Def. 7) by clipping every layer's spectral norm to a bound in
 {1, 3, 5, uncontrolled} at the end of each epoch, following Sedghi et al. (2018), and trains
 with PGD adversarial training at eps in {4, 8, 16}/255. Here:
 
-* the base training is PGD-AT (classics' :func:`~robarena_classics.defenses.pgd_at.adversarial_loss`,
-  P1's 10 steps of 2/255 at eps 8/255 by default) or standard cross-entropy (``base="standard"``);
+* the base training is PGD-AT (:func:`bench.toolkit.pgd_training_loss`, the loss of classics'
+  ``pgd-at``: P1's 10 steps of 2/255 at eps 8/255 by default) or standard cross-entropy
+  (:func:`bench.toolkit.cross_entropy_loss`, ``base="standard"``);
 * after every epoch each ``Conv2d`` is clipped as an operator on its input grid
   (:func:`robarena_margins.spectral.clip_conv_weight`, see that module for zero padding and
   strides) and each ``Linear`` by its SVD; ``bound=None`` is P1's "uncontrolled" row (no clip);
@@ -25,15 +26,14 @@ from torch import nn
 
 from bench.api import Defense, DatasetSplits, TrainContext
 from bench.api.training import fit_with_loss
-from robarena_classics.defenses.pgd_at import PGDATConfig, adversarial_loss
-from robarena_classics.defenses.standard import cross_entropy_loss
+from bench.toolkit import PGDTrainingConfig, cross_entropy_loss, pgd_training_loss
 from robarena_margins.spectral import clip_model, conv_input_sizes, layer_spectral_norms
 
 #: P1 Table 6's bounds (None = "SP uncontrolled").
 P1_BOUNDS = (1.0, 3.0, 5.0, None)
 
 
-class SpectralClipConfig(PGDATConfig):
+class SpectralClipConfig(PGDTrainingConfig):
     """Parameters of :class:`SpectralClip`: the bound, the base training and PGD-AT's parameters.
 
     The PGD fields (norm, eps, steps, step_size, random_start; P1 defaults) apply when
@@ -73,7 +73,7 @@ class SpectralClip(Defense):
         def loss_fn(m: nn.Module, x: torch.Tensor, y: torch.Tensor, c: TrainContext) -> torch.Tensor:
             if config.base == "standard":
                 return cross_entropy_loss(m, x, y, c)
-            return adversarial_loss(m, x, y, c, config)
+            return pgd_training_loss(m, x, y, config, c.generator)
 
         def after_epoch(m: nn.Module, epoch: int) -> None:
             norms = layer_spectral_norms(m, sizes, config.grid)

@@ -14,7 +14,7 @@ from pydantic import Field, model_validator
 from torch import nn
 
 from bench.api import BaseConfig, Probe, ProbeInput, ProbeResult
-from robarena_classics.probes.common import batched_logits
+from bench.toolkit import batched_logits
 
 
 class ConfidenceConfig(BaseConfig):

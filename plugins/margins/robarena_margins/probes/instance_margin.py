@@ -24,7 +24,7 @@ from torch import nn
 
 from bench.api import BaseConfig, Probe, ProbeInput, ProbeResult
 from bench.errors import UsageError
-from robarena_classics.probes.common import batched_logits
+from bench.toolkit import batched_logits
 
 #: attack-column prefixes taken by default (case-insensitive), in order of preference
 MINIMAL_ATTACKS = ("deepfool", "fab")

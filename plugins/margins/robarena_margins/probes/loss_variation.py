@@ -5,8 +5,8 @@ adversarial examples and reports the mean and standard deviation over the test s
 eps in {1, 2, 4}/255: the variation shrinks as the AR strength grows ("smoothing").
 
 P1 does not say how the maximum was approximated. Here it is a short PGD ascent on the
-cross-entropy (classics' :func:`~robarena_classics.attacks.core.input_gradient` and
-:func:`~robarena_classics.attacks.core.steepest_direction`): ``steps`` signed steps of
+cross-entropy (:func:`bench.toolkit.input_gradient` and :func:`bench.toolkit.steepest_direction`):
+``steps`` signed steps of
 ``step_factor * eps / steps`` (Madry et al.'s 2.5 eps / steps by default) from ``x``, projected
 onto the eps-ball and the [0, 1] box, keeping per example the largest loss seen at any iterate
 (every iterate, ``x`` itself included, lies in the ball, so the value is a lower bound of the
@@ -16,38 +16,42 @@ estimate never decreases with eps.
 """
 from __future__ import annotations
 
-from typing import Union
+from typing import Annotated, Union
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pydantic import Field, field_validator
+from pydantic import Field, field_serializer, field_validator
 from torch import nn
 
 from bench.api import BaseConfig, Probe, ProbeInput, ProbeResult
-from bench.threat import ThreatModel, parse_eps
-from robarena_classics.attacks.core import input_gradient, random_start, steepest_direction
+from bench.eps import Eps, EpsRule, as_written
+from bench.steps import Steps
+from bench.threat import ThreatModel
+from bench.toolkit import input_gradient, random_start, steepest_direction
 
 #: P1 Table 1's perturbation radii (on the 0-255 scale).
 P1_EPS = ("1/255", "2/255", "4/255")
 
 
 class LossVariationConfig(BaseConfig):
-    eps: list[Union[float, str]] = Field(list(P1_EPS), min_length=1,
-                                         description="Linf radii (P1 Table 1: 1/255, 2/255, 4/255)")
-    steps: int = Field(10, ge=1, description="PGD ascent steps per radius (P1: not stated)")
+    eps: list[Annotated[Eps, EpsRule(norm="Linf")]] = Field(
+        [Eps(e) for e in P1_EPS], min_length=1, description="Linf radii (P1 Table 1: 1/255, 2/255, 4/255)")
+    steps: Steps = Field(10, description="PGD ascent steps per radius (P1: not stated)")
     step_factor: float = Field(2.5, gt=0, description="step length = step_factor * eps / steps (Madry et al.: 2.5)")
     random_start: bool = Field(False, description="start uniformly in the ball instead of at x")
 
     @field_validator("eps")
     @classmethod
-    def _check_eps(cls, v: list) -> list:
-        values = [parse_eps(e)[0] for e in v]
-        if any(not 0 < e < float("inf") for e in values):
-            raise ValueError(f"every eps must be a finite number > 0, got {v}")
-        if len(set(values)) != len(values):
-            raise ValueError(f"eps values must be distinct, got {v}")
+    def _distinct(cls, v: list[Eps]) -> list[Eps]:
+        if len(set(v)) != len(v):
+            raise ValueError(f"eps values must be distinct, got {[e.display for e in v]}")
         return v
+
+    @field_serializer("eps", when_used="json")
+    def _as_written(self, v: list[Eps]) -> list[Union[str, float]]:
+        """As written (text or number), as this field was stored before Eps: the probe's cache keys stay."""
+        return [as_written(e) for e in v]
 
 
 def max_loss_variation(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: list[float], steps: int,
@@ -91,7 +95,7 @@ class LossVariationProbe(Probe):
 
     def run(self, model: nn.Module, data: ProbeInput, generator: torch.Generator) -> ProbeResult:
         cfg = self.config
-        parsed = sorted((parse_eps(e)[0], parse_eps(e)[1]) for e in cfg.eps)
+        parsed = sorted((float(e), e.display) for e in cfg.eps)
         radii = [r for r, _ in parsed]
         chunks = []
         for i in range(0, data.x.shape[0], data.batch_size):
