@@ -142,8 +142,8 @@ def check_radius(eps: float, norm: str, bounds: tuple[float, float] = (0.0, 1.0)
         return eps
     shown = getattr(eps, "display", f"{eps:g}")
     if norm == "Linf":
-        raise EpsError(f"Linf eps {shown} is larger than the box {tuple(bounds)} is wide ({limit:g}): the ball "
-                       "then holds every image in the box; use norm = 'unbounded' for no budget, or a radius "
+        raise EpsError(f"Linf eps {shown} exceeds the width {limit:g} of the box {tuple(bounds)}: the ball then "
+                       "holds every image in the box; use norm = 'unbounded' for no budget, or a radius "
                        f"<= {limit:g} (e.g. '8/255')")
     raise EpsError(f"L2 eps {shown} is larger than the diameter of a 3 x 1024 x 1024 image box of width "
                    f"{bounds[1] - bounds[0]:g} ({limit:.4g}): no input robarena expects is that far from "
