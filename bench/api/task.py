@@ -17,12 +17,39 @@ from bench.errors import RobarenaError
 
 @dataclass
 class TaskInput:
-    """The trained model's data; ``load_dataset(id, params)`` loads other registered datasets."""
+    """The trained model's data; ``load_dataset(id, params)`` loads other registered datasets;
+    :meth:`component` builds other registered components (``registry``: the run's, default the
+    installed plugins')."""
 
     data: DatasetSplits
     device: torch.device
     load_dataset: Optional[Callable[[str, dict], DatasetSplits]] = None
     progress: bool = False
+    registry: Any = None
+
+    def component(self, kind: str, ident: str, params: Optional[dict] = None, seed: int = 0) -> Any:
+        """The registered attack, probe or task ``ident`` configured with ``params``, seeded with ``seed``.
+
+        A task that runs another plugin's component gets it here, never by importing that plugin,
+        and declares it in :meth:`Task.dependencies` (``components={role: (kind, ident)}``, the
+        params in ``settings``) so that its version is in the cell's cache key and provenance.
+        """
+        from pydantic import ValidationError
+
+        from bench.errors import ConfigError, UsageError
+
+        if kind not in ("attack", "probe", "task"):
+            raise UsageError(f"TaskInput.component builds attacks, probes and tasks, not {kind!r}")
+        if self.registry is None:
+            from bench.registry import get_registry
+
+            self.registry = get_registry()
+        impl = self.registry.get(kind, ident).load()
+        try:
+            config = impl.Config(**(params or {}))
+        except ValidationError as exc:
+            raise ConfigError(f"invalid parameters for {kind} {ident!r}: {exc}") from None
+        return impl(config=config, seed=seed)
 
 
 @dataclass(frozen=True)

@@ -184,9 +184,13 @@ def test_fisher_approx_picks_its_attack_and_rejects_bad_input():
         FisherApprox(FisherApproxConfig(attack="FGSM"))(model, pin)
     with pytest.raises(UsageError, match="needs the suite's attacks"):
         FisherApprox()(model, probe_input(x, y))
-    with pytest.raises(ValueError, match="positive and finite"):
+    with pytest.raises(ValueError, match="allows no perturbation"):
         FisherApproxConfig(eps=[0.0])
-    assert FisherApprox.Config().eps == [f"{k}/255" for k in range(1, 9)]  # P0 Table 2
+    with pytest.raises(ValueError, match="exceeds the width 1"):
+        FisherApproxConfig(eps=[1.5])
+    assert FisherApproxConfig(eps=[1.5], direction="normalized").eps == [1.5]  # an L2 radius
+    assert [e.display for e in FisherApprox.Config().eps] == [f"{k}/255" for k in range(1, 9)]  # P0 Table 2
+    assert FisherApprox.Config().model_dump(mode="json")["eps"] == [f"{k}/255" for k in range(1, 9)]  # as written
 
 
 # ----------------------------------------------------------------------------- robust / non-robust split

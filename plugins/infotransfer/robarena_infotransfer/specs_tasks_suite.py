@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 from bench.specs import ClaimSpec, SuiteSpec
-from robarena_classics.plugin import P3
-from robarena_infotransfer.paper import P2
+from robarena_infotransfer.paper import P2, P3
 
 _T, _I = "robarena_infotransfer.tasks.transfer_claims", "robarena_infotransfer.tasks.inversion_claims"
 

@@ -10,6 +10,7 @@ from torch import nn
 import bench
 from bench.api import Classifier, DatasetSplits, TaskInput
 from bench.errors import UsageError
+from bench.registry import get_registry
 from robarena_infotransfer.tasks.transfer import Transfer, TransferConfig, reshape_images
 from robarena_infotransfer.tasks.transfer_emd import emd, sample_emd
 from robarena_infotransfer.tasks.transfer_head import fit_linear_head
@@ -151,6 +152,38 @@ def test_config_defaults_and_label_rules():
         TransferConfig(targets=[{"id": "core/digits32"}, {"id": "other/digits32"}])
     with pytest.raises(ValueError, match="label"):
         TransferConfig(targets=[{"id": "core/digits32", "label": "a/b"}])
+
+
+class RecordingRegistry:
+    """The installed registry, noting every (kind, id) asked of it."""
+
+    def __init__(self):
+        self.inner, self.asked = get_registry(), []
+
+    def get(self, kind, ident):
+        self.asked.append((kind, ident))
+        return self.inner.get(kind, ident)
+
+
+def test_the_attack_comes_from_the_registry_and_is_a_declared_dependency():
+    cfg = TransferConfig(targets=[{"id": "x/t", "label": "t"}], eps=0.05, attack_steps=3, robust_n=4)
+    task = Transfer(cfg, seed=0)
+    [dep] = task.dependencies()
+    assert dep.name == "attack" and dep.components == {"attack": ("attack", "classics/pgd")}
+    assert dep.settings == {"params": {"steps": 3, "step_size": None, "random_start": True, "restarts": 1,
+                                       "loss": "ce"}}
+    source = image_splits(10, seed=0)
+    inputs = task_input(source, {("x/t", ()): image_splits(10, seed=5)})
+    inputs.registry = RecordingRegistry()
+    task(PixelFeatures(), inputs)
+    assert inputs.registry.asked == [dep.components["attack"]]
+
+
+def test_radius_and_steps_are_checked():
+    for bad, reason in ((dict(eps=0), "allows no perturbation"), (dict(norm="Linf", eps=2.0), "exceeds the width"),
+                        (dict(attack_steps=0), "steps must be >= 1")):
+        with pytest.raises(ValueError, match=reason):
+            TransferConfig(**bad)
 
 
 def tiny_runner_suite():

@@ -100,4 +100,18 @@ def test_meta_names_the_judge_with_its_versions_and_settings(ctx):
 
 def test_a_self_judge_is_named_too(ctx):
     meta = meta_for(ctx, task_cell(suite(judge="self")))
-    assert meta["dependencies"] == {"judge": {"components": {}, "settings": {"judge": "self"}}}
+    assert meta["dependencies"]["judge"] == {"components": {}, "settings": {"judge": "self"}}
+
+
+def test_the_attack_is_a_dependency_with_its_version_and_parameters(ctx, monkeypatch):
+    cell = task_cell(suite(judge="self"))
+    attack = REGISTRY.get("attack", "classics/pgd-unbounded")
+    dep = meta_for(ctx, cell)["dependencies"]["attack"]
+    assert set(dep["components"]) == {"attack"}
+    assert {k: dep["components"]["attack"][k] for k in ("id", "version", "dist", "dist_version")} == {
+        "id": "classics/pgd-unbounded", "version": attack.version, "dist": attack.plugin.distribution,
+        "dist_version": attack.plugin.version}
+    assert dep["settings"] == {"params": {"steps": 2, "step_size": 2 / 255, "start": "input", "early_stop": False}}
+    base = task_key(ctx, cell)
+    with_version(monkeypatch, ctx, "classics/pgd-unbounded", "99")
+    assert task_key(ctx, cell) != base

@@ -46,6 +46,14 @@ def block_linear(shape=(1, 4, 4), num_classes=3) -> TinyLinear:
     return model
 
 
+def flat_linear(seed: int, shape=(1, 4, 4), num_classes=3) -> TinyLinear:
+    """Zero weights and random biases: the input gradient is 0, so every step leaves the start where it is."""
+    model = TinyLinear(shape, num_classes, seed=seed).eval()
+    with torch.no_grad():
+        model.head.weight.zero_()
+    return model
+
+
 def run_task(model: nn.Module, data: DatasetSplits, seed: int = 0, **config) -> object:
     return Recognizability(RecognizabilityConfig(**config), seed=seed)(model, TaskInput(data=data, device=CPU))
 
@@ -58,6 +66,29 @@ def test_defaults_are_p3s():
     assert cfg.judge_defense == "classics/standard" and cfg.judge_seed == 1000
     assert cfg.judge_train == TrainConfig() and cfg.judge_checkpoint is None
     assert RecognizabilityConfig(step_size="1/255").step_size == pytest.approx(1 / 255)
+
+
+def test_the_attack_comes_from_the_registry_as_declared():
+    from bench.registry import get_registry
+
+    class Recording:
+        def __init__(self):
+            self.inner, self.asked = get_registry(), []
+
+        def get(self, kind, ident):
+            self.asked.append((kind, ident))
+            return self.inner.get(kind, ident)
+
+    task = Recognizability(RecognizabilityConfig(steps=3, starts=1, judge="self"))
+    deps = {d.name: d for d in task.dependencies()}
+    assert deps["attack"].components == {"attack": ("attack", "classics/pgd-unbounded")}
+    assert deps["attack"].settings["params"] == {"steps": 3, "step_size": 2 / 255, "start": "input",
+                                                 "early_stop": False}
+    inputs = TaskInput(data=splits(), device=CPU, registry=Recording())
+    task(block_linear(), inputs)
+    assert inputs.registry.asked == [deps["attack"].components["attack"]]
+    with pytest.raises(ValidationError, match="steps must be >= 1"):
+        RecognizabilityConfig(steps=0)
 
 
 def test_two_class_linear_model_reaches_the_box_corner_of_the_class_direction():
@@ -94,11 +125,11 @@ def test_proxy_is_one_when_the_judge_is_the_attacked_model_and_every_attack_succ
 
 def test_starts_are_shared_across_models_and_change_with_the_seed():
     data = splits()
-    a = run_task(block_linear(), data, steps=0, starts=2, judge="self")
-    b = run_task(TinyLinear((1, 4, 4), 3, seed=9).eval(), data, steps=0, starts=2, judge="self")
-    c = run_task(block_linear(), data, seed=1, steps=0, starts=2, judge="self")
+    a = run_task(flat_linear(0), data, steps=2, starts=2, judge="self")
+    b = run_task(flat_linear(9), data, steps=2, starts=2, judge="self")
+    c = run_task(flat_linear(0), data, seed=1, steps=2, starts=2, judge="self")
     assert a.artifacts["starts"] == b.artifacts["starts"] != c.artifacts["starts"]
-    # zero steps: every column of a row is that row's start, identical for both models
+    # zero input gradients: every column of a row is that row's start, identical for both models
     assert (a.artifacts["x_adv"] == b.artifacts["x_adv"]).all()
     expected = shared_starts(2, data.shape, torch.Generator().manual_seed(0))
     assert torch.equal(torch.as_tensor(a.artifacts["x_adv"]), expected.repeat_interleave(3, dim=0))
@@ -106,7 +137,7 @@ def test_starts_are_shared_across_models_and_change_with_the_seed():
 
 def test_correlations_of_unmoved_starts_and_against_a_plain_loop():
     data = splits()
-    unmoved = run_task(block_linear(), data, steps=0, starts=3, judge="self").metrics
+    unmoved = run_task(flat_linear(0), data, steps=2, starts=3, judge="self").metrics
     assert unmoved["start_correlation"] == pytest.approx(1.0)
     assert unmoved["class_consistency"] == pytest.approx(0.0, abs=1e-12)
     gen = torch.Generator().manual_seed(3)

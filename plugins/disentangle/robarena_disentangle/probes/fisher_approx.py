@@ -16,17 +16,16 @@ by default: at eps = 1/255 KL can be ~1e-8, where float32 rounding would dominat
 from __future__ import annotations
 
 import copy
-import math
 from typing import Literal, Optional, Union
 
 import numpy as np
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field, field_serializer, model_validator
 from torch import nn
 
 from bench.api import BaseConfig, Probe, ProbeInput, ProbeResult
+from bench.eps import Eps, as_written, check_radius
 from bench.errors import UsageError
-from bench.threat import parse_eps
 from robarena_disentangle.common import choose_attack, subset
 from robarena_disentangle.fisher import FisherOperator, input_gradients_only, kl_from_logits
 
@@ -34,8 +33,8 @@ P0_EPS = [f"{k}/255" for k in range(1, 9)]  # P0 Table 2
 
 
 class FisherApproxConfig(BaseConfig):
-    eps: list[Union[float, str]] = Field(default_factory=lambda: list(P0_EPS), min_length=1,
-                                         description="radii of eta (P0 Table 2: 1/255 ... 8/255); '8/255' accepted")
+    eps: list[Eps] = Field(default_factory=lambda: [Eps(e) for e in P0_EPS], min_length=1,
+                           description="radii of eta (P0 Table 2: 1/255 ... 8/255); '8/255' accepted")
     attack: Optional[str] = Field(None, description="attack column or label giving the direction "
                                                     "(default: the suite's first Linf attack)")
     direction: Literal["sign", "normalized"] = Field("sign", description="eps * sign(delta) (Linf) or "
@@ -44,14 +43,17 @@ class FisherApproxConfig(BaseConfig):
     float64: bool = Field(True, description="evaluate a float64 copy of the model")
     n: Optional[int] = Field(None, ge=1, description="first n evaluation examples (default: all)")
 
-    @field_validator("eps")
-    @classmethod
-    def _positive(cls, v: list) -> list:
-        for item in v:
-            value = parse_eps(item)[0]
-            if not 0 < value < math.inf:
-                raise ValueError(f"eps {item!r} must be positive and finite")
-        return v
+    @model_validator(mode="after")
+    def _radii_fit_the_norm(self) -> "FisherApproxConfig":
+        """Sign steps are Linf radii; normalized steps follow the attack's norm (L2 at most)."""
+        for eps in self.eps:
+            check_radius(eps, "Linf" if self.direction == "sign" else "L2")
+        return self
+
+    @field_serializer("eps", when_used="json")
+    def _as_written(self, v: list[Eps]) -> list[Union[str, float]]:
+        """As written (text or number), as this field was stored before Eps: the probe's cache keys stay."""
+        return [as_written(e) for e in v]
 
 
 class FisherApprox(Probe):
@@ -81,7 +83,7 @@ class FisherApprox(Probe):
         delta = record.x_adv[:x.shape[0]].to(x.device, x.dtype) - x
         unit = unit_direction(delta, self.config.direction, threat.norm)
         moved = unit.flatten(1).abs().amax(dim=1) > 0
-        radii = [parse_eps(e) for e in self.config.eps]
+        radii = [(float(e), e.display) for e in self.config.eps]
         order = sorted(range(len(radii)), key=lambda k: radii[k][0])
         radii = [radii[k] for k in order]
         bs = data.batch_size

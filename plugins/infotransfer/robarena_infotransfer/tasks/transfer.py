@@ -21,8 +21,10 @@ For each target (``targets``, in order) this task:
    :func:`~robarena_infotransfer.tasks.transfer_emd.emd`) between ``distance_n`` source-test and
    ``distance_n`` target-test feature vectors drawn without replacement, in the features of *this*
    row's model (the source model, the way Cui et al. embed both datasets with one network);
-6. ``<label>.robust_accuracy``: PGD (``robarena_classics``'s, ``attack_steps`` steps of
-   ``step_size``, default 2.5 eps / steps, random start) on the input of the transferred model
+6. ``<label>.robust_accuracy``: PGD (the registered ``classics/pgd``, built through
+   :meth:`~bench.api.TaskInput.component` and declared in :meth:`Transfer.dependencies`, so its
+   version is in the cell's key and provenance; ``attack_steps`` steps of ``step_size``, default
+   2.5 eps / steps, random start) on the input of the transferred model
    ``head(features(x))`` (extractor frozen) at ``norm``/``eps``, on the first ``robust_n`` target
    test images; the fraction classified correctly both clean and attacked, by this task's own
    forward pass (the runner's definition of robust accuracy).
@@ -48,14 +50,18 @@ import torch.nn.functional as F
 from pydantic import Field, field_validator, model_validator
 from torch import nn
 
-from bench.api import BaseConfig, DatasetSplits, Task, TaskInput, TaskResult
+from bench.api import BaseConfig, DatasetSplits, Task, TaskDependency, TaskInput, TaskResult
+from bench.eps import Eps
 from bench.errors import UsageError
-from bench.threat import ThreatModel, parse_eps
+from bench.steps import Steps
+from bench.threat import ThreatConfig
 from robarena_infotransfer.probes.features import batched_features, feature_map
 from robarena_infotransfer.tasks.transfer_emd import sample_emd
 from robarena_infotransfer.tasks.transfer_head import fit_linear_head
 
 LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601 weights for RGB -> grey
+#: The registered attack that measures the transferred models' robust accuracy.
+ATTACK = "classics/pgd"
 
 
 class TargetRef(BaseConfig):
@@ -92,7 +98,7 @@ def default_targets() -> list[TargetRef]:
             TargetRef(id="core/digits32", label="far")]
 
 
-class TransferConfig(BaseConfig):
+class TransferConfig(ThreatConfig):
     targets: list[TargetRef] = Field(default_factory=default_targets, min_length=1,
                                      description="target datasets, each {id, params, label}")
     match_shape: bool = Field(False, description="resize / convert targets whose shape differs from the source's")
@@ -102,16 +108,11 @@ class TransferConfig(BaseConfig):
     max_iter: int = Field(1000, ge=1, description="L-BFGS iterations of the head fit")
     distance_n: int = Field(500, ge=1, description="points per sample of the EMD")
     norm: Literal["L2", "Linf"] = Field("L2", description="threat model of the transferred model's attack (P2: L2)")
-    eps: float = Field(1.0, ge=0, description="attack radius (P2's CIFAR training radius, L2 1.0); '8/255' accepted")
-    attack_steps: int = Field(20, ge=1, description="PGD steps")
+    eps: Eps = Field(Eps(1.0), description="attack radius (P2's CIFAR training radius, L2 1.0); '8/255' accepted")
+    attack_steps: Steps = Field(20, description="PGD steps")
     step_size: Optional[float] = Field(None, gt=0, description="PGD step; None = 2.5 * eps / steps")
     robust_n: int = Field(200, ge=1, description="first n target test images attacked")
     batch_size: int = Field(256, ge=1, description="images per feature / attack batch")
-
-    @field_validator("eps", mode="before")
-    @classmethod
-    def _parse_eps(cls, v: Any) -> Any:
-        return parse_eps(v)[0] if isinstance(v, str) else v
 
     @model_validator(mode="after")
     def _unique_labels(self) -> "TransferConfig":
@@ -172,12 +173,24 @@ class Transfer(Task):
         return TransferConfig(match_shape=True, n_train=200, n_test=100, max_iter=200, distance_n=50,
                               attack_steps=2, robust_n=20)
 
+    def attack_params(self) -> dict[str, Any]:
+        """Parameters of the :data:`ATTACK` that measures robust accuracy (one run, random start, CE)."""
+        cfg = self.config
+        return {"steps": cfg.attack_steps, "step_size": cfg.step_size, "random_start": True, "restarts": 1,
+                "loss": "ce"}
+
+    def dependencies(self) -> list[TaskDependency]:
+        """The attack (:data:`ATTACK` with :meth:`attack_params`): in the cell's key and meta."""
+        return [TaskDependency("attack", components={"attack": ("attack", ATTACK)},
+                               settings={"params": self.attack_params()})]
+
     def run(self, model: nn.Module, inputs: TaskInput, generator: torch.Generator) -> TaskResult:
         cfg = self.config
         if inputs.load_dataset is None:
             raise UsageError("the transfer task needs TaskInput.load_dataset to load its target datasets")
         source = inputs.data
         source_z = batched_features(model, source.x_test, inputs.device, cfg.batch_size)
+        attack = inputs.component("attack", ATTACK, self.attack_params())
         metrics: dict[str, float] = {}
         for index, ref in enumerate(cfg.targets):
             target = self.load_target(ref, inputs, source.shape)
@@ -192,7 +205,7 @@ class Transfer(Task):
             metrics[f"{ref.name}.distance"] = sample_emd(source_z, z_test, cfg.distance_n, generator)[0]
             transferred = TransferredModel(model, head.to(inputs.device)).eval()
             metrics[f"{ref.name}.robust_accuracy"] = self.robust_accuracy(
-                transferred, x_test[:cfg.robust_n], y_test[:cfg.robust_n], inputs.device, index)
+                transferred, attack, x_test[:cfg.robust_n], y_test[:cfg.robust_n], inputs.device, index)
         return TaskResult(metrics)
 
     def load_target(self, ref: TargetRef, inputs: TaskInput, shape: tuple[int, int, int]) -> DatasetSplits:
@@ -208,15 +221,11 @@ class Transfer(Task):
                              reshape_images(target.x_test, shape),
                              target.y_test, target.num_classes, target.class_names, dict(target.meta))
 
-    def robust_accuracy(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.device,
-                        index: int) -> float:
-        """Fraction of (x, y) classified correctly clean and under PGD, by this task's forward pass."""
-        from robarena_classics.attacks.pgd import PGD
-
+    def robust_accuracy(self, model: nn.Module, attack: Any, x: torch.Tensor, y: torch.Tensor,
+                        device: torch.device, index: int) -> float:
+        """Fraction of (x, y) classified correctly clean and under ``attack``, by this task's forward pass."""
         cfg = self.config
-        threat = ThreatModel(norm=cfg.norm, eps=cfg.eps)
-        attack = PGD(PGD.Config(steps=cfg.attack_steps, step_size=cfg.step_size, random_start=True, restarts=1,
-                                loss="ce"))
+        threat = cfg.threat()
         correct = 0
         for offset in range(0, x.shape[0], cfg.batch_size):
             xb, yb = x[offset:offset + cfg.batch_size].to(device), y[offset:offset + cfg.batch_size].to(device)

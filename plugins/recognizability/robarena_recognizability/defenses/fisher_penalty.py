@@ -19,29 +19,25 @@ defense's generator.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field, field_validator
+from pydantic import Field
 from torch import nn
 
 from bench.api import BaseConfig, Defense, DatasetSplits, TrainContext
 from bench.api.training import fit_with_loss
-from bench.threat import parse_eps
+from bench.eps import Eps, EpsRule
 
 
 class FisherPenaltyConfig(BaseConfig):
     """Parameters of :class:`FisherPenalty` (defaults: P3 Sec. 4.1 and Hoffman et al. 2019)."""
 
     beta: float = Field(1.0, ge=0, description="penalty weight (P3: 1)")
-    eps: float = Field(8 / 255, ge=0, description="radius in the weight beta eps^2 / 2; '8/255' accepted")
+    eps: Annotated[Eps, EpsRule(allow_zero=True, norm="L2")] = Field(
+        Eps("8/255"), description="radius in the weight beta eps^2 / 2 (0: no penalty); '8/255' accepted")
     n_proj: int = Field(1, ge=1, description="random projections per example (Hoffman et al.: 1)")
-
-    @field_validator("eps", mode="before")
-    @classmethod
-    def _parse_eps(cls, v: Any) -> Any:
-        return parse_eps(v)[0] if isinstance(v, str) else v
 
 
 def unit_sphere(n: int, k: int, generator: torch.Generator, like: torch.Tensor) -> torch.Tensor:

@@ -12,32 +12,29 @@ examples of a batch are coupled, as in any double-backprop implementation.
 """
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field, field_validator
+from pydantic import Field
 from torch import nn
 
-from bench.api import BaseConfig, Defense, DatasetSplits, TrainContext
+from bench.api import Defense, DatasetSplits, TrainContext
 from bench.api.training import fit_with_loss
-from bench.threat import parse_eps
+from bench.eps import Eps, EpsOrZero
+from bench.threat import ThreatConfig
 
 #: dual norm order of each adversary
 DUAL = {"Linf": 1, "L2": 2}
 
 
-class GradientPenaltyConfig(BaseConfig):
+class GradientPenaltyConfig(ThreatConfig):
     """Parameters of :class:`GradientPenalty` (defaults: P3 Sec. 4.1)."""
 
     beta: float = Field(64.0, ge=0, description="penalty weight (P3: 64)")
-    eps: float = Field(8 / 255, ge=0, description="adversary radius in the weight beta * eps; '8/255' accepted")
+    eps: EpsOrZero = Field(Eps("8/255"), description="adversary radius in the weight beta * eps (0: no penalty); "
+                                                    "'8/255' accepted")
     norm: Literal["Linf", "L2"] = Field("Linf", description="adversary's norm; the penalty uses its dual")
-
-    @field_validator("eps", mode="before")
-    @classmethod
-    def _parse_eps(cls, v: Any) -> Any:
-        return parse_eps(v)[0] if isinstance(v, str) else v
 
     @property
     def q(self) -> int:

@@ -41,15 +41,15 @@ fd_random=4, n=None (all evaluation points).
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Annotated, Optional
 
 import numpy as np
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field
 from torch import nn
 
 from bench.api import BaseConfig, Probe, ProbeInput, ProbeResult
-from bench.threat import parse_eps
+from bench.eps import Eps, EpsRule
 from robarena_recognizability.defenses.fisher_penalty import fisher_jacobian_estimate, unit_sphere
 
 
@@ -58,14 +58,10 @@ class JacobianConfig(BaseConfig):
 
     n_proj: int = Field(1, ge=1, description="random projections per point (Hoffman et al. 2019: 1)")
     power_iters: int = Field(20, ge=1, description="power-iteration steps for ||J(x)||_2")
-    fd_radius: float = Field(2 / 255, gt=0, description="finite-difference step as an RMS change per pixel")
+    fd_radius: Annotated[Eps, EpsRule(norm="Linf")] = Field(
+        Eps("2/255"), description="finite-difference step as an RMS change per pixel; '2/255' accepted")
     fd_random: int = Field(4, ge=0, description="random directions per point besides the singular vector")
     n: Optional[int] = Field(None, ge=1, description="first n evaluation points (default: all)")
-
-    @field_validator("fd_radius", mode="before")
-    @classmethod
-    def _parse_radius(cls, v: Any) -> Any:
-        return parse_eps(v)[0] if isinstance(v, str) else v
 
 
 def jacobian_frobenius_estimate(model: nn.Module, x: torch.Tensor, generator: torch.Generator,

@@ -9,10 +9,10 @@ is model inversion (Fredrikson et al. 2015).
 
 Protocol. ``starts`` noise images, uniform in [0, 1], are drawn from the task's generator,
 which the runner seeds with the row's seed: every model trained with the same seed is
-attacked from the *same* starts. Each start is perturbed toward every target class with
-``classics/pgd-unbounded`` (:class:`~robarena_classics.attacks.pgd_unbounded.UnboundedPGD`,
-``start="input"`` so it begins at the shared noise, ``early_stop=False``: all steps are run,
-as P3 does for its images). The grid PNG has one row per start and one column per target
+attacked from the *same* starts. Each start is perturbed toward every target class with the
+registered ``classics/pgd-unbounded`` (built through :meth:`~bench.api.TaskInput.component` and
+declared in :meth:`Recognizability.dependencies`; ``start="input"`` so it begins at the shared
+noise, ``early_stop=False``: all steps are run, as P3 does for its images). The grid PNG has one row per start and one column per target
 class; a second PNG shows the starts as one column (P3 Fig. 4.2(a)).
 
 Quantitative proxy (P3 judges by eye). A *judge*, a classifier that took no part in the attack
@@ -58,14 +58,18 @@ from typing import Any, Literal, Optional
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 from torch import nn
 
 from bench.api import BaseConfig, Task, TaskDependency, TaskInput, TaskResult, TrainConfig
+from bench.eps import Eps
 from bench.errors import UsageError
-from bench.threat import ThreatModel, parse_eps
-from robarena_classics.attacks.pgd_unbounded import UnboundedPGD
+from bench.steps import Steps
+from bench.threat import ThreatModel
 from robarena_recognizability.tasks.judge import get_judge, judge_provenance
+
+#: The registered attack that draws the perturbations (P3's unbounded targeted PGD).
+ATTACK = "classics/pgd-unbounded"
 
 
 class RecognizabilityConfig(BaseConfig):
@@ -73,8 +77,8 @@ class RecognizabilityConfig(BaseConfig):
 
     starts: int = Field(10, ge=1, description="noise starts = grid rows")
     classes: Optional[list[int]] = Field(None, description="target classes = grid columns (default: all)")
-    steps: int = Field(2048, ge=0, description="signed-gradient steps (P3: 2048)")
-    step_size: float = Field(2 / 255, gt=0, description="per-pixel step (P3: 2/255); '2/255' accepted")
+    steps: Steps = Field(2048, description="signed-gradient steps (P3: 2048)")
+    step_size: Eps = Field(Eps("2/255"), description="per-pixel step (P3: 2/255); '2/255' accepted")
     batch_size: int = Field(250, ge=1, description="perturbations attacked together")
     judge: Literal["train", "checkpoint", "self"] = Field(
         "train", description="'train': train judge_model with judge_defense; 'checkpoint': load "
@@ -87,11 +91,6 @@ class RecognizabilityConfig(BaseConfig):
     judge_checkpoint: Optional[str] = Field(None, description="weights of a pretrained judge (.safetensors/.pt)")
     scale: int = Field(1, ge=1, description="nearest-neighbour upscaling of the PNG images")
     padding: int = Field(2, ge=0, description="pixels between grid cells (white)")
-
-    @field_validator("step_size", mode="before")
-    @classmethod
-    def _parse_step(cls, v: Any) -> Any:
-        return parse_eps(v)[0] if isinstance(v, str) else v
 
     @model_validator(mode="after")
     def _check_judge(self) -> "RecognizabilityConfig":
@@ -177,11 +176,15 @@ class Recognizability(Task):
             raise UsageError(f"recognizability: classes {bad} are not in 0..{num_classes - 1}")
         return list(classes)
 
-    def perturb(self, model: nn.Module, x0: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Targeted unbounded PGD (``classics/pgd-unbounded``) from ``x0`` toward ``target``."""
+    def attack_params(self) -> dict[str, Any]:
+        """Parameters of the :data:`ATTACK`: the configured steps from the given starts, all run."""
         cfg = self.config
-        attack = UnboundedPGD(UnboundedPGD.Config(steps=cfg.steps, step_size=cfg.step_size, start="input",
-                                                  early_stop=False), seed=self.seed)
+        return {"steps": cfg.steps, "step_size": float(cfg.step_size), "start": "input", "early_stop": False}
+
+    def perturb(self, model: nn.Module, x0: torch.Tensor, target: torch.Tensor, inputs: TaskInput) -> torch.Tensor:
+        """Targeted unbounded PGD (:data:`ATTACK`) from ``x0`` toward ``target``."""
+        cfg = self.config
+        attack = inputs.component("attack", ATTACK, self.attack_params(), seed=self.seed)
         threat = ThreatModel(norm="unbounded", targeted=True)
         out = []
         for i in range(0, x0.shape[0], cfg.batch_size):
@@ -191,8 +194,11 @@ class Recognizability(Task):
         return torch.cat(out)
 
     def dependencies(self) -> list[TaskDependency]:
-        """The judge (:func:`~robarena_recognizability.tasks.judge.judge_provenance`): in the cell's key and meta."""
-        return [judge_provenance(self.config)]
+        """The judge (:func:`~robarena_recognizability.tasks.judge.judge_provenance`) and the attack
+        (:data:`ATTACK` with :meth:`attack_params`): in the cell's key and meta."""
+        return [judge_provenance(self.config),
+                TaskDependency("attack", components={"attack": ("attack", ATTACK)},
+                               settings={"params": self.attack_params()})]
 
     def judge_for(self, model: nn.Module, inputs: TaskInput) -> nn.Module:
         cfg = self.config
@@ -209,7 +215,7 @@ class Recognizability(Task):
         starts = shared_starts(cfg.starts, data.shape, generator).to(device)
         x0 = starts.repeat_interleave(k, dim=0)  # row s of the grid: entries s * k .. s * k + k - 1
         target = torch.tensor(classes, dtype=torch.long, device=device).repeat(cfg.starts)
-        x_adv = self.perturb(model, x0, target)
+        x_adv = self.perturb(model, x0, target, inputs)
         judge = self.judge_for(model, inputs)
         judge.eval()
         model_pred = predict(model, x_adv, cfg.batch_size)
