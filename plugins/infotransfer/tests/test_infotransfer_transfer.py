@@ -10,7 +10,7 @@ from torch import nn
 import bench
 from bench.api import Classifier, DatasetSplits, TaskInput
 from bench.errors import UsageError
-from bench.registry import get_registry
+from bench.testing.recording import RecordingRegistry
 from robarena_infotransfer.tasks.transfer import Transfer, TransferConfig, reshape_images
 from robarena_infotransfer.tasks.transfer_emd import emd, sample_emd
 from robarena_infotransfer.tasks.transfer_head import fit_linear_head
@@ -152,17 +152,6 @@ def test_config_defaults_and_label_rules():
         TransferConfig(targets=[{"id": "core/digits32"}, {"id": "other/digits32"}])
     with pytest.raises(ValueError, match="label"):
         TransferConfig(targets=[{"id": "core/digits32", "label": "a/b"}])
-
-
-class RecordingRegistry:
-    """The installed registry, noting every (kind, id) asked of it."""
-
-    def __init__(self):
-        self.inner, self.asked = get_registry(), []
-
-    def get(self, kind, ident):
-        self.asked.append((kind, ident))
-        return self.inner.get(kind, ident)
 
 
 def test_the_attack_comes_from_the_registry_and_is_a_declared_dependency():

@@ -9,6 +9,7 @@ from torch import nn
 from bench.api import DatasetSplits, TaskInput, TrainConfig
 from bench.data.digits import Digits
 from bench.errors import UsageError
+from bench.testing.recording import RecordingRegistry
 from bench.testing.tiny import TinyLinear
 from robarena_recognizability.tasks import judge as judge_module
 from robarena_recognizability.tasks.recognizability import (Recognizability, RecognizabilityConfig, grid_png,
@@ -69,22 +70,12 @@ def test_defaults_are_p3s():
 
 
 def test_the_attack_comes_from_the_registry_as_declared():
-    from bench.registry import get_registry
-
-    class Recording:
-        def __init__(self):
-            self.inner, self.asked = get_registry(), []
-
-        def get(self, kind, ident):
-            self.asked.append((kind, ident))
-            return self.inner.get(kind, ident)
-
     task = Recognizability(RecognizabilityConfig(steps=3, starts=1, judge="self"))
     deps = {d.name: d for d in task.dependencies()}
     assert deps["attack"].components == {"attack": ("attack", "classics/pgd-unbounded")}
     assert deps["attack"].settings["params"] == {"steps": 3, "step_size": 2 / 255, "start": "input",
                                                  "early_stop": False}
-    inputs = TaskInput(data=splits(), device=CPU, registry=Recording())
+    inputs = TaskInput(data=splits(), device=CPU, registry=RecordingRegistry())
     task(block_linear(), inputs)
     assert inputs.registry.asked == [deps["attack"].components["attack"]]
     with pytest.raises(ValidationError, match="steps must be >= 1"):
