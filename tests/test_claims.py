@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 import bench
-from bench.api.claim import ClaimDataMissing, ClaimResult, column_like, optional_value, select, value
+from bench.api.claim import (ClaimDataMissing, ClaimResult, component_params, metric_column, optional_value,
+                             robust_column, robust_columns, select, select_where, value, worst_case_column)
 from bench.claims import claims_for, evaluate_claims, suite_matches
 from bench.cli.main import main
 from bench.registry import get_registry
@@ -18,7 +19,6 @@ def test_helpers_select_rows_and_average_over_seeds():
                           "robust[pgd Linf 0.1]": [0.1, 0.3, 0.2]})
     assert value(frame, "clean", defense="a") == pytest.approx(0.6)
     assert len(select(frame, defense="a")) == 2
-    assert column_like(frame, "robust[", "pgd") == "robust[pgd Linf 0.1]"
     assert optional_value(frame, "clean", defense="a") == pytest.approx(0.6)
     assert optional_value(frame, "clean", defense="c") is None and optional_value(frame, "nope", defense="a") is None
     with pytest.raises(ClaimDataMissing, match="no row with defense='c'"):
@@ -27,6 +27,34 @@ def test_helpers_select_rows_and_average_over_seeds():
         value(frame, "clean", defense="b")
     with pytest.raises(ClaimDataMissing, match="no column"):
         value(frame, "probe[x.y]", defense="a")
+
+
+def test_columns_and_rows_are_found_by_parameters_whatever_their_labels(tmp_path, testkit):
+    from bench.rows.frame import to_frame
+
+    suite = tiny_suite()
+    suite["attacks"] = [{"id": "sign", "label": "renamed-sign", "eps": [0.05, "0.1"]},
+                        {"id": "sign", "label": "sign-l2", "norm": "L2", "eps": 0.5}]
+    res = bench.run(suite, workdir=tmp_path, plugins=testkit, device="cpu")
+    frame = to_frame(res.rows)
+    assert robust_column(frame, "robarena_testkit/sign", norm="Linf", eps=0.1) == "robust[renamed-sign Linf 0.1]"
+    assert robust_column(frame, "robarena_testkit/sign", norm="L2") == "robust[sign-l2 L2 0.5]"
+    assert len(robust_columns(frame, "robarena_testkit/sign")) == 3
+    assert worst_case_column(frame, norm="Linf", eps=0.05) == "ensemble[Linf 0.05]"
+    with pytest.raises(ClaimDataMissing, match="2 robust-accuracy columns match"):
+        robust_column(frame, "robarena_testkit/sign", norm="Linf")
+    with pytest.raises(ClaimDataMissing, match="0 robust-accuracy columns"):
+        robust_column(frame, "robarena_testkit/sign", eps=0.3)
+    erm = select_where(frame, defense_id="robarena_testkit/erm")
+    assert set(erm["defense_id"]) == {"robarena_testkit/erm"} and len(erm) >= 1
+    rid = erm["row_id"].iloc[0]
+    (row,) = [r for r in res.rows if r.row_id == rid]
+    assert component_params(frame, rid, "defense") == row.defense_params
+    assert component_params(frame, rid, "model") == row.model_params
+    with pytest.raises(ClaimDataMissing, match="no row"):
+        select_where(frame, defense_id="robarena_testkit/nothing")
+    with pytest.raises(ClaimDataMissing):
+        metric_column(frame, "robarena_testkit/confidence", "no-such-column")
 
 
 def test_suite_names_match_plain_or_qualified():

@@ -113,12 +113,14 @@ def test_a_cached_run_keeps_the_flags(tmp_path, flagkit):
 
 def test_a_snapshot_from_before_an_always_probe_is_compared_on_its_own_columns(tmp_path, flagkit):
     (row,) = bench.run(tiny_suite(), workdir=tmp_path, plugins=flagkit).rows
-    published = row.model_copy(update={"probes": {"confidence.mean_max_prob": row.probes["confidence.mean_max_prob"]}})
+    published = row.model_copy(update={"probe_results": [m for m in row.probe_results
+                                                         if (m.label, m.column) == ("confidence", "mean_max_prob")]})
+    assert list(published.probes) == ["confidence.mean_max_prob"]
     assert not diff_snapshots([published], [row]).identical  # the new column counts as a change ...
     (cut,) = reference_columns_only([row], [published])
     assert cut.probes == published.probes and cut.flags == row.flags
     assert diff_snapshots([published], [cut]).identical  # ... unless only the published columns are compared
-    moved = row.model_copy(update={"clean_accuracy": 0.0, "flags": []})
+    moved = row.model_copy(update={"clean": None, "flags": []})  # the clean cell missing, the flag gone
     changed = diff_snapshots([published], reference_columns_only([moved], [published])).changed
     assert changed[0].flags_removed == ("tripwire:1 attacks",) and changed[0].metrics[0].column == "clean"
 

@@ -22,7 +22,7 @@ import torch
 import bench
 from bench.leaderboard.build import list_versions, load_snapshot
 from bench.leaderboard.diff import diff_snapshots, format_diff, reference_columns_only
-from bench.leaderboard.frame import is_accuracy
+from bench.rows.frame import is_accuracy
 
 ROOT = Path(__file__).resolve().parents[1] / "leaderboard"
 CROSS_MACHINE_ATOL = 0.03

@@ -14,7 +14,7 @@ from bench.errors import UsageError
 from bench.registry import get_registry
 from bench.runner.context import RunContext
 from bench.runner.plan import CleanCell, build_plan
-from bench.runner.stages import attack_key, clean_key, train_key
+from bench.runner.stages import key_for
 from bench.runner.suite import resolve_suite
 from bench.threat import ThreatModel
 
@@ -43,9 +43,9 @@ def test_compile_is_part_of_attack_keys_only(tmp_path, kits):
                                    progress=False, eval_n=60, eval_batch=32, **kw)
     base, compiled = make(), make(compile="inductor")
     train, attack = plan.train_cells[0], plan.attack_cells[0]
-    assert train_key(compiled, train) == train_key(base, train)
-    assert clean_key(compiled, CleanCell(train)) == clean_key(base, CleanCell(train))
-    assert attack_key(compiled, attack) != attack_key(base, attack)
+    assert key_for(compiled, train) == key_for(base, train)
+    assert key_for(compiled, CleanCell(train)) == key_for(base, CleanCell(train))
+    assert key_for(compiled, attack) != key_for(base, attack)
     model = torch.nn.Linear(2, 2)
     assert base.attack_model(model) is model
     wrapper = compiled.attack_model(model)

@@ -12,7 +12,7 @@ from bench.errors import UsageError
 from bench.registry import get_registry
 from bench.runner.context import RunContext, resolve_device
 from bench.runner.plan import CleanCell, build_plan
-from bench.runner.stages import attack_key, clean_key, train_key
+from bench.runner.stages import key_for
 from bench.runner.suite import resolve_suite
 
 
@@ -51,15 +51,15 @@ def test_amp_is_part_of_the_cache_keys_on_cuda_only(tmp_path, kits):
     plan, make = contexts(tmp_path, kits, "cuda")  # a device object; nothing here touches a GPU
     train, attack = plan.train_cells[0], plan.attack_cells[0]
     base, amp, layout = make(), make(amp=True), make(channels_last=True)
-    assert train_key(amp, train) != train_key(base, train) == train_key(layout, train)
-    assert clean_key(amp, CleanCell(train)) != clean_key(base, CleanCell(train))
-    assert attack_key(amp, attack) != attack_key(base, attack)
+    assert key_for(amp, train) != key_for(base, train) == key_for(layout, train)
+    assert key_for(amp, CleanCell(train)) != key_for(base, CleanCell(train))
+    assert key_for(amp, attack) != key_for(base, attack)
     assert amp.amp_dtype == torch.bfloat16 and amp.environment()["amp"] == "bfloat16"
     assert "amp" not in base.environment() and layout.environment()["memory_format"] == "channels_last"
     _, make_cpu = contexts(tmp_path, kits, "cpu")
     cpu_amp = make_cpu(amp=True, channels_last=True)
     assert cpu_amp.amp_dtype is None and not cpu_amp.uses_channels_last
-    assert train_key(cpu_amp, train) == train_key(make_cpu(), train)
+    assert key_for(cpu_amp, train) == key_for(make_cpu(), train)
     model = torch.nn.Conv2d(1, 2, 3)
     assert cpu_amp.prepare_model(model) is model and isinstance(cpu_amp.autocast(), contextlib.nullcontext)
 
@@ -88,7 +88,7 @@ def test_mixed_precision_covers_training_and_clean_inference_never_attacks(tmp_p
         return wrapped
 
     monkeypatch.setattr(RunContext, "autocast", recording_autocast)
-    monkeypatch.setattr(stages, "predict", recorder("predict", stages.predict))
+    monkeypatch.setattr(stages.common, "predict", recorder("predict", stages.common.predict))
     monkeypatch.setattr(impl.ERM, "fit", recorder("train", impl.ERM.fit))
     monkeypatch.setattr(impl.SignStep, "run", recorder("attack", impl.SignStep.run))
     with pytest.warns(RuntimeWarning, match="--amp is CUDA-only"):

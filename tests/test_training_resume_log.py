@@ -40,7 +40,7 @@ def train_record(workdir) -> dict:
 
 def run_interrupted_after(monkeypatch, workdir, suite_dict: dict, epoch: int) -> dict:
     """Run ``suite_dict``, crashing right after the checkpoint of ``epoch``; return that checkpoint."""
-    real_saver = stages._epoch_saver
+    real_saver = stages.partials.epoch_saver
 
     def saver(path):
         save = real_saver(path)
@@ -52,7 +52,7 @@ def run_interrupted_after(monkeypatch, workdir, suite_dict: dict, epoch: int) ->
         return save_then_crash
 
     with monkeypatch.context() as patch:
-        patch.setattr(stages, "_epoch_saver", saver)
+        patch.setattr(stages.partials, "epoch_saver", saver)
         res = bench.run(suite_dict, workdir=workdir, device="cpu")
     assert not res.ok and "interrupted after epoch" in res.failures[0].error
     (partial,) = (workdir / "partial").glob("*.pt")

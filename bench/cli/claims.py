@@ -19,7 +19,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def handle(args: argparse.Namespace) -> int:
     from bench.claims import claims_for, evaluate_claims, outcomes_json, outcomes_table
     from bench.errors import UsageError
-    from bench.leaderboard.frame import to_frame
+    from bench.rows.frame import to_frame
     from bench.registry import get_registry
 
     registry = get_registry(tuple(args.plugins))

@@ -18,7 +18,7 @@ DEFAULT_WORKDIR = ".robarena"
 
 def _build(args: argparse.Namespace) -> int:
     from bench.leaderboard.build import build_snapshot, is_valid_name, read_meta
-    from bench.leaderboard.rows import validate_rows
+    from bench.rows.io import validate_rows
     from bench.leaderboard.sources import RunArtifacts
     from bench.runner.results import load_rows  # the runner's results, imported only when needed
 

@@ -11,6 +11,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("suite", help="suite name (see 'robarena ls suites') or path to a TOML suite file")
     add_run_options(p)
     add_scale_options(p)
+    p.add_argument("--explain", action="store_true",
+                   help="print, per cell, whether it would be reused or recomputed and why; computes nothing")
     p.set_defaults(handler=handle)
 
 
@@ -68,6 +70,13 @@ def handle(args: argparse.Namespace) -> int:
     from bench.cli.paths import check_writable_workdir
     from bench.runner.api import run
 
+    if args.explain:  # reads the store only: works on a read-only work directory
+        from bench.runner.explain import explain, format_explanations
+
+        print(format_explanations(explain(args.suite, workdir=args.workdir, device=args.device, plugins=args.plugins,
+                                          trust_modules=args.trust_module, amp=args.amp,
+                                          channels_last=args.channels_last, compile=args.compile)))
+        return 0
     check_writable_workdir(args.workdir)
     start = time.perf_counter()
     result = run(args.suite, workdir=args.workdir, device=args.device, plugins=args.plugins,

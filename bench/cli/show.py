@@ -69,7 +69,7 @@ def _text(row: Any, files: dict[str, Any]) -> str:
     from tabulate import tabulate
 
     from bench.leaderboard.render import format_value
-    from bench.leaderboard.frame import is_accuracy
+    from bench.rows.frame import is_accuracy
 
     metrics = [[name, "—" if value is None else format_value(name, value) + (" %" if is_accuracy(name) else "")]
                for name, value in row.metric_columns().items()]

@@ -6,6 +6,9 @@ web page was added also hold ``rows.tex`` (LaTeX table), ``index.html`` (static 
 :mod:`bench.leaderboard.html`), ``plots/*.png`` (:mod:`bench.leaderboard.plots`) and
 ``artifacts/*.png`` (task images), with every file's sha256 and the plot list in ``meta.json``
 (``files``, ``figures``, ``images``, ``plot_notes``); older snapshots stay readable as they are.
+Snapshots are written with row schema :data:`~bench.rows.schema.SCHEMA_VERSION` (2) and read in
+any of :data:`~bench.rows.io.READABLE_VERSIONS`: schema-1 rows (e.g. the published
+``leaderboard/quick/1/``) are upgraded in memory by :mod:`bench.rows.io`, never rewritten on disk.
 It is written into a temporary directory beside its final place and renamed into place, so a
 crash never leaves half a snapshot, and an existing version is never overwritten (the folder
 a killed build leaves is removed by the next build: :mod:`bench.leaderboard.staging`).
@@ -23,9 +26,9 @@ from typing import Any, Iterable, Optional, Union
 
 from bench.errors import LeaderboardError
 from bench.leaderboard import render
-from bench.leaderboard.frame import to_frame
-from bench.leaderboard.rows import RowLike, dumps_jsonl, loads_jsonl, validate_rows
-from bench.leaderboard.schema import SCHEMA_VERSION, Row
+from bench.rows.frame import to_frame
+from bench.rows.io import READABLE_VERSIONS, RowLike, dumps_jsonl, loads_jsonl, validate_rows
+from bench.rows.schema import SCHEMA_VERSION, Row
 from bench.leaderboard.sources import RunArtifacts
 from bench.leaderboard.staging import check_root, make_staging_dir
 from bench.runner.suite import MAX_NAME_LENGTH
@@ -212,10 +215,10 @@ def load_snapshot(root: Union[str, Path], suite: str, version: str) -> list[Row]
     where = f"snapshot {path} is corrupted"
     if (meta["suite"], meta["version"]) != (suite, version):
         raise LeaderboardError(f"{where}: {META} says suite {meta['suite']!r} version {meta['version']!r}")
-    if meta["schema_version"] != SCHEMA_VERSION:
+    if meta["schema_version"] not in READABLE_VERSIONS:
         raise LeaderboardError(
             f"snapshot {path} uses row schema {meta['schema_version']!r}; this robarena reads "
-            f"{SCHEMA_VERSION!r}: install the robarena version that wrote it")
+            f"{' and '.join(map(repr, READABLE_VERSIONS))}: install the robarena version that wrote it")
     try:
         data = (path / ROWS).read_bytes()
     except OSError as exc:
@@ -226,12 +229,28 @@ def load_snapshot(root: Union[str, Path], suite: str, version: str) -> list[Row]
             f"{where}: {ROWS} has sha256 {digest} but {META} records {meta['rows_sha256']}; snapshots are "
             "immutable: restore the file (e.g. `git checkout`) or build a new version")
     try:
-        rows = loads_jsonl(data.decode("utf-8"), where=str(path / ROWS))
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise LeaderboardError(f"{where}: {ROWS} is not UTF-8 ({exc})") from None
+    _check_row_schema(text, meta["schema_version"], f"{where}: {ROWS}")
+    rows = loads_jsonl(text, where=str(path / ROWS))  # schema-1 rows are upgraded here
     if len(rows) != meta["row_count"]:
         raise LeaderboardError(f"{where}: {ROWS} holds {len(rows)} rows, {META} records {meta['row_count']}")
     return rows
+
+
+def _check_row_schema(text: str, version: str, where: str) -> None:
+    """Every line of ``rows.jsonl`` declares the schema version ``meta.json`` records."""
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            found = json.loads(line).get("schema_version")
+        except (ValueError, AttributeError):
+            continue  # not a JSON object: loads_jsonl names the line and the problem
+        if found != version:
+            raise LeaderboardError(f"{where} line {lineno} has row schema {found!r} but {META} records {version!r}; "
+                                   "snapshots are immutable: restore the files or build a new version")
 
 
 def check_files(root: Union[str, Path], suite: str, version: str) -> dict[str, str]:

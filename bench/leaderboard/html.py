@@ -1,7 +1,8 @@
 """The snapshot's ``index.html``: one static page, no server, no network.
 
 The page holds a sortable table (labels, clean, robust per attack, worst case per threat model,
-probe and task columns; accuracies as percentages), flagged rows marked with their flags,
+probe and task columns; accuracies as percentages with their 95 % interval, the count and the
+interval's ends in the cell's tooltip and ``data-*`` attributes), flagged rows marked with their flags,
 each row's provenance in a ``<details>`` expansion (and a summary as the label's tooltip),
 the plots (``plots/*.png``) and the task images (``artifacts/*.png``), linked relatively so
 the snapshot directory can be opened from disk or served as is. CSS and JavaScript are
@@ -12,10 +13,10 @@ from __future__ import annotations
 import html
 from typing import Iterable, Optional, Sequence
 
-from bench.leaderboard.frame import is_accuracy, metric_column_names, metric_group
+from bench.rows.frame import is_accuracy, metric_column_names, metric_group
 from bench.leaderboard.plots import ArtifactImage, PlotSpec, row_labels
-from bench.leaderboard.render import FLAG_MARK, MISSING, format_value
-from bench.leaderboard.schema import Provenance, Row
+from bench.leaderboard.render import FLAG_MARK, MISSING, describe_accuracy, format_accuracy, format_value
+from bench.rows.schema import Provenance, Row
 
 PLOT_SECTIONS = (
     ("eps-curve", "Robust accuracy vs eps"),
@@ -186,10 +187,16 @@ def render_table(rows: Sequence[Row], images: Sequence[ArtifactImage] = (), plot
         own_images = [img for img in images if img.row_id == row.row_id]
         own_plots = [p for p in plots if row.row_id in p.rows]
         cells.append(f"<td>{_details(row, own_images, own_plots)}</td>")
+        accuracies = row.accuracies()
         for name in metrics:
             value = values.get(name)
+            acc = accuracies.get(name) if is_accuracy(name) else None
             if value is None:
                 cells.append(f'<td class="missing" data-sort="">{esc(MISSING)}</td>')
+            elif acc is not None:  # the value sorts; the interval is shown, the count in the tooltip
+                cells.append(f'<td class="num" data-sort="{value!r}" data-correct="{acc.correct}" data-n="{acc.n}" '
+                             f'data-low="{acc.low!r}" data-high="{acc.high!r}" title="{esc(describe_accuracy(acc))}">'
+                             f"{esc(format_accuracy(acc))}</td>")
             else:
                 cells.append(f'<td class="num" data-sort="{value!r}">{esc(format_value(name, value))}</td>')
         lines.append(f'<tr data-row-id="{esc(row.row_id)}"' + (f' class="{classes}"' if classes else "") + ">"
@@ -258,7 +265,9 @@ def render_index(rows: Iterable[Row], *, suite: str, version: str, created: str,
         parts.append(f'<p class="notes">{esc(notes.strip())}</p>')
     parts += [
         "<h2>Results</h2>",
-        "<p>Accuracies are percentages of the evaluation examples; <em>worst case</em> is the per-example worst "
+        "<p>Accuracies are percentages of the evaluation examples with their 95 % Clopper&#8211;Pearson interval "
+        "(<em>48.8 &#177; 4.5</em>: the larger distance from the value to an end of the interval; hover a cell for "
+        "the count and both ends); <em>worst case</em> is the per-example worst "
         f"case over the suite's attacks at one threat model. {esc(FLAG_MARK)} and an orange background mark a row "
         "where an attack-failure indicator fired (its flags are listed): its robust numbers may be overestimates. "
         f"{esc(MISSING)} marks a metric that could not be computed. Click a column header to sort; open "

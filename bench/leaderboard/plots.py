@@ -4,11 +4,14 @@ without changes here (the conventions are documented in docs/plugin-guide.md, "P
 =================  ===========================================================================
 kind               made from
 =================  ===========================================================================
-``eps-curve``      columns ``robust[<attack> <norm> <eps>[ targeted]]``: robust accuracy (%) vs
-                   eps per (attack, norm, targeted), one line per row; the row's clean accuracy
-                   is the point at eps = 0 (no perturbation leaves the input unchanged).
-                   ``ensemble[<norm> <eps>...]`` gives the worst-case curve when more than one
-                   attack shares the threat model's norm.
+``eps-curve``      the rows' typed attack results (:attr:`Row.attacks`): robust accuracy (%) vs
+                   eps per attack entry (id, label, norm, targeted, transfer), one series per
+                   row, each point with its 95 % interval as an error bar; points are joined
+                   only between measured eps (a single eps is a point, never a line), and the
+                   row's clean accuracy is an unjoined hollow marker at eps = 0. The worst
+                   case (:attr:`Row.worst_case`) gives a curve per (norm, targeted) when it
+                   combines more than one attack. Threats without a radius (unbounded) have
+                   no eps axis.
 ``histogram``      probe or task arrays ``<p>hist_counts`` (B,) with edges ``<p>hist_edges``
                    (B + 1,), or the shared ``hist_edges``: one plot per row and probe, every
                    counts array as a step line of fractions (train and test share an axis).
@@ -35,7 +38,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Callable, Iterable, Optional, Union
 
-from bench.leaderboard.schema import Row
+from bench.rows.schema import Accuracy, Row, Threat
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -47,13 +50,15 @@ Arrays = dict[str, "np.ndarray"]
 #: row_id -> ("probe" | "task", label) -> array name -> array
 ArrayGroups = dict[str, dict[tuple[str, str], Arrays]]
 
-_THREAT = re.compile(r"^(?P<norm>Linf|L2) (?P<eps>\S+)(?P<targeted> targeted)?$")
-_ROBUST = re.compile(r"^(?P<attack>.+?) (?P<threat>(?:Linf|L2) \S+(?: targeted)?)$")
-
 
 @dataclass(frozen=True)
 class Series:
-    """One line (or set of bars) of a plot. For ``stairs``, ``x`` holds the len(y) + 1 bin edges."""
+    """One line (or set of bars) of a plot. For ``stairs``, ``x`` holds the len(y) + 1 bin edges.
+
+    ``low``/``high`` (same length as ``y``) are the ends of each point's interval, drawn as error
+    bars; ``anchor`` is an extra point ``(x, y, low, high)`` drawn as a hollow marker that no line
+    joins (an eps curve's clean accuracy at eps = 0, which no attack measured).
+    """
 
     label: str
     x: tuple[Union[float, str], ...]
@@ -61,6 +66,9 @@ class Series:
     row_id: Optional[str] = None
     dashed: bool = False
     color: Optional[str] = None  # a row keeps its color across plots
+    low: Optional[tuple[float, ...]] = None
+    high: Optional[tuple[float, ...]] = None
+    anchor: Optional[tuple[float, float, float, float]] = None
 
 
 @dataclass(frozen=True)
@@ -108,27 +116,13 @@ def file_stem(*parts: str) -> str:
     return f"{slug}-{digest}"
 
 
-def parse_eps(text: str) -> Optional[float]:
-    """'0.1' -> 0.1, '8/255' -> 8/255 (the threat label's display form); None if not a finite number."""
+def _number(text: str) -> Optional[float]:
+    """The x of a column family ``<metric>@<x>``: '0.5' -> 0.5, '8/255' -> 8/255; None if not a finite number."""
     try:
         value = float(Fraction(text)) if "/" in text else float(text)
     except (ValueError, ZeroDivisionError):
         return None
     return value if math.isfinite(value) else None
-
-
-def parse_threat(label: str) -> Optional[tuple[str, float, bool]]:
-    """'Linf 8/255' -> ('Linf', 0.0313..., False); 'L2 0.5 targeted' -> ('L2', 0.5, True); None otherwise."""
-    m = _THREAT.fullmatch(label)
-    eps = parse_eps(m["eps"]) if m else None
-    return None if m is None or eps is None else (m["norm"], eps, bool(m["targeted"]))
-
-
-def parse_robust_column(key: str) -> Optional[tuple[str, str, float, bool]]:
-    """A ``Row.robust`` key '<attack> <norm> <eps>[ targeted]' -> (attack, norm, eps, targeted)."""
-    m = _ROBUST.fullmatch(key)
-    threat = parse_threat(m["threat"]) if m else None
-    return None if m is None or threat is None else (m["attack"], *threat)
 
 
 def row_labels(rows: Iterable[Row]) -> dict[str, str]:
@@ -165,53 +159,70 @@ def collector(kind: str) -> Callable[[Collector], Collector]:
     return register
 
 
-def _threat_name(norm: str, targeted: bool) -> str:
-    return norm + (" targeted" if targeted else "")
+def _threat_name(norm: str, targeted: bool, transfer: bool = False) -> str:
+    return norm + (" targeted" if targeted else "") + (" transfer" if transfer else "")
+
+
+#: (plot key, title subject, threat name, norm, source description) -> row_id -> eps -> accuracy
+_Curves = dict[tuple[tuple[str, ...], str, str, str, str], dict[str, dict[float, Accuracy]]]
+
+
+def _has_eps(threat: Threat) -> bool:
+    return threat.eps is not None and math.isfinite(threat.eps)
+
+
+def _percent(acc: Accuracy) -> tuple[float, float, float]:
+    return 100.0 * acc.value, 100.0 * acc.low, 100.0 * acc.high
 
 
 @collector("eps-curve")
 def eps_curves(rows: list[Row], arrays: ArrayGroups, notes: list[str]) -> Iterable[PlotSpec]:
+    """Robust accuracy vs eps from the typed results: never from a label."""
     labels, colors = row_labels(rows), row_colors(rows)
-    groups: dict[tuple[str, str, bool], dict[str, dict[float, Optional[float]]]] = {}
-    attacks_per_threat: dict[tuple[str, bool], set[str]] = {}
+    curves: _Curves = {}
     for row in rows:
-        for key, value in row.robust.items():
-            parsed = parse_robust_column(key)
-            if parsed is None:
-                continue  # unbounded threat models have no eps axis
-            attack, norm, eps, targeted = parsed
-            groups.setdefault((attack, norm, targeted), {}).setdefault(row.row_id, {})[eps] = value
-            attacks_per_threat.setdefault((norm, targeted), set()).add(attack)
-    ensembles: dict[tuple[str, str, bool], dict[str, dict[float, Optional[float]]]] = {}
+        for a in row.attacks:
+            if a.accuracy is None or a.accuracy.n == 0 or not _has_eps(a.threat):
+                continue  # a failed cell, or a threat without a radius
+            transfer = a.substitute is not None
+            threat = _threat_name(a.threat.norm, a.threat.targeted, transfer)
+            pattern = f"{a.threat.norm} <eps>" + (" targeted" if a.threat.targeted else "")
+            key = (("robust", a.attack_id, a.label, threat), a.label, threat, a.threat.norm,
+                   f"robust[{a.label} {pattern}]" + (" (transfer)" if transfer else ""))
+            curves.setdefault(key, {}).setdefault(row.row_id, {})[a.threat.eps] = a.accuracy  # type: ignore[index]
+    members: dict[tuple[str, bool], set[str]] = {}
     for row in rows:
-        for key, value in row.ensemble.items():
-            threat = parse_threat(key)
-            if threat is not None and len(attacks_per_threat.get((threat[0], threat[2]), ())) > 1:
-                ensembles.setdefault(("worst case", threat[0], threat[2]), {}).setdefault(row.row_id, {})[threat[1]] = value
+        for w in row.worst_case:
+            members.setdefault((w.threat.norm, w.threat.targeted), set()).update(w.attacks)
+    for row in rows:
+        for w in row.worst_case:
+            if w.accuracy is None or w.accuracy.n == 0 or not _has_eps(w.threat) \
+                    or len(members[(w.threat.norm, w.threat.targeted)]) < 2:
+                continue  # the worst case of one attack is that attack's curve
+            threat = _threat_name(w.threat.norm, w.threat.targeted)
+            pattern = f"{w.threat.norm} <eps>" + (" targeted" if w.threat.targeted else "")
+            key = (("ensemble", "worst case", threat), "worst case over the suite's attacks", threat,
+                   w.threat.norm, f"ensemble[{pattern}]")
+            curves.setdefault(key, {}).setdefault(row.row_id, {})[w.threat.eps] = w.accuracy  # type: ignore[index]
     by_id = {r.row_id: r for r in rows}
-    for source, table in (("robust", groups), ("ensemble", ensembles)):
-        for (attack, norm, targeted), per_row in sorted(table.items()):
-            series = []
-            for row_id in sorted(per_row):
-                row = by_id[row_id]
-                points = {eps: v for eps, v in per_row[row_id].items() if v is not None}
-                if not points:
-                    continue
-                if row.clean_accuracy is not None:
-                    points.setdefault(0.0, row.clean_accuracy)
-                xs = sorted(points)
-                series.append(Series(_legend(labels[row_id], row), tuple(xs), tuple(100.0 * points[x] for x in xs),
-                                     row_id, dashed=bool(row.flags), color=colors[row_id]))
-            if not series:
-                continue
-            threat = _threat_name(norm, targeted)
-            pattern = f"{norm} <eps>" + (" targeted" if targeted else "")
-            what, column = ((attack, f"robust[{attack} {pattern}]") if source == "robust"
-                            else ("worst case over the suite's attacks", f"ensemble[{pattern}]"))
-            yield PlotSpec(
-                kind="eps-curve", key=(source, attack, threat), title=f"{what}: robust accuracy vs eps ({threat})",
-                xlabel=f"eps ({norm})", ylabel="robust accuracy (%)", series=tuple(series), source=column,
-                ylim=(0.0, 100.0))
+    robust_first = sorted(curves.items(), key=lambda item: (item[0][0][0] != "robust", item[0][0]))
+    for (key, what, threat, norm, source), per_row in robust_first:
+        series = []
+        for row_id in sorted(per_row):
+            row = by_id[row_id]
+            xs = sorted(per_row[row_id])
+            points = [_percent(per_row[row_id][x]) for x in xs]
+            anchor = None
+            if row.clean is not None and row.clean.n > 0:
+                anchor = (0.0, *_percent(row.clean))
+            series.append(Series(
+                _legend(labels[row_id], row), tuple(xs), tuple(p[0] for p in points), row_id,
+                dashed=bool(row.flags), color=colors[row_id], low=tuple(p[1] for p in points),
+                high=tuple(p[2] for p in points), anchor=anchor))
+        yield PlotSpec(
+            kind="eps-curve", key=key, title=f"{what}: robust accuracy vs eps ({threat})",
+            xlabel=f"eps ({norm})", ylabel="robust accuracy (%)", series=tuple(series), source=source,
+            ylim=(0.0, 100.0))
 
 
 def _vector(value: "np.ndarray") -> Optional["np.ndarray"]:
@@ -334,13 +345,13 @@ def column_families(rows: list[Row], arrays: ArrayGroups, notes: list[str]) -> I
         xs = {x for values in per_row.values() for x in values}
         if len(xs) < 2:
             continue
-        numeric = all(parse_eps(x) is not None for x in xs)
-        order = sorted(xs, key=lambda x: parse_eps(x) if numeric else _natural(x))  # type: ignore[arg-type,return-value]
+        numeric = all(_number(x) is not None for x in xs)
+        order = sorted(xs, key=lambda x: _number(x) if numeric else _natural(x))  # type: ignore[arg-type,return-value]
         series = []
         for row_id in sorted(per_row):
             present = [x for x in order if x in per_row[row_id]]
             series.append(Series(_legend(labels[row_id], by_id[row_id]),
-                                 tuple(parse_eps(x) if numeric else x for x in present),  # type: ignore[misc]
+                                 tuple(_number(x) if numeric else x for x in present),  # type: ignore[misc]
                                  tuple(per_row[row_id][x] for x in present), row_id, dashed=bool(by_id[row_id].flags),
                                  color=colors[row_id]))
         yield PlotSpec(kind="column-family", key=(kind, family), title=f"{kind} {family}@<x>", xlabel="x",
@@ -380,10 +391,22 @@ def render(spec: PlotSpec) -> "Figure":
     else:
         for i, s in enumerate(spec.series):
             style = "--" if s.dashed else "-"
+            color = s.color or f"C{i % 10}"
             if spec.style == "stairs":
-                ax.stairs(s.y, s.x, label=s.label, color=s.color or f"C{i % 10}", linestyle=style)
+                ax.stairs(s.y, s.x, label=s.label, color=color, linestyle=style)
+                continue
+            # one point is a marker alone: a line needs two measured points (never a decay nobody measured)
+            linestyle = style if len(s.x) > 1 else "none"
+            if s.low is not None and s.high is not None:
+                yerr = [[y - lo for y, lo in zip(s.y, s.low)], [hi - y for y, hi in zip(s.y, s.high)]]
+                ax.errorbar(s.x, s.y, yerr=yerr, linestyle=linestyle, marker="o", markersize=3, capsize=3,
+                            elinewidth=0.8, label=s.label, color=color)
             else:
-                ax.plot(s.x, s.y, style, marker="o", markersize=3, label=s.label, color=s.color or f"C{i % 10}")
+                ax.plot(s.x, s.y, linestyle=linestyle, marker="o", markersize=3, label=s.label, color=color)
+            if s.anchor is not None:
+                x0, y0, lo0, hi0 = s.anchor
+                ax.errorbar([x0], [y0], yerr=[[y0 - lo0], [hi0 - y0]], linestyle="none", marker="s", markersize=4,
+                            markerfacecolor="none", capsize=3, elinewidth=0.8, color=color)
     ax.set_title(spec.title, fontsize=10)
     ax.set_xlabel(spec.xlabel)
     ax.set_ylabel(spec.ylabel)

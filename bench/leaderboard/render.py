@@ -1,43 +1,87 @@
-"""Render rows: markdown (README), CSV, JSON lines and LaTeX.
+"""Render rows: markdown (README and the terminal), CSV, JSON lines and LaTeX.
 
-Accuracies (clean, robust, ensemble) are shown as percentages with two decimals; probe and
-task values with four significant digits. A flagged row's model is marked with ``⚠``
-(``*`` in LaTeX) and its flags are listed in a ``flags`` column.
+Every accuracy (clean, robust, worst case) is shown as a percentage with its 95 % Clopper–Pearson
+interval, ``48.8 ± 4.5``: the value and the larger distance from it to an end of the interval
+(exact intervals are asymmetric, so ``±`` is a conservative summary; the CSV and JSON lines hold
+both ends and the count), with as many decimals as resolve one example (one up to n = 1000, two
+up to n = 10,000). Probe and task values are shown with four significant digits. A flagged
+row's model is marked with ``⚠`` (``*`` in LaTeX) and its flags are listed in a ``flags`` column.
+Labels come from :mod:`bench.rows.labels` (the rendering edge).
 """
 from __future__ import annotations
 
+import math
 from typing import Callable, Iterable, Optional
 
 from tabulate import tabulate
 
 from bench.errors import LeaderboardError
-from bench.leaderboard.frame import is_accuracy, metric_column_names, to_frame
-from bench.leaderboard.rows import RowLike, dumps_jsonl, validate_rows
-from bench.leaderboard.schema import SCHEMA_VERSION, Row
+from bench.rows.frame import is_accuracy, metric_column_names, to_frame
+from bench.rows.io import RowLike, dumps_jsonl, validate_rows
+from bench.rows.schema import INTERVAL_LEVEL, SCHEMA_VERSION, Accuracy, Row
+from bench.stats import Interval
 
 FLAG_MARK = "⚠"
 MISSING = "—"
+NO_EXAMPLES = "n/a"
+#: the fields of an accuracy that the CSV export adds beside its value column, as ``<column>.<field>``
+CSV_ACCURACY_FIELDS = ("correct", "n", "low", "high")
 
 
 def format_value(column: str, value: Optional[float], missing: str = MISSING) -> str:
-    """'clean', 0.8123 -> '81.23'; a probe value -> 4 significant digits; None -> ``missing``."""
+    """'clean', 0.8123 -> '81.23'; a probe value -> 4 significant digits; None -> ``missing``.
+
+    The bare value, without interval; tables show accuracies with :func:`format_accuracy`."""
     if value is None:
         return missing
     return f"{100.0 * value:.2f}" if is_accuracy(column) else f"{value:.4g}"
 
 
+def accuracy_interval(acc: Accuracy) -> Interval:
+    """The row's stored 95 % Clopper–Pearson interval of ``acc`` as a :class:`bench.stats.Interval`."""
+    return Interval(acc.value, acc.low, acc.high, acc.correct, acc.n, INTERVAL_LEVEL, "clopper-pearson")
+
+
+def accuracy_digits(n: int) -> int:
+    """Decimals of a percentage that resolve one example of ``n``: 1 up to n = 1000, 2 up to 10,000, ..."""
+    return max(1, math.ceil(math.log10(n / 100))) if n > 0 else 1
+
+
+def format_accuracy(acc: Optional[Accuracy], missing: str = MISSING, style: str = "pm",
+                    digits: Optional[int] = None) -> str:
+    """``'48.8 ± 4.5'`` (percent, ``style="pm"``) or ``'[44.3, 53.3]'`` (``style="bracket"``) from the
+    accuracy's stored interval, with :func:`accuracy_digits` decimals unless ``digits`` is given;
+    ``missing`` for None and ``'n/a'`` for an accuracy of no examples."""
+    if acc is None:
+        return missing
+    if acc.n == 0:
+        return NO_EXAMPLES
+    digits = accuracy_digits(acc.n) if digits is None else digits
+    return accuracy_interval(acc).format(percent=True, style=style, digits=digits)
+
+
+def describe_accuracy(acc: Accuracy) -> str:
+    """``'244/500 correct, 95 % Clopper-Pearson interval [44.3, 53.3] %'`` (a tooltip, a diff line)."""
+    if acc.n == 0:
+        return "no examples"
+    interval = accuracy_interval(acc).format(percent=True, style="bracket", digits=2)
+    return f"{acc.correct}/{acc.n} correct, {100 * INTERVAL_LEVEL:g} % Clopper-Pearson interval {interval} %"
+
+
 def table_rows(rows: Iterable[Row], mark: str = FLAG_MARK, missing: str = MISSING) -> tuple[list[str], list[list[str]]]:
-    """Headers and cells of the main table: labels, every metric column, flags."""
+    """Headers and cells of the main table: labels, every metric column (accuracies with their
+    intervals), flags."""
     rows = list(rows)
     metrics = metric_column_names(rows)
     headers = ["model", "defense", "dataset", "seed"]
     headers += [f"{name} (%)" if is_accuracy(name) else name for name in metrics] + ["flags"]
     cells = []
     for row in rows:
-        values = row.metric_columns()
+        accuracies, values = row.accuracies(), row.metric_columns()
         model = f"{row.model} {mark}" if row.flags else row.model
         line = [model, row.defense, row.dataset, str(row.seed)]
-        line += [format_value(name, values.get(name), missing) for name in metrics]
+        line += [format_accuracy(accuracies.get(name), missing) if is_accuracy(name)
+                 else format_value(name, values.get(name), missing) for name in metrics]
         cells.append(line + [", ".join(row.flags)])
     return headers, cells
 
@@ -61,14 +105,36 @@ def to_markdown(rows: Iterable[RowLike]) -> str:
 
 
 def to_latex(rows: Iterable[RowLike]) -> str:
-    """The main table as a booktabs LaTeX tabular (special characters escaped)."""
+    """The main table as a booktabs LaTeX tabular (special characters escaped; ``±`` as ``$\\pm$``)."""
     headers, cells = table_rows(validate_rows(rows), mark="*", missing="--")
-    return tabulate(cells, headers=headers, tablefmt="latex_booktabs", disable_numparse=True) + "\n"
+    text = tabulate(cells, headers=headers, tablefmt="latex_booktabs", disable_numparse=True)
+    return text.replace("±", "$\\pm$") + "\n"  # tabulate would escape the '$' of a cell; ± renders the same
 
 
 def to_csv(rows: Iterable[RowLike]) -> str:
-    """Flat CSV: one column per metric (fractions, full precision), flags joined by ';', ``prov.*``."""
-    return to_frame(rows).to_csv(index=False, lineterminator="\n")
+    """Flat CSV: one column per metric (fractions, full precision), each accuracy followed by
+    ``<column>.correct``, ``<column>.n``, ``<column>.low`` and ``<column>.high`` (its count and its
+    95 % Clopper–Pearson interval as fractions; empty where the metric is missing), flags joined
+    by ';', ``prov.*``."""
+    import pandas as pd
+
+    rows = validate_rows(rows)
+    frame = to_frame(rows)
+    accuracies = {row.row_id: row.accuracies() for row in rows}
+    columns: list[str] = []
+    for name in list(frame.columns):
+        columns.append(name)
+        if not is_accuracy(name):
+            continue
+        found = [accuracies[row_id].get(name) for row_id in frame["row_id"]]
+        for field in CSV_ACCURACY_FIELDS:
+            if field in ("correct", "n"):  # counts stay integers; a missing one is an empty cell
+                values = pd.array([pd.NA if acc is None else getattr(acc, field) for acc in found], dtype="Int64")
+            else:
+                values = pd.array([math.nan if acc is None else getattr(acc, field) for acc in found], dtype="float64")
+            frame[f"{name}.{field}"] = values
+            columns.append(f"{name}.{field}")
+    return frame[columns].to_csv(index=False, lineterminator="\n")
 
 
 def to_jsonl(rows: Iterable[RowLike]) -> str:
@@ -139,7 +205,9 @@ def render_readme(rows: Iterable[RowLike], suite: str, version: str, created: st
         parts += ["## Notes", "", notes.strip().replace("<", "&lt;"), ""]  # markdown kept, raw HTML never
     parts += [
         "## Results", "",
-        "Accuracy columns (%) are percentages of the evaluation examples; `ensemble` is the per-example "
+        "Accuracy columns (%) are percentages of the evaluation examples with their 95 % Clopper-Pearson "
+        "interval (`48.8 ± 4.5`: the larger distance from the value to an end of the interval; `rows.csv` "
+        "holds the count and both ends); `ensemble` is the per-example "
         f"worst case over the suite's attacks. {FLAG_MARK} marks a row where an attack-failure indicator "
         f"fired (see `flags`): its robust numbers may be overestimates. {MISSING} marks a metric that "
         "could not be computed (see Errors).", "",

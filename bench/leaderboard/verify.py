@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Iterable, Union
 
 from bench.errors import LeaderboardError
-from bench.leaderboard.schema import Row
+from bench.rows.schema import Row
 
 CROSS_MACHINE_ATOL = 0.03
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Optional, Union
 
 from bench.errors import UsageError
-from bench.leaderboard.schema import Row
+from bench.rows.schema import Row
 from bench.registry import get_registry
 from bench.runner.plan import Plan, build_plan
 from bench.runner.preflight import check_plan
@@ -47,7 +47,7 @@ class RunResult:
 
     def to_pandas(self) -> "pd.DataFrame":
         """One row per model; metric columns are floats (accuracies as fractions)."""
-        from bench.leaderboard.build import to_frame
+        from bench.rows.frame import to_frame
 
         return to_frame(self.rows)
 
@@ -131,13 +131,36 @@ def run(suite: Union[str, Path, dict, Suite], workdir: Union[str, Path] = DEFAUL
 
 def evaluate(arch: str, checkpoint: str, dataset: str, attacks: list[dict[str, Any]],
              probes: Optional[list[dict[str, Any]]] = None, label: Optional[str] = None,
-             n: int = 500, name: str = "eval", **kwargs: Any) -> RunResult:
+             n: int = 500, name: str = "eval", dataset_params: Optional[dict[str, Any]] = None,
+             arch_params: Optional[dict[str, Any]] = None, **kwargs: Any) -> RunResult:
     """Evaluate an already-trained model through the same attacks, probes and store (``robarena eval``).
 
     ``arch``: a registered model id, ``timm/<name>`` or ``module:factory``; ``checkpoint``:
-    ``.safetensors`` or a weights-only torch file; ``attacks``: suite-style attack entries.
+    ``.safetensors`` or a weights-only torch file; ``attacks``: suite-style attack entries with
+    their parameters (``{"id": "classics/pgd", "norm": "Linf", "eps": 0.3, "params": {"steps": 100}}``);
+    ``dataset_params`` / ``arch_params``: the dataset's and architecture's parameters. Everything is
+    validated by the same config classes, with the same errors, as in suites.
     """
+    attacks = _distinct_labels(attacks)
     suite = {"name": name, "pretrained": [{"label": label or Path(checkpoint).stem, "arch": arch,
-                                           "checkpoint": str(checkpoint), "dataset": dataset}],
+                                           "checkpoint": str(checkpoint), "dataset": dataset,
+                                           "dataset_params": dict(dataset_params or {}),
+                                           "arch_params": dict(arch_params or {})}],
              "attacks": attacks, "probes": probes or [], "eval": {"n": n}}
     return run(suite, **kwargs)
+
+
+def _distinct_labels(attacks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Label unlabelled entries of one attack id with different parameters by their parameters,
+    e.g. ``pgd(loss=cw)``, so ``--attack pgd:Linf:8/255 --attack pgd:Linf:8/255:loss=cw`` is two columns."""
+    by_id: dict[str, set[str]] = {}
+    for a in attacks:
+        by_id.setdefault(a["id"], set()).add(repr(sorted((a.get("params") or {}).items())))
+    out = []
+    for a in attacks:
+        params = a.get("params") or {}
+        if "label" not in a and len(by_id[a["id"]]) > 1 and params:
+            shown = ",".join(f"{k}={v}" for k, v in sorted(params.items()))
+            a = {**a, "label": f"{a['id'].rsplit('/', 1)[-1]}({shown})"}
+        out.append(a)
+    return out

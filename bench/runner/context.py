@@ -57,6 +57,7 @@ class RunContext:
     datasets: dict[Any, DatasetSplits] = field(default_factory=dict)
     models: dict[str, torch.nn.Module] = field(default_factory=dict)
     computed: list[str] = field(default_factory=list)
+    keys: dict[int, tuple[Any, str, dict]] = field(default_factory=dict)  # id(cell) -> (cell, key, parts): Stage.key
     _compiled: dict[int, tuple[torch.nn.Module, torch.nn.Module]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:

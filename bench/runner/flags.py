@@ -47,13 +47,18 @@ def _ok(attacks: list[dict]) -> list[dict]:
     return [r for r in attacks if r["status"] == "ok"]
 
 
+def threat_key(meta: dict) -> tuple:
+    """An attack record's threat as (norm, eps, targeted), for grouping by parameters."""
+    return (meta["threat_norm"], meta["threat_eps"], bool(meta.get("threat_targeted", False)))
+
+
 def monotonicity_flags(attacks: list[dict]) -> list[str]:
     """Robust accuracy that rises with eps for the same attack and norm signals a broken evaluation."""
     flags = []
     groups: dict[tuple, list[tuple[float, float]]] = defaultdict(list)
     for rec in _ok(attacks):
         m = rec["meta"]
-        targeted = " targeted" if m["threat"].endswith("targeted") else ""
+        targeted = " targeted" if m.get("threat_targeted", False) else ""
         groups[(m["attack"], m["threat_norm"] + targeted)].append((m["threat_eps"], rec["payload"]["robust_accuracy"]))
     for (attack, norm), points in sorted(groups.items()):
         points.sort()
@@ -82,9 +87,9 @@ def attack_kind(meta: dict) -> str:
 
 def weaker_attack_flags(attacks: list[dict], tol: float = BEATS_TOL) -> list[str]:
     """Transfer or gradient-free attacks beating every white-box gradient attack at their threat model."""
-    by_threat: dict[str, list[dict]] = defaultdict(list)
+    by_threat: dict[tuple, list[dict]] = defaultdict(list)
     for rec in _ok(attacks):
-        by_threat[rec["meta"]["threat"]].append(rec)
+        by_threat[threat_key(rec["meta"])].append(rec)
     flags = []
     for _threat, recs in sorted(by_threat.items()):
         white = [r["payload"]["robust_accuracy"] for r in recs if attack_kind(r["meta"]) == "white-box"]
@@ -100,15 +105,17 @@ def weaker_attack_flags(attacks: list[dict], tol: float = BEATS_TOL) -> list[str
 
 def loss_gap_flags(attacks: list[dict], tol: float = LOSS_GAP_TOL) -> list[str]:
     """Cross-entropy attacks doing much worse than margin-loss attacks at the same threat model."""
-    best: dict[str, dict[str, float]] = defaultdict(dict)  # threat -> {"ce"|"margin": lowest robust accuracy}
+    best: dict[tuple, dict[str, float]] = defaultdict(dict)  # threat -> {"ce"|"margin": lowest robust accuracy}
+    shown: dict[tuple, str] = {}
     for rec in _ok(attacks):
         loss = str((rec["meta"].get("attack_params") or {}).get("loss", "")).lower()
         kind = "ce" if loss in CE_LOSSES else "margin" if loss in MARGIN_LOSSES else None
         if kind is None or attack_kind(rec["meta"]) != "white-box":
             continue
-        acc, threat = rec["payload"]["robust_accuracy"], rec["meta"]["threat"]
+        acc, threat = rec["payload"]["robust_accuracy"], threat_key(rec["meta"])
         best[threat][kind] = min(acc, best[threat].get(kind, acc))
-    return [f"ce-vs-margin-loss-gap:{threat}" for threat, b in sorted(best.items())
+        shown[threat] = rec["meta"]["threat"]
+    return [f"ce-vs-margin-loss-gap:{shown[threat]}" for threat, b in sorted(best.items())
             if "ce" in b and "margin" in b and b["ce"] > b["margin"] + tol]
 
 

@@ -38,8 +38,13 @@ class Component:
         return dict(self.params)
 
     def describe(self) -> dict[str, Any]:
+        """What the component's results depend on: id, spec version, parameters, distribution and the
+        fingerprint of its code (:mod:`bench.runner.fingerprint`), so an edited plugin recomputes."""
+        from bench.runner.fingerprint import code_fingerprint
+
         return {"id": self.qid, "version": self.entry.version, "params": self.kwargs,
-                "dist": self.entry.plugin.distribution, "dist_version": self.entry.plugin.version}
+                "dist": self.entry.plugin.distribution, "dist_version": self.entry.plugin.version,
+                "code": code_fingerprint(self.entry.spec.target)}
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,7 @@ class TrainCell:
     seed: int
     train: Optional[TrainConfig]
     pretrained: Optional[PretrainedRef] = None
+    checkpoint_sha256: Optional[str] = None  # a pretrained checkpoint's digest, resolved once at plan time
 
     @property
     def row_id(self) -> str:
@@ -196,6 +202,7 @@ def _attack_fits(attack: Entry, threat: ThreatModel) -> Optional[str]:
 
 def build_plan(suite: Suite, registry: Registry) -> Plan:
     plan = Plan(suite)
+    digests: dict[str, str] = {}  # checkpoint path -> sha256: each file is read once per plan
     datasets = [_resolve(registry, "dataset", r) for r in suite.datasets]
     models = [(_resolve(registry, "model", r), r) for r in suite.models]
     defenses = [(_resolve(registry, "defense", r), r) for r in suite.defenses]
@@ -223,7 +230,8 @@ def build_plan(suite: Suite, registry: Registry) -> Plan:
                     plan.train_cells.append(TrainCell(ds, model, defense, seed, train))
         for pre in suite.pretrained:
             ds = _resolve(registry, "dataset", Ref(id=pre.dataset, params=pre.dataset_params))
-            plan.train_cells.append(TrainCell(ds, None, None, seed, None, pre))
+            digest = digests.setdefault(pre.checkpoint, checkpoint_digest(pre))
+            plan.train_cells.append(TrainCell(ds, None, None, seed, None, pre, digest))
 
     row_ids = [c.row_id for c in plan.train_cells]
     if len(set(row_ids)) != len(row_ids):
@@ -252,6 +260,23 @@ def build_plan(suite: Suite, registry: Registry) -> Plan:
             plan.probe_cells.append(ProbeCell(cell, probe, tuple(own_attacks) if needs else ()))
         plan.task_cells.extend(TaskCell(cell, task) for task in tasks)
     return plan
+
+
+def checkpoint_digest(pre: PretrainedRef) -> str:
+    """sha256 of a brought checkpoint (part of its training cell's key); a clear error if unreadable."""
+    from pathlib import Path
+
+    from bench.runner.keys import file_sha256
+
+    path = Path(pre.checkpoint).expanduser()
+    if not path.is_file():
+        what = "is a directory" if path.is_dir() else "does not exist"
+        raise UsageError(f"checkpoint {pre.checkpoint!r} of {pre.label!r} {what}; give the path of a .safetensors "
+                         "or weights-only .pt/.pth file")
+    try:
+        return file_sha256(str(path))
+    except OSError as exc:
+        raise UsageError(f"cannot read checkpoint {pre.checkpoint!r} of {pre.label!r}: {exc.strerror}") from None
 
 
 def chain_eps_sweeps(cells: list[AttackCell]) -> list[AttackCell]:

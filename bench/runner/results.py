@@ -1,9 +1,10 @@
-"""Assemble leaderboard rows from stored cell records (no recomputation).
+"""Assemble leaderboard rows (schema 2, :mod:`bench.rows.schema`) from stored cell records
+(no recomputation).
 
-The ensemble column is the per-example worst case over the suite's attacks at one threat
-model: an example counts as robust only if it is clean-correct and survives every attack.
-``flags`` holds the attack-failure indicators of :mod:`bench.runner.flags` plus those the
-row's probes reported.
+Every accuracy carries its count and 95 % interval. The worst case is per example over the
+suite's attacks at one threat model: an example counts as robust only if it is clean-correct and
+survives every attack. ``flags`` holds the attack-failure indicators of :mod:`bench.runner.flags`
+plus those the row's probes reported. Rows are checked against their invariants on assembly.
 """
 from __future__ import annotations
 
@@ -14,10 +15,13 @@ from pathlib import Path
 from typing import Any, Iterable, Optional
 
 from bench.errors import LeaderboardError
-from bench.leaderboard.schema import Provenance, Row
+from bench.rows.io import validate_row
+from bench.rows.labels import threat_label
+from bench.rows.schema import Accuracy, AttackResult, MetricResult, Provenance, Row, Threat, WorstCase
 from bench.runner.flags import row_flags
 from bench.store.cache import ArtifactCache
 from bench.store.results import ResultsStore
+from bench.threat import parse_eps
 
 
 def _finite(value: Optional[float]) -> Optional[float]:
@@ -25,42 +29,81 @@ def _finite(value: Optional[float]) -> Optional[float]:
     return value if value is not None and math.isfinite(value) else None
 
 
-def _ensembles(cache: ArtifactCache, attacks: list[dict]) -> dict[str, Optional[float]]:
-    by_threat: dict[str, list[dict]] = defaultdict(list)
-    for rec in attacks:
-        by_threat[rec["meta"]["threat"]].append(rec)
-    out: dict[str, Optional[float]] = {}
-    for threat, recs in sorted(by_threat.items()):
-        if any(r["status"] != "ok" for r in recs):
-            out[threat] = None  # a worst case over a subset of attacks would overstate robustness
-            continue
-        import numpy as np
+def _threat(meta: dict) -> Threat:
+    norm, eps = meta["threat_norm"], meta["threat_eps"]
+    bounded = norm != "unbounded" and eps is not None and math.isfinite(eps)
+    display = meta.get("threat_eps_display") or (parse_eps(eps)[1] if bounded else "inf")
+    return Threat(norm=norm, eps=float(eps) if bounded else None, eps_display=display,
+                  targeted=bool(meta.get("threat_targeted", False)))
 
-        masks = [cache.get_arrays(r["payload"]["arrays"])["robust_correct"].astype(bool) for r in recs]
-        out[threat] = float(np.logical_and.reduce(masks).mean())
+
+def _component_id(meta: dict, id_field: str, label: str) -> str:
+    """The record's component id; records stored before ids were kept: the spec whose name is the label."""
+    if meta.get(id_field):
+        return meta[id_field]
+    found = [qid for qid in meta.get("specs", {}) if qid.split("/", 1)[-1] == label]
+    return found[0] if len(found) == 1 else f"?/{label}"
+
+
+def _accuracy(rec: dict, field: str) -> Optional[Accuracy]:
+    if rec["status"] != "ok":
+        return None
+    return Accuracy.from_fraction(rec["payload"][field], int(rec["meta"]["n"]))
+
+
+def _attack_results(attacks: list[dict]) -> list[AttackResult]:
+    out = []
+    for r in attacks:
+        m = r["meta"]
+        out.append(AttackResult(attack_id=_component_id(m, "attack_id", m["attack"]), label=m["attack"],
+                                params=dict(m.get("attack_params") or {}), threat=_threat(m),
+                                substitute=m.get("substitute"), accuracy=_accuracy(r, "robust_accuracy")))
+    return out
+
+
+def _worst_cases(cache: ArtifactCache, attacks: list[dict], results: list[AttackResult]) -> list[WorstCase]:
+    """Per threat model: an example counts as robust only if it survives every attack of the row."""
+    import numpy as np
+
+    by_threat: dict[Threat, list[tuple[dict, AttackResult]]] = defaultdict(list)
+    for rec, res in zip(attacks, results):
+        by_threat[res.threat].append((rec, res))
+    out = []
+    for threat, members in by_threat.items():
+        labels = [res.label for _, res in members]
+        if any(rec["status"] != "ok" for rec, _ in members):
+            out.append(WorstCase(threat=threat, attacks=labels))  # a subset's worst case would overstate robustness
+            continue
+        masks = [cache.get_arrays(rec["payload"]["arrays"])["robust_correct"].astype(bool) for rec, _ in members]
+        robust = np.logical_and.reduce(masks)
+        out.append(WorstCase(threat=threat, attacks=labels, accuracy=Accuracy.of(int(robust.sum()), int(robust.size))))
+    return sorted(out, key=lambda w: threat_label(w.threat))
+
+
+def _metric_results(kind: str, records: list[dict], values_field: str) -> list[MetricResult]:
+    out = []
+    for r in records:
+        m = r["meta"]
+        label = m[kind]
+        for col, val in sorted((r["payload"].get(values_field) or {}).items()):
+            out.append(MetricResult(kind=kind, source_id=_component_id(m, f"{kind}_id", label), label=label,  # type: ignore[arg-type]
+                                    params=dict(m.get(f"{kind}_params") or {}), column=col, value=_finite(val)))
     return out
 
 
 def assemble_row(cache: ArtifactCache, records: list[dict], suite: str, suite_version: str) -> Row:
+    """One row from its cells' records, validated (a row whose numbers break an invariant is refused)."""
     train = [r for r in records if r["stage"] == "train"]
     attacks = [r for r in records if r["stage"] == "attack"]
     probes = [r for r in records if r["stage"] == "probe"]
     tasks = [r for r in records if r["stage"] == "task"]
     meta = (train or records)[0]["meta"]
     errors = [f"{r['cell_id']}: {r['error']}" for r in records if r["status"] != "ok"]
-    clean = next((r["payload"]["clean_accuracy"] for r in records if r["stage"] == "clean" and r["status"] == "ok"),
+    clean = next((_accuracy(r, "clean_accuracy") for r in records if r["stage"] == "clean" and r["status"] == "ok"),
                  None)
-    robust = {r["meta"]["column"]: (r["payload"]["robust_accuracy"] if r["status"] == "ok" else None)
-              for r in attacks}
-    probe_cols: dict[str, Optional[float]] = {}
-    for r in probes:
-        for col, val in sorted((r["payload"].get("scalars") or {}).items()):
-            probe_cols[f"{r['meta']['probe']}.{col}"] = _finite(val)
-    task_cols: dict[str, Optional[float]] = {}
+    attack_results = _attack_results(attacks)
     artifacts: dict[str, str] = {}
     for r in tasks:
-        for col, val in sorted((r["payload"].get("metrics") or {}).items()):
-            task_cols[f"{r['meta']['task']}.{col}"] = _finite(val)
         for name, digest in (r["payload"].get("artifacts") or {}).items():
             artifacts[f"{r['meta']['task']}.{name}"] = digest
     if train and train[0]["status"] == "ok":
@@ -78,13 +121,17 @@ def assemble_row(cache: ArtifactCache, records: list[dict], suite: str, suite_ve
         device=meta["device"], date=max(r["created"] for r in records), torch_version=meta["torch"],
         platform=meta["platform"], suite=suite, suite_version=suite_version,
     )
-    return Row(
+    row = Row(
         row_id=meta["row_id"], dataset=meta.get("dataset", "?"), model=meta.get("model", "?"),
         defense=meta.get("defense", "?"), seed=meta["seed"], dataset_id=meta.get("dataset_id", "?"),
-        model_id=meta.get("model_id", "?"), defense_id=meta.get("defense_id", "?"), clean_accuracy=clean,
-        robust=robust, ensemble=_ensembles(cache, attacks), probes=probe_cols, tasks=task_cols,
-        flags=row_flags(attacks, probes), errors=errors, artifacts=artifacts, provenance=prov,
+        model_id=meta.get("model_id", "?"), defense_id=meta.get("defense_id", "?"),
+        dataset_params=dict(meta.get("dataset_params") or {}), model_params=dict(meta.get("model_params") or {}),
+        defense_params=dict(meta.get("defense_params") or {}), clean=clean, attacks=attack_results,
+        worst_case=_worst_cases(cache, attacks, attack_results), probe_results=_metric_results("probe", probes, "scalars"),
+        task_results=_metric_results("task", tasks, "metrics"), flags=row_flags(attacks, probes), errors=errors,
+        artifacts=artifacts, provenance=prov,
     )
+    return validate_row(row, f"row {row.row_id!r}")
 
 
 def rows_from_records(cache: ArtifactCache, records: Iterable[dict], suite: str, suite_version: str) -> list[Row]:
@@ -94,8 +141,9 @@ def rows_from_records(cache: ArtifactCache, records: Iterable[dict], suite: str,
     return [assemble_row(cache, recs, suite, suite_version) for _, recs in sorted(by_row.items())]
 
 
-def load_rows(workdir: Any, suite_name: str) -> list[Row]:
-    """Rows of the latest finished run of ``suite_name`` in ``workdir`` (as the leaderboard builds them)."""
+def load_run_records(workdir: Any, suite_name: str) -> tuple[list[dict], str]:
+    """The cell records of the latest finished run of ``suite_name`` in ``workdir``, with the labels
+    that run gave them, and the suite version (nothing is recomputed)."""
     path = Path(workdir) / "results.sqlite"
     if not path.exists():
         raise LeaderboardError(f"no results in {workdir!s}: run 'robarena run {suite_name}' first (or pass --workdir)")
@@ -113,6 +161,12 @@ def load_rows(workdir: Any, suite_name: str) -> list[Row]:
             labels = dict(run["labels"].get(rec["key"], {}))
             rec["cell_id"] = labels.pop("cell_id", rec["cell_id"])
             rec["meta"] = {**rec["meta"], **labels}
-        return rows_from_records(ArtifactCache(Path(workdir) / "cache"), records, suite_name, run["suite_version"])
+        return records, run["suite_version"]
     finally:
         store.close()
+
+
+def load_rows(workdir: Any, suite_name: str) -> list[Row]:
+    """Rows of the latest finished run of ``suite_name`` in ``workdir`` (as the leaderboard builds them)."""
+    records, version = load_run_records(workdir, suite_name)
+    return rows_from_records(ArtifactCache(Path(workdir) / "cache"), records, suite_name, version)

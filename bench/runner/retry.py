@@ -7,7 +7,7 @@ again with the batch halved, down to 1, before it is recorded as failed. The bat
 worked is stored in the record's ``meta["batch_size_used"]``; the cache key keeps the
 suite's batch, so a re-run finds the cell.
 
-Attack random starts are seeded per batch (:func:`bench.runner.stages.batch_seed`), so a
+Attack random starts are seeded per batch (:func:`bench.runner.stages.common.batch_seed`), so a
 retried attack cell's random starts differ from a full-batch run's: its robust accuracy is
 that of another draw, not a bit-identical result. Deterministic attacks are unaffected.
 

@@ -5,9 +5,21 @@ from typing import Any
 
 import pytest
 
-from bench.leaderboard.schema import Row
+from bench.rows.schema import Accuracy, Row
 
 SUITE = "quick"
+N = 10_000  # accuracies below are k / N with integer k, so every value is its own count exactly
+
+
+def _acc(value: Any) -> Any:
+    """An accuracy entry for a fraction (None stays None; a non-number is passed on for validation tests)."""
+    if value is None or not isinstance(value, float):
+        return value
+    return Accuracy.of(round(value * N), N).model_dump()
+
+
+def _threat(eps: float = 0.1) -> dict[str, Any]:
+    return {"norm": "Linf", "eps": eps, "eps_display": f"{eps:g}", "targeted": False}
 
 
 def _row_dict(defense: str = "standard", seed: int = 0, *, clean: Any = 0.8123, pgd: Any = 0.4567,
@@ -27,11 +39,17 @@ def _row_dict(defense: str = "standard", seed: int = 0, *, clean: Any = 0.8123, 
     return {
         "row_id": f"digits/mlp/{defense}/seed{seed}", "dataset": "digits", "model": "mlp", "defense": defense,
         "seed": seed, "dataset_id": "core/digits", "model_id": "classics/mlp", "defense_id": f"classics/{defense}",
-        "clean_accuracy": clean,
-        "robust": {"pgd Linf 0.1": pgd, "fgsm Linf 0.1": fgsm},
-        "ensemble": {"Linf 0.1": None if pgd is None else min(pgd, fgsm)},
-        "probes": {"margin.mean": probe},
-        "tasks": {"transfer.loss": task},
+        "clean": _acc(clean),
+        "attacks": [{"attack_id": "classics/pgd", "label": "pgd", "params": {"steps": 20}, "threat": _threat(),
+                     "accuracy": _acc(pgd)},
+                    {"attack_id": "classics/fgsm", "label": "fgsm", "params": {}, "threat": _threat(),
+                     "accuracy": _acc(fgsm)}],
+        "worst_case": [{"threat": _threat(), "attacks": ["pgd", "fgsm"],
+                        "accuracy": None if pgd is None else _acc(min(pgd, fgsm))}],
+        "probe_results": [{"kind": "probe", "source_id": "classics/margin", "label": "margin", "column": "mean",
+                           "value": probe}],
+        "task_results": [{"kind": "task", "source_id": "infotransfer/transfer", "label": "transfer",
+                          "column": "loss", "value": task}],
         "flags": list(flags), "errors": list(errors),
         "artifacts": {"checkpoint": f"sha256-{defense}-{seed}"},
         "provenance": provenance,

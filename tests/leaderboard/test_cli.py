@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
+import shutil
 import sys
 import types
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -12,6 +15,7 @@ import pytest
 from bench.errors import LeaderboardError
 from bench.leaderboard.build import build_snapshot, list_versions, load_snapshot
 from bench.cli.leaderboard_cmd import add_parser
+from bench.rows.schema import Accuracy
 
 
 def run(*argv: str) -> int:
@@ -65,11 +69,30 @@ def test_diff_exit_codes(tmp_path, rows, make_row, capsys):
     assert "identical results" in capsys.readouterr().out
     assert run("leaderboard", "diff", "quick", "v1", "v3", "--root", str(tmp_path)) == 1
     out = capsys.readouterr().out
-    assert "leaderboard quick: v1 -> v3" in out and "clean: 81.23% -> 81.24% (+0.01 pp)" in out
+    assert "leaderboard quick: v1 -> v3" in out
+    assert "clean: 81.23% (8123/10000) -> 81.24% (8124/10000) (+0.01 pp), within noise (p = 1)" in out
+    assert "Accuracy changes: 0 significant, 1 within noise at level 0.05; test: two-sided Fisher's exact test" in out
     assert "why (versions moved): core_version 0.1.0 -> 0.2.0" in out
     assert run("leaderboard", "diff", "quick", "v1", "v3", "--root", str(tmp_path), "--atol", "0.001") == 0
     with pytest.raises(LeaderboardError, match="'v9' of suite 'quick' not found.*available: v1, v2, v3"):
         run("leaderboard", "diff", "quick", "v1", "v9", "--root", str(tmp_path))
+
+
+def test_diff_across_row_schemas(tmp_path, capsys):
+    """`leaderboard diff` of the published schema-1 snapshot (copied byte for byte) and a schema-2 build."""
+    published = Path(__file__).resolve().parents[2] / "leaderboard" / "quick" / "1"
+    shutil.copytree(published, tmp_path / "quick" / "1")
+    rows = load_snapshot(tmp_path, "quick", "1")
+    build_snapshot(rows, "quick", "2", root=tmp_path)
+    assert json.loads((tmp_path / "quick" / "2" / "meta.json").read_text())["schema_version"] == "2"
+    assert run("leaderboard", "diff", "quick", "1", "2", "--root", str(tmp_path)) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "The snapshots hold identical results."
+    standard = next(r for r in rows if r.defense == "standard")
+    better = standard.model_copy(update={"clean": Accuracy.of(standard.clean.correct + 25, standard.clean.n)})
+    build_snapshot([better if r is standard else r for r in rows], "quick", "3", root=tmp_path)
+    assert run("leaderboard", "diff", "quick", "1", "3", "--root", str(tmp_path)) == 1
+    out = capsys.readouterr().out
+    assert "clean: 93.40% (467/500) -> 98.40% (492/500) (+5.00 pp), significant (p = " in out
 
 
 def test_diff_rejects_bad_atol(tmp_path, capsys):

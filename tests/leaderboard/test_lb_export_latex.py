@@ -7,7 +7,7 @@ import re
 from bench.leaderboard.build import build_snapshot
 from bench.cli.leaderboard_cmd import add_parser
 from bench.leaderboard.render import export
-from bench.leaderboard.rows import validate_row
+from bench.rows.io import validate_row
 
 
 def run(*argv: str) -> int:
@@ -32,11 +32,13 @@ def test_latex_holds_every_value(rows):
     body = _body(tex)
     assert len(body) == 3 and {len(line) for line in body} == {4 + 6 + 1}
     by_defense = {line[1]: line for line in body}
-    # model, defense, dataset, seed, clean, pgd, fgsm, ensemble, probe, task, flags
-    assert by_defense["standard"] == ["mlp", "standard", "digits", "0", "81.23", "45.67", "50.00", "45.67",
-                                      "0.125", "12.5", ""]
+    # model, defense, dataset, seed, clean, pgd, fgsm, ensemble, probe, task, flags; each accuracy with the
+    # half-width of its 95 % Clopper-Pearson interval (of the fixture's n = 10,000: two decimals)
+    pm = " $\\pm$ "
+    assert by_defense["standard"] == ["mlp", "standard", "digits", "0", f"81.23{pm}0.78", f"45.67{pm}0.98",
+                                      f"50.00{pm}0.98", f"45.67{pm}0.98", "0.125", "12.5", ""]
     assert by_defense["pgd-at"][0] == "mlp *" and by_defense["pgd-at"][-1] == "square\\_beats\\_whitebox"
-    assert by_defense["pgd-at"][4:8] == ["75.00", "60.00", "62.50", "60.00"]
+    assert by_defense["pgd-at"][4:8] == [f"75.00{pm}0.86", f"60.00{pm}0.97", f"62.50{pm}0.96", f"60.00{pm}0.97"]
     assert by_defense["fgsm-at"][5] == "--" and by_defense["fgsm-at"][8] == "--"  # missing metrics
 
 

@@ -86,11 +86,16 @@ def test_every_row_and_column_is_on_the_page(rows):
                 assert cell["sort"] == "" and cell["text"] == render.MISSING
             else:
                 assert float(cell["sort"]) == value  # the exact number sorts
-                assert cell["text"] == (f"{100 * value:.2f}" if column[:5] in ("clean", "robus", "ensem")
-                                        else f"{value:.4g}")
+                acc = row.accuracies().get(column)
+                if acc is None:
+                    assert cell["text"] == f"{value:.4g}"
+                else:  # the percentage with the half-width of the stored 95 % interval, the count in the tooltip
+                    half = 100 * max(acc.value - acc.low, acc.high - acc.value)
+                    assert cell["text"] == f"{100 * value:.2f} ± {half:.2f}"
+                    assert cell["title"].startswith(f"{acc.correct}/{acc.n} correct, 95 % Clopper-Pearson")
         assert cells[1]["text"] == row.defense and cells[3]["sort"] == str(row.seed)
     standard = next(r for r in page.rows if r["id"] == "digits/mlp/standard/seed0")["cells"]
-    assert standard[6]["text"] == "81.23" and standard[7]["text"] == "45.67"
+    assert standard[6]["text"] == "81.23 ± 0.78" and standard[7]["text"] == "45.67 ± 0.98"
 
 
 def test_flagged_rows_are_marked_with_their_flags(rows):
@@ -125,7 +130,8 @@ def test_all_text_is_escaped(row_dict):
     evil = "<script>alert('x')</script>"
     row = row_dict("standard")
     row.update(model=evil, defense='a"b&c', row_id="digits/x/y/seed0")
-    row["robust"] = {"<b>pgd</b> Linf 0.1": 0.5}
+    row["attacks"][0]["label"] = "<b>pgd</b>"
+    row["worst_case"][0]["attacks"] = ["<b>pgd</b>", "fgsm"]
     row["flags"] = ["<img src=x onerror=alert(1)>"]
     row["errors"] = ["cell <i>x</i> failed"]
     row["provenance"]["plugins"] = {"<dist>": "1.0 & more"}
@@ -142,7 +148,7 @@ def test_all_text_is_escaped(row_dict):
 
 
 def row_to_model(data):
-    from bench.leaderboard.rows import validate_row
+    from bench.rows.io import validate_row
 
     return validate_row(data)
 

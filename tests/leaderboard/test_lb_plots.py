@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import struct
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bench.leaderboard import plots
-from bench.leaderboard.plots import PlotSpec, Series, collect, parse_robust_column, parse_threat, render, to_png
+from bench.leaderboard.plots import PlotSpec, Series, collect, render, to_png
+from bench.rows.schema import Accuracy, AttackResult, MetricResult, Threat, WorstCase
 
 
 def _png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
@@ -31,75 +33,156 @@ def _size(data: bytes) -> tuple[int, int]:
     return struct.unpack(">II", payload[:8])
 
 
-@pytest.mark.parametrize("label, expected", [
-    ("Linf 0.1", ("Linf", 0.1, False)),
-    ("Linf 8/255", ("Linf", 8 / 255, False)),
-    ("L2 0.5 targeted", ("L2", 0.5, True)),
-    ("L2 1e-3", ("L2", 1e-3, False)),
-    ("unbounded", None), ("unbounded targeted", None), ("Linf inf", None), ("Linf abc", None), ("L1 0.1", None),
-])
-def test_parse_threat(label, expected):
-    assert parse_threat(label) == expected
+def _acc(value):
+    return None if value is None else Accuracy.of(round(value * 10_000), 10_000)
 
 
-def test_parse_robust_column_keeps_spaces_in_attack_labels():
-    assert parse_robust_column("pgd Linf 0.1") == ("pgd", "Linf", 0.1, False)
-    assert parse_robust_column("my pgd Linf 2 L2 0.5 targeted") == ("my pgd Linf 2", "L2", 0.5, True)
-    assert parse_robust_column("square unbounded") is None
+def _threat(norm, eps, targeted=False, display=None):
+    return Threat(norm=norm, eps=eps, eps_display=display or ("inf" if eps is None else f"{eps:g}"), targeted=targeted)
 
 
-def _robust_row(make_row, defense, clean, robust, ensemble=None, flags=()):
+def _attack(label, norm, eps, value, targeted=False, display=None, substitute=None):
+    return AttackResult(attack_id=f"classics/{label.split()[-1]}", label=label, threat=_threat(norm, eps, targeted, display),
+                        substitute=substitute, accuracy=_acc(value))
+
+
+def _worst(norm, eps, value, members):
+    return WorstCase(threat=_threat(norm, eps), attacks=list(members), accuracy=_acc(value))
+
+
+def _robust_row(make_row, defense, clean, attacks, worst=(), flags=()):
     row = make_row(defense, 0, clean=clean, flags=flags)
-    return row.model_copy(update={"robust": robust, "ensemble": ensemble or {}})
+    return row.model_copy(update={"attacks": list(attacks), "worst_case": list(worst)})
+
+
+def _percent(value):
+    """(value, low, high) of the 95 % interval of value * 10,000 correct of 10,000, in percent."""
+    acc = _acc(value)
+    return 100 * acc.value, 100 * acc.low, 100 * acc.high
 
 
 def test_eps_curves_carry_the_rows_numbers(make_row):
     rows = [
-        _robust_row(make_row, "standard", 0.9, {"pgd Linf 0.1": 0.2, "pgd Linf 0.05": 0.5, "pgd Linf 8/255": 0.6,
-                                               "fgsm Linf 0.1": 0.3, "pgd L2 0.5 targeted": 0.7},
-                    {"Linf 0.1": 0.15, "Linf 0.05": 0.45}),
-        _robust_row(make_row, "pgd-at", 0.8, {"pgd Linf 0.1": 0.6, "pgd Linf 0.05": None, "fgsm Linf 0.1": 0.65},
-                    {"Linf 0.1": 0.55}, flags=("non-monotone-eps:pgd Linf",)),
+        _robust_row(make_row, "standard", 0.9,
+                    [_attack("pgd", "Linf", 0.1, 0.2), _attack("pgd", "Linf", 0.05, 0.5),
+                     _attack("pgd", "Linf", 8 / 255, 0.6, display="8/255"), _attack("fgsm", "Linf", 0.1, 0.3),
+                     _attack("pgd", "L2", 0.5, 0.7, targeted=True)],
+                    [_worst("Linf", 0.1, 0.15, ["pgd", "fgsm"]), _worst("Linf", 0.05, 0.45, ["pgd"])]),
+        _robust_row(make_row, "pgd-at", 0.8,
+                    [_attack("pgd", "Linf", 0.1, 0.6), _attack("pgd", "Linf", 0.05, None),
+                     _attack("fgsm", "Linf", 0.1, 0.65)],
+                    [_worst("Linf", 0.1, 0.55, ["pgd", "fgsm"])], flags=("non-monotone-eps:pgd Linf",)),
     ]
     specs, notes = collect(rows)
     curves = {s.key: s for s in specs if s.kind == "eps-curve"}
-    assert sorted(curves) == [("ensemble", "worst case", "Linf"), ("robust", "fgsm", "Linf"),
-                              ("robust", "pgd", "L2 targeted"), ("robust", "pgd", "Linf")]
-    pgd = curves[("robust", "pgd", "Linf")]
+    assert list(curves) == [("robust", "classics/fgsm", "fgsm", "Linf"), ("robust", "classics/pgd", "pgd", "L2 targeted"),
+                            ("robust", "classics/pgd", "pgd", "Linf"), ("ensemble", "worst case", "Linf")]
+    pgd = curves[("robust", "classics/pgd", "pgd", "Linf")]
     assert pgd.source == "robust[pgd Linf <eps>]" and pgd.ylim == (0.0, 100.0)
     by_row = {s.row_id: s for s in pgd.series}
     std, at = by_row["digits/mlp/standard/seed0"], by_row["digits/mlp/pgd-at/seed0"]
-    # clean accuracy at eps 0, then the eps values sorted numerically ("8/255" = 0.0314 sorts first), in percent
-    assert std.x == (0.0, 8 / 255, 0.05, 0.1)
-    assert std.y == pytest.approx((90.0, 60.0, 50.0, 20.0), abs=1e-12)
-    assert at.x == (0.0, 0.1) and at.y == pytest.approx((80.0, 60.0))  # the missing 0.05 point is left out
+    # the threats' eps sorted numerically (8/255 = 0.0314 first), robust accuracy in percent with its interval
+    assert std.x == (8 / 255, 0.05, 0.1)
+    assert std.y == pytest.approx((60.0, 50.0, 20.0), abs=1e-12)
+    assert std.low == pytest.approx(tuple(_percent(v)[1] for v in (0.6, 0.5, 0.2)))
+    assert std.high == pytest.approx(tuple(_percent(v)[2] for v in (0.6, 0.5, 0.2)))
+    assert std.anchor == pytest.approx((0.0, *_percent(0.9)))  # clean accuracy: a marker at eps 0, joined to nothing
+    assert at.x == (0.1,) and at.y == pytest.approx((60.0,))  # the failed 0.05 cell is left out
+    assert at.anchor == pytest.approx((0.0, *_percent(0.8)))
     assert at.dashed and not std.dashed and at.label.endswith("(flagged)")
     assert at.color != std.color
-    targeted = curves[("robust", "pgd", "L2 targeted")]
-    assert [(s.x, s.y) for s in targeted.series] == [((0.0, 0.5), pytest.approx((90.0, 70.0)))]
+    targeted = curves[("robust", "classics/pgd", "pgd", "L2 targeted")]
+    assert [(s.x, s.y) for s in targeted.series] == [((0.5,), pytest.approx((70.0,)))]
     worst = curves[("ensemble", "worst case", "Linf")]
-    assert {s.row_id: s.y for s in worst.series} == {
-        "digits/mlp/pgd-at/seed0": pytest.approx((80.0, 55.0)),
-        "digits/mlp/standard/seed0": pytest.approx((90.0, 45.0, 15.0))}
+    assert {s.row_id: (s.x, s.y) for s in worst.series} == {
+        "digits/mlp/pgd-at/seed0": ((0.1,), pytest.approx((55.0,))),
+        "digits/mlp/standard/seed0": ((0.05, 0.1), pytest.approx((45.0, 15.0)))}
     assert notes == []
 
 
+def test_eps_comes_from_the_threat_never_from_a_label(make_row):
+    """Attack labels with spaces and norm-like words, an eps_display that is no number, a transfer
+    attack and an unbounded threat: grouped by id, label, norm, targeted and transfer; x = threat.eps."""
+    rows = [_robust_row(make_row, "standard", 0.9, [
+        _attack("my pgd Linf 2", "L2", 0.5, 0.4, display="half"), _attack("my pgd Linf 2", "L2", 1.0, 0.2),
+        _attack("pgd", "Linf", 0.1, 0.5, substitute="classics/mlp trained by classics/standard"),
+        _attack("pgd", "Linf", 0.1, 0.3), _attack("square", "unbounded", None, 0.0)])]
+    curves = {s.key: s for s in collect(rows)[0] if s.kind == "eps-curve"}
+    assert sorted(curves) == [("robust", "classics/2", "my pgd Linf 2", "L2"), ("robust", "classics/pgd", "pgd", "Linf"),
+                              ("robust", "classics/pgd", "pgd", "Linf transfer")]
+    assert curves[("robust", "classics/2", "my pgd Linf 2", "L2")].series[0].x == (0.5, 1.0)
+    assert curves[("robust", "classics/pgd", "pgd", "Linf transfer")].series[0].y == pytest.approx((50.0,))
+    assert curves[("robust", "classics/pgd", "pgd", "Linf")].series[0].y == pytest.approx((30.0,))
+    assert all(s.file != t.file for s in curves.values() for t in curves.values() if s is not t)
+
+
+def test_plots_module_parses_no_label():
+    source = (Path(plots.__file__)).read_text()
+    for name in ("parse_robust_column", "parse_threat", "parse_eps", "row.robust", "row.ensemble", "Linf|L2"):
+        assert name not in source, name
+
+
 def test_no_worst_case_curve_for_a_single_attack(make_row):
-    rows = [_robust_row(make_row, "standard", 0.9, {"pgd Linf 0.1": 0.2}, {"Linf 0.1": 0.2})]
+    rows = [_robust_row(make_row, "standard", 0.9, [_attack("pgd", "Linf", 0.1, 0.2)],
+                        [_worst("Linf", 0.1, 0.2, ["pgd"])])]
     kinds = [s.key for s in collect(rows)[0]]
-    assert kinds == [("robust", "pgd", "Linf")]
+    assert kinds == [("robust", "classics/pgd", "pgd", "Linf")]
+
+
+def _drawn_segments(ax):
+    """Every line segment drawn between two different points by a Line2D (markers alone draw none)."""
+    segments = []
+    for line in ax.lines:
+        if line.get_linestyle() in ("None", "none", " ", ""):
+            continue
+        xs, ys = list(line.get_xdata()), list(line.get_ydata())
+        segments += [((xs[i], ys[i]), (xs[i + 1], ys[i + 1])) for i in range(len(xs) - 1)]
+    return segments
+
+
+def _error_bars(ax):
+    """(x, low, high) of every vertical error bar drawn, from the errorbar containers' line collections."""
+    bars = []
+    for container in ax.containers:
+        for collection in container.lines[2]:
+            bars += [(float(seg[0][0]), float(min(seg[0][1], seg[1][1])), float(max(seg[0][1], seg[1][1])))
+                     for seg in collection.get_segments()]
+    return sorted(bars)
+
+
+def test_a_single_eps_is_a_point_with_its_error_bar_not_a_line(make_row):
+    rows = [_robust_row(make_row, "standard", 0.9, [_attack("pgd", "Linf", 0.1, 0.2)])]
+    (spec,) = collect(rows)[0]
+    ax = render(spec).axes[0]
+    assert _drawn_segments(ax) == []  # no line from clean accuracy (or anywhere) to the one measured point
+    points = sorted((float(x), float(y)) for line in ax.lines if line.get_marker() in ("o", "s")
+                    for x, y in zip(line.get_xdata(), line.get_ydata()))
+    assert points == pytest.approx([(0.0, 90.0), (0.1, 20.0)])  # clean anchor and the measured point
+    clean, robust = _percent(0.9), _percent(0.2)
+    assert _error_bars(ax) == pytest.approx([(0.0, clean[1], clean[2]), (0.1, robust[1], robust[2])])
+
+
+def test_lines_join_only_measured_eps(make_row):
+    rows = [_robust_row(make_row, "standard", 0.9, [_attack("pgd", "Linf", 0.1, 0.2), _attack("pgd", "Linf", 0.05, 0.5)])]
+    (spec,) = collect(rows)[0]
+    ax = render(spec).axes[0]
+    assert _drawn_segments(ax) == [((0.05, 50.0), (0.1, 20.0))]  # one segment, between the two attacks' eps
+    assert len(_error_bars(ax)) == 3  # two measured points and the clean anchor
 
 
 def test_render_hands_the_spec_to_matplotlib(make_row):
-    rows = [_robust_row(make_row, "standard", 0.9, {"pgd Linf 0.1": 0.2, "pgd Linf 0.05": 0.5}),
-            _robust_row(make_row, "pgd-at", 0.8, {"pgd Linf 0.1": 0.6, "pgd Linf 0.05": 0.7}, flags=("f",))]
+    rows = [_robust_row(make_row, "standard", 0.9, [_attack("pgd", "Linf", 0.1, 0.2), _attack("pgd", "Linf", 0.05, 0.5)]),
+            _robust_row(make_row, "pgd-at", 0.8, [_attack("pgd", "Linf", 0.1, 0.6), _attack("pgd", "Linf", 0.05, 0.7)],
+                        flags=("f",))]
     spec = collect(rows)[0][0]
     ax = render(spec).axes[0]
-    assert len(ax.lines) == len(spec.series) == 2
-    for line, series in zip(ax.lines, spec.series):
+    labelled = {c.get_label(): c for c in ax.containers if not c.get_label().startswith("_")}
+    assert sorted(labelled) == sorted(s.label for s in spec.series) and len(spec.series) == 2
+    for series in spec.series:
+        line, _, (bars,) = labelled[series.label].lines
         assert tuple(line.get_xdata()) == series.x and tuple(line.get_ydata()) == series.y
-        assert line.get_label() == series.label
         assert line.get_linestyle() == ("--" if series.dashed else "-")
+        assert [tuple(seg[:, 1]) for seg in bars.get_segments()] == pytest.approx(list(zip(series.low, series.high)))
     assert ax.get_ylim() == (0.0, 100.0)
     assert ax.get_xlabel() == "eps (Linf)" and ax.get_title() == spec.title
 
@@ -164,12 +247,15 @@ def test_per_layer_and_curve_arrays_overlay_rows(make_row):
     assert curve.series[0].x == (0.0, 1.0, 2.0, 3.0) and curve.xlabel == "step"
 
 
+def _tasks(columns):
+    return [MetricResult(kind="task", source_id="infotransfer/transfer", label="transfer", column=column, value=value)
+            for column, value in columns.items()]
+
+
 def test_column_families(make_row):
-    a = make_row("standard", 0).model_copy(update={"tasks": {"transfer.gap@1": 0.5, "transfer.gap@0.5": 0.25,
-                                                              "transfer.gap@8/255": 0.1, "transfer.acc@svhn": 0.3,
-                                                              "transfer.acc@cifar": 0.6, "transfer.only@1": 1.0}})
-    b = make_row("pgd-at", 0).model_copy(update={"tasks": {"transfer.gap@1": 0.7, "transfer.gap@0.5": None,
-                                                            "transfer.acc@svhn": 0.4}})
+    a = make_row("standard", 0).model_copy(update={"task_results": _tasks({
+        "gap@1": 0.5, "gap@0.5": 0.25, "gap@8/255": 0.1, "acc@svhn": 0.3, "acc@cifar": 0.6, "only@1": 1.0})})
+    b = make_row("pgd-at", 0).model_copy(update={"task_results": _tasks({"gap@1": 0.7, "gap@0.5": None, "acc@svhn": 0.4})})
     specs, _ = collect([a, b])
     fam = {s.key: s for s in specs if s.kind == "column-family"}
     assert sorted(fam) == [("task", "transfer.acc"), ("task", "transfer.gap")]  # 'only' has a single x

@@ -7,6 +7,7 @@ from bench.errors import LeaderboardError
 from bench.leaderboard.build import build_snapshot, load_snapshot
 from bench.leaderboard.verify import row_suite, verify_rows
 from bench.registry import get_registry
+from bench.rows.schema import Accuracy
 from bench.runner.suite import resolve_suite
 
 from runner_helpers import tiny_suite
@@ -68,7 +69,9 @@ def test_honest_rows_verify_and_altered_rows_do_not(published, tmp_path, testkit
     assert report.ok and report.atol == 0.0 and sorted(report.sampled) == sorted(r.row_id for r in published)
 
     # a submission claiming a better clean accuracy than its model has
-    forged = [r.model_copy(update={"clean_accuracy": min(1.0, r.clean_accuracy + 0.1)}) for r in published]
+    forged = [r.model_copy(update={"clean": Accuracy.of(min(r.clean.n, r.clean.correct + r.clean.n // 10), r.clean.n)})
+              for r in published]
+    assert all(f.clean.correct > r.clean.correct for f, r in zip(forged, published))
     root = tmp_path / "lb"
     build_snapshot(forged, "tiny", "sub1", root=root)
     report = verify_rows(load_snapshot(root, "tiny", "sub1"), suite, sample=1, workdir=tmp_path / "v2", plugins=testkit)

@@ -77,10 +77,11 @@ class AdvGap(Probe):
 
 # --------------------------------------------------------------------------- claims
 def attack_hurts(frame):
-    from bench.api.claim import ClaimResult, column_like, value
+    from bench.api.claim import ClaimResult, robust_columns, select_where, value
 
-    clean = value(frame, "clean", defense="erm")
-    robust = value(frame, column_like(frame, "robust[", "sign"), defense="erm")
+    rows = select_where(frame, defense_id="robarena_testkit/erm")
+    clean = value(rows, "clean")
+    robust = min(value(rows, column) for column in robust_columns(frame, "robarena_testkit/sign"))
     return ClaimResult(robust < clean, {"clean": clean, "robust": robust})
 
 

@@ -11,12 +11,10 @@ from typing import Callable, Optional, Union
 
 from bench.runner.context import RunContext
 from bench.runner.keys import cell_key
-from bench.runner.plan import AttackCell, Plan, ProbeCell, TaskCell
+from bench.runner.plan import CleanCell, Plan, TaskCell
 from bench.runner.retry import run_with_oom_retry
-from bench.runner.stages import (Cell, CleanCell, cell_id_of, fallback_meta, key_for, meta_for, refresh_labels,
-                                 run_attack, run_clean, run_probe, run_task, run_train, stage_of)
-
-RUNNERS = {CleanCell: run_clean, AttackCell: run_attack, ProbeCell: run_probe, TaskCell: run_task}
+from bench.runner.stages import (Cell, cell_id_of, fallback_meta, key_for, load_model, meta_for, refresh_labels,
+                                 run_cell, stage_of)
 
 
 def _error_text(exc: BaseException) -> str:
@@ -47,11 +45,10 @@ def evaluate_cell(ctx: RunContext, cell: Cell, suite_name: str = "") -> dict:
 
     Clean, attack and probe cells get the out-of-memory retry with halved evaluation batches
     (tasks choose their own batches)."""
-    runner = RUNNERS[type(cell)]
     try:
         if isinstance(cell, TaskCell):
-            return runner(ctx, cell)
-        return run_with_oom_retry(ctx, cell, runner)
+            return run_cell(ctx, cell)
+        return run_with_oom_retry(ctx, cell, run_cell)
     except Exception as exc:  # the cell fails, the run goes on
         return failed_record(ctx, cell, exc, suite_name=suite_name)
 
@@ -80,7 +77,7 @@ def execute(plan: Plan, ctx: RunContext, on_record: Optional[Callable[[Cell, dic
         attacks, probes, tasks = plan.for_train(train_cell)
         clean = CleanCell(train_cell)
         try:
-            _, rec = run_train(ctx, train_cell)
+            _, rec = load_model(ctx, train_cell)
             rec = refresh_labels(ctx, train_cell, rec)
         except Exception as exc:
             record(train_cell, failed(train_cell, exc))

@@ -31,7 +31,7 @@ from bench.errors import UsageError
 from bench.runner.context import RunContext
 from bench.runner.executors.inprocess import evaluate_cell, failed_record
 from bench.runner.plan import AttackCell, CleanCell, Plan, TrainCell
-from bench.runner.stages import Cell, cell_id_of, key_for, lookup, refresh_labels, run_train
+from bench.runner.stages import Cell, cell_id_of, key_for, load_model, lookup, refresh_labels
 from bench.store.cache import ArtifactCache
 from bench.store.results import utc_now
 
@@ -73,7 +73,7 @@ class HandoffStore:
     def hand_in(self, records: list[dict]) -> None:
         self.records.update({r["key"]: r for r in records})
 
-    def get_cell(self, key: str) -> Optional[dict]:
+    def get_cell(self, key: str, on_mismatch: str = "raise") -> Optional[dict]:  # handed-in records: verified by the driver
         return self.records.get(key)
 
     def put_cell(self, key: str, stage: str, cell_id: str, status: str, payload: dict, meta: dict,
@@ -119,6 +119,7 @@ def _worker_context(job: WorkerJob) -> WorkerContext:
     ctx.store = HandoffStore()  # type: ignore[assignment]
     ctx.models.clear()
     ctx.computed.clear()
+    ctx.keys.clear()  # cells arrive pickled per task: memoized keys of earlier tasks' cells are dead
     return ctx
 
 
@@ -134,7 +135,7 @@ def run_cell_task(job: WorkerJob, cell: Cell, *upstream: dict) -> dict:
         ctx.store.hand_in([*result["written"], result["record"]])
     if isinstance(cell, TrainCell):
         try:
-            _, rec = run_train(ctx, cell)
+            _, rec = load_model(ctx, cell)
         except Exception as exc:
             rec = failed_record(ctx, cell, exc, suite_name=job.suite_name)
     elif upstream[0]["record"]["status"] != "ok":

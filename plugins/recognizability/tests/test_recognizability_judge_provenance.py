@@ -11,7 +11,13 @@ from bench.errors import UsageError
 from bench.registry import get_registry
 from bench.runner.context import RunContext
 from bench.runner.plan import build_plan
-from bench.runner.stages import meta_for, task_key
+from bench.runner.stages import key_for, meta_for
+
+
+def task_key(ctx, cell):
+    """The cell's key now (keys are memoized for the life of a run: forget them between calls here)."""
+    ctx.keys.clear()
+    return key_for(ctx, cell)
 from bench.runner.suite import resolve_suite
 
 REGISTRY = get_registry()

@@ -1,10 +1,12 @@
 """Validate rows strictly and (de)serialize them as canonical JSON lines.
 
-The schema (:mod:`bench.leaderboard.schema`) is validated in pydantic's strict mode here,
-so a string or a bool where a number belongs is an error rather than a silent coercion.
-On top of the schema: every metric must be finite (``None`` marks a missing one), robust
-and ensemble accuracies must lie in [0, 1], row ids must be unique, and the schema version
-must be the one this code reads.
+The schema (:mod:`bench.rows.schema`) is validated in pydantic's strict mode here, so a
+string or a bool where a number belongs is an error rather than a silent coercion. Version-1
+rows are upgraded first (:mod:`bench.rows.legacy`). On top of the schema, a row must keep
+the invariants of its numbers (:func:`row_invariant_problems`): every metric finite (``None``
+marks a missing one), every accuracy equal to its count over its ``n`` with ``count <= n``
+and its interval around it, robust accuracy <= clean accuracy, the worst case <= every attack
+at its threat; row ids must be unique. Rows that break them are refused.
 """
 from __future__ import annotations
 
@@ -15,10 +17,11 @@ from typing import Any, Iterable, Mapping, Union
 from pydantic import ValidationError
 
 from bench.errors import LeaderboardError
-from bench.leaderboard.schema import SCHEMA_VERSION, Row
+from bench.rows.legacy import upgrade_v1
+from bench.rows.schema import SCHEMA_VERSION, Accuracy, Row
 
 RowLike = Union[Row, Mapping[str, Any]]
-ACCURACY_GROUPS = ("robust", "ensemble")
+READABLE_VERSIONS = ("1", SCHEMA_VERSION)
 
 
 def _label(index: int, data: Any) -> str:
@@ -32,7 +35,7 @@ def _format_errors(exc: ValidationError, where: str) -> str:
         loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
-            msg = "unknown field (the row schema is fixed; see bench/leaderboard/schema.py)"
+            msg = "unknown field (the row schema is fixed; see bench/rows/schema.py)"
         value = err.get("input")
         if isinstance(value, (int, float)) and not isinstance(value, bool) and 1 < value <= 100:
             msg += " (accuracies are fractions in [0, 1], not percentages)"
@@ -40,18 +43,52 @@ def _format_errors(exc: ValidationError, where: str) -> str:
     return f"invalid leaderboard {where}:\n" + "\n".join(lines)
 
 
-def _check_values(row: Row, where: str) -> None:
+def _accuracy_problems(name: str, acc: Accuracy) -> list[str]:
+    problems = []
+    if acc.correct > acc.n:
+        problems.append(f"{name}: count {acc.correct} exceeds n = {acc.n}")
+    elif acc.n and abs(acc.value - acc.correct / acc.n) > 1e-12:
+        problems.append(f"{name}: value {acc.value!r} is not its count {acc.correct}/{acc.n}")
+    if not acc.low - 1e-12 <= acc.value <= acc.high + 1e-12:
+        problems.append(f"{name}: value {acc.value!r} lies outside its interval [{acc.low!r}, {acc.high!r}]")
+    elif acc.correct <= acc.n:
+        exact = Accuracy.of(acc.correct, acc.n)
+        if abs(exact.low - acc.low) > 1e-9 or abs(exact.high - acc.high) > 1e-9:
+            problems.append(f"{name}: interval [{acc.low!r}, {acc.high!r}] is not the 95 % Clopper-Pearson interval "
+                            f"of {acc.correct}/{acc.n} ([{exact.low!r}, {exact.high!r}])")
+    return problems
+
+
+def row_invariant_problems(row: Row) -> list[str]:
+    """What is wrong with a row's numbers (empty when it is consistent); see the module docstring."""
     problems = []
     if row.schema_version != SCHEMA_VERSION:
-        problems.append(f"schema_version is {row.schema_version!r}, this robarena reads {SCHEMA_VERSION!r}")
+        problems.append(f"schema_version is {row.schema_version!r}, this robarena reads {READABLE_VERSIONS}")
+    for name, acc in row.accuracies().items():
+        if acc is not None:
+            problems += _accuracy_problems(name, acc)
     for name, value in row.metric_columns().items():
-        if value is None:
-            continue
-        if not math.isfinite(value):
+        if value is not None and not math.isfinite(value):
             problems.append(f"{name} is {value!r}; use None (null) for a metric that could not be computed")
-        elif name.split("[", 1)[0] in ACCURACY_GROUPS and not 0.0 <= value <= 1.0:
-            hint = " (accuracies are fractions in [0, 1], not percentages)" if 1 < value <= 100 else ""
-            problems.append(f"{name} is {value!r}, outside [0, 1]{hint}")
+    clean = row.clean
+    for attack in row.attacks:
+        acc = attack.accuracy
+        if acc is not None and clean is not None and acc.n == clean.n and acc.correct > clean.correct:
+            problems.append(f"robust accuracy of {attack.label!r} ({acc.correct}/{acc.n}) exceeds the clean "
+                            f"accuracy ({clean.correct}/{clean.n}); robust examples must be clean-correct")
+    for worst in row.worst_case:
+        if worst.accuracy is None:
+            continue
+        for attack in row.attack_results(norm=worst.threat.norm, eps=worst.threat.eps, targeted=worst.threat.targeted):
+            if attack.label in worst.attacks and attack.accuracy is not None and \
+                    worst.accuracy.correct > attack.accuracy.correct:
+                problems.append(f"worst case at {worst.threat.norm} {worst.threat.eps_display} "
+                                f"({worst.accuracy.correct}) exceeds attack {attack.label!r} ({attack.accuracy.correct})")
+    return problems
+
+
+def _check_values(row: Row, where: str) -> None:
+    problems = row_invariant_problems(row)
     if problems:
         raise LeaderboardError(f"invalid leaderboard {where}:\n" + "\n".join(f"  {p}" for p in problems))
 
@@ -62,6 +99,11 @@ def validate_row(data: RowLike, where: str = "row") -> Row:
         data = data.model_dump()
     if not isinstance(data, Mapping):
         raise LeaderboardError(f"invalid leaderboard {where}: expected a Row or a dict, got {type(data).__name__}")
+    if data.get("schema_version") == "1":
+        try:
+            data = upgrade_v1(dict(data))
+        except (ValidationError, TypeError, ValueError, AttributeError) as exc:
+            raise LeaderboardError(f"invalid leaderboard {where}: cannot read this schema-version-1 row ({exc})") from None
     try:
         row = Row.model_validate(dict(data), strict=True)
     except ValidationError as exc:
