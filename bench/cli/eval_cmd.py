@@ -5,11 +5,7 @@ import argparse
 import time
 from typing import Any
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
-
+from bench._compat import tomllib
 from bench.errors import UsageError
 
 

@@ -10,12 +10,12 @@ Suite files are data: TOML is parsed, never executed.
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bench._compat import tomllib
 from bench.config import TrainConfig
 from bench.errors import UnknownComponentError, UsageError
 from bench.threat import ThreatModel

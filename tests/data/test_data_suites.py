@@ -1,10 +1,10 @@
 """The paper suites' dataset settings in docs/datasets.md parse as suites and validate against the datasets."""
 import re
-import tomllib
 from pathlib import Path
 
 import pytest
 
+from bench._compat import tomllib
 from bench.registry import get_registry
 from bench.runner.plan import validate_params
 from bench.runner.suite import suite_from_dict
