@@ -73,7 +73,8 @@ class TaskStage(Stage[TaskCell]):
         impl = cell.task.entry.load()
         start = time.perf_counter()
         task = impl(config=impl.Config(**cell.task.kwargs), seed=cell.train.seed)
-        result = task(model, TaskInput(data=data, device=ctx.device, load_dataset=load_dataset, progress=ctx.progress))
+        result = task(model, TaskInput(data=data, device=ctx.device, load_dataset=load_dataset, progress=ctx.progress,
+                                       registry=ctx.registry))
         missing = sorted(set(declared_columns(task, cell.task.entry.spec.columns)) - set(result.metrics))
         if missing:
             raise RobarenaError(f"task {cell.task.qid} did not return its declared columns {missing}")

@@ -91,11 +91,14 @@ def test_meta_names_the_judge_with_its_versions_and_settings(ctx):
     meta = meta_for(ctx, cell)
     judge = meta["dependencies"]["judge"]
     linear, standard = REGISTRY.get("model", "classics/linear"), REGISTRY.get("defense", "classics/standard")
+    from bench.runner.fingerprint import code_fingerprint
+
     assert judge["components"] == {
         "model": {"id": "classics/linear", "version": linear.version, "dist": linear.plugin.distribution,
-                  "dist_version": linear.plugin.version},
+                  "dist_version": linear.plugin.version, "code": code_fingerprint(linear.spec.target)},
         "defense": {"id": "classics/standard", "version": standard.version, "dist": standard.plugin.distribution,
-                    "dist_version": standard.plugin.version}}
+                    "dist_version": standard.plugin.version, "code": code_fingerprint(standard.spec.target)}}
+    assert judge["components"]["model"]["code"] is not None
     assert judge["settings"]["seed"] == 7 and judge["settings"]["judge"] == "train"
     assert judge["settings"]["train"] == {**cell.task.kwargs["judge_train"]}
     assert judge["settings"]["train"]["epochs"] == 2
