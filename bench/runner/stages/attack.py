@@ -10,7 +10,7 @@ from torch import nn
 
 from bench.errors import RobarenaError, UsageError
 from bench.runner.context import RunContext
-from bench.runner.plan import AttackCell, Component, TrainCell
+from bench.runner.plan import AttackCell, Component
 from bench.runner.stages.base import Stage, run_cached
 from bench.runner.stages import common
 from bench.runner.stages.common import batch_seed, eval_subset, target_labels
@@ -33,11 +33,6 @@ def _attack_batch(ctx: RunContext, attack: Any, source: nn.Module, x: torch.Tens
 class AttackStage(Stage[AttackCell]):
     name = "attack"
 
-    def train_cell(self, cell: AttackCell) -> TrainCell:
-        return cell.train
-
-    def cell_id(self, cell: AttackCell) -> str:
-        return cell.cell_id
 
     def parts(self, ctx: RunContext, cell: AttackCell) -> dict[str, Any]:
         from bench.runner.stages.train import TRAIN

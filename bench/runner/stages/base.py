@@ -46,13 +46,13 @@ class Stage(ABC, Generic[C]):
             ctx.keys[id(cell)] = memo
         return memo
 
-    @abstractmethod
     def train_cell(self, cell: C) -> TrainCell:
-        """The training cell whose model this cell evaluates (itself for a training cell)."""
+        """The training cell whose model this cell evaluates (the training stage: the cell itself)."""
+        return cell.train  # type: ignore[attr-defined]
 
-    @abstractmethod
     def cell_id(self, cell: C) -> str:
         """The cell's readable id (``<row_id> :: <column>``)."""
+        return cell.cell_id  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------------ computation
     @abstractmethod

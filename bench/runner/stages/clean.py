@@ -6,7 +6,7 @@ from typing import Any
 import torch
 
 from bench.runner.context import RunContext
-from bench.runner.plan import CleanCell, TrainCell
+from bench.runner.plan import CleanCell
 from bench.runner.stages.base import Stage
 from bench.runner.stages import common
 
@@ -14,11 +14,6 @@ from bench.runner.stages import common
 class CleanStage(Stage[CleanCell]):
     name = "clean"
 
-    def train_cell(self, cell: CleanCell) -> TrainCell:
-        return cell.train
-
-    def cell_id(self, cell: CleanCell) -> str:
-        return cell.cell_id
 
     def parts(self, ctx: RunContext, cell: CleanCell) -> dict[str, Any]:
         from bench.runner.stages.train import TRAIN

@@ -8,7 +8,7 @@ from typing import Any, Optional
 from bench.api.probe import AttackRecord, ProbeInput
 from bench.errors import RobarenaError
 from bench.runner.context import RunContext
-from bench.runner.plan import Component, ProbeCell, TrainCell
+from bench.runner.plan import Component, ProbeCell
 from bench.runner.stages.base import Stage
 from bench.runner.stages.common import eval_subset
 
@@ -16,11 +16,6 @@ from bench.runner.stages.common import eval_subset
 class ProbeStage(Stage[ProbeCell]):
     name = "probe"
 
-    def train_cell(self, cell: ProbeCell) -> TrainCell:
-        return cell.train
-
-    def cell_id(self, cell: ProbeCell) -> str:
-        return cell.cell_id
 
     def parts(self, ctx: RunContext, cell: ProbeCell) -> dict[str, Any]:
         from bench.runner.stages.attack import ATTACK

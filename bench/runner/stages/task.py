@@ -10,7 +10,7 @@ from bench.api.task import TaskInput, declared_columns
 from bench.errors import RobarenaError
 from bench.runner.context import RunContext
 from bench.runner.fingerprint import code_fingerprint
-from bench.runner.plan import Component, TaskCell, TrainCell
+from bench.runner.plan import Component, TaskCell
 from bench.runner.stages.base import Stage
 
 
@@ -31,11 +31,6 @@ def task_dependencies(ctx: RunContext, cell: TaskCell) -> dict[str, Any]:
 class TaskStage(Stage[TaskCell]):
     name = "task"
 
-    def train_cell(self, cell: TaskCell) -> TrainCell:
-        return cell.train
-
-    def cell_id(self, cell: TaskCell) -> str:
-        return cell.cell_id
 
     def parts(self, ctx: RunContext, cell: TaskCell) -> dict[str, Any]:
         from bench.runner.stages.train import TRAIN
