@@ -18,10 +18,15 @@ kind               made from
 ``per-layer``      1-D arrays named ``<name>_per_layer`` or ``layer_<name>`` (L,): value vs
                    layer index 1..L, one line per row.
 ``curve``          1-D arrays named ``<name>_curve`` (T,) (e.g. a loss per optimisation step):
-                   value vs step 0..T-1, one line per row.
+                   value vs step 0..T-1, one line per row; on a log y axis when every value is
+                   positive and they span at least a factor :data:`LOG_RATIO` (a loss falling
+                   from 1 to 0.01 is a straight read, not a flat line after the first steps).
 ``column-family``  probe or task columns ``<metric>@<x>`` (e.g. ``gap@0.5``, ``acc@svhn``):
                    metric vs x, one series per row; a line if every x is a number, else bars.
 =================  ===========================================================================
+
+Lines of more than :data:`MAX_MARKERS` points carry no markers (a 1,001-step loss curve is a
+line, not a thousand dots); shorter ones mark every measured point.
 
 Each plot is first a :class:`PlotSpec` (plain data: the numbers handed to matplotlib), then
 drawn by :func:`render` on a standalone Agg figure (pyplot and the global backend are never
@@ -49,6 +54,10 @@ FIGSIZE, DPI = (6.4, 4.0), 100
 Arrays = dict[str, "np.ndarray"]
 #: row_id -> ("probe" | "task", label) -> array name -> array
 ArrayGroups = dict[str, dict[tuple[str, str], Arrays]]
+#: a line with more points than this is drawn without markers
+MAX_MARKERS = 50
+#: a curve whose positive values span at least this factor (max / min) gets a log y axis
+LOG_RATIO = 20.0
 
 
 @dataclass(frozen=True)
@@ -84,6 +93,7 @@ class PlotSpec:
     style: str = "line"  # "line", "stairs" or "bars"
     source: str = ""
     ylim: Optional[tuple[float, float]] = None
+    yscale: str = "linear"  # "linear" or "log"
 
     @property
     def rows(self) -> tuple[str, ...]:
@@ -312,8 +322,18 @@ def _index_curves(rows: list[Row], arrays: ArrayGroups, notes: list[str], kind: 
                     tuple(float(v) for v in values), row.row_id, dashed=bool(row.flags), color=colors[row.row_id]))
     for (group, name), series in sorted(found.items()):
         quantity = quantity_of(name) or group[1]
+        log = kind == "curve" and log_helps([y for s in series for y in s.y])
         yield PlotSpec(kind=kind, key=(*group, name), title=f"{group[1]}: {quantity} {what}", xlabel=xlabel,
-                       ylabel=quantity, series=tuple(series), source=f"{_group_name(group)} array {name}")
+                       ylabel=quantity + (" (log scale)" if log else ""), series=tuple(series),
+                       source=f"{_group_name(group)} array {name}", yscale="log" if log else "linear")
+
+
+def log_helps(values: Iterable[float]) -> bool:
+    """True when every finite value is positive and they span at least a factor :data:`LOG_RATIO`."""
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite or min(finite) <= 0:
+        return False
+    return max(finite) / min(finite) >= LOG_RATIO
 
 
 @collector("per-layer")
@@ -397,12 +417,13 @@ def render(spec: PlotSpec) -> "Figure":
                 continue
             # one point is a marker alone: a line needs two measured points (never a decay nobody measured)
             linestyle = style if len(s.x) > 1 else "none"
+            marker = "o" if len(s.x) <= MAX_MARKERS else None  # long curves: a line, no dot per step
             if s.low is not None and s.high is not None:
                 yerr = [[y - lo for y, lo in zip(s.y, s.low)], [hi - y for y, hi in zip(s.y, s.high)]]
-                ax.errorbar(s.x, s.y, yerr=yerr, linestyle=linestyle, marker="o", markersize=3, capsize=3,
+                ax.errorbar(s.x, s.y, yerr=yerr, linestyle=linestyle, marker=marker, markersize=3, capsize=3,
                             elinewidth=0.8, label=s.label, color=color)
             else:
-                ax.plot(s.x, s.y, linestyle=linestyle, marker="o", markersize=3, label=s.label, color=color)
+                ax.plot(s.x, s.y, linestyle=linestyle, marker=marker, markersize=3, label=s.label, color=color)
             if s.anchor is not None:
                 x0, y0, lo0, hi0 = s.anchor
                 ax.errorbar([x0], [y0], yerr=[[y0 - lo0], [hi0 - y0]], linestyle="none", marker="s", markersize=4,
@@ -410,6 +431,8 @@ def render(spec: PlotSpec) -> "Figure":
     ax.set_title(spec.title, fontsize=10)
     ax.set_xlabel(spec.xlabel)
     ax.set_ylabel(spec.ylabel)
+    if spec.yscale != "linear":
+        ax.set_yscale(spec.yscale)
     if spec.ylim is not None:
         ax.set_ylim(*spec.ylim)
     ax.grid(True, alpha=0.3)
