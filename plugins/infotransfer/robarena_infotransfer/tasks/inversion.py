@@ -24,7 +24,8 @@ to ``threshold`` times its value at the start (``steps + 1`` if it never does): 
 threshold, so rows whose losses start at different values compare. Variants switched off report
 NaN. Artifacts: ``loss_curve``, ``noise_loss_curve``, ``effective_loss_curve`` (``steps + 1``
 mean objectives) and ``inversion.png``: one row each of originals, inversions, effective-noise
-inversions and effective images.
+inversions and effective images (the rows of variants switched off are left out); the PNG
+declares its row labels (``robarena:grid-rows``), which the leaderboard page shows beside it.
 
 Randomness (start images, then the weight noise) comes from the task's generator.
 """
@@ -115,10 +116,12 @@ class InversionTask(Task):
         metrics: dict[str, float] = dict.fromkeys(METRICS, NAN)
         artifacts: dict = {}
         rows = [x]
+        labels = ["original"]
 
         plain = self._invert(features, target, start)
         self._record(metrics, artifacts, "", plain, x)
         rows.append(plain.x)
+        labels.append("inversion")
 
         if cfg.noise_once or cfg.effective_images:
             noisy = self._noisy_model(model, inputs, generator)
@@ -134,13 +137,15 @@ class InversionTask(Task):
                 with torch.no_grad():
                     metrics["noise_clean_loss"] = float(relative_loss(features, once.x, target).mean())
                 rows.append(once.x)
+                labels.append("inversion, weight noise once")
             if cfg.effective_images:
                 effective = self._invert(features, noisy_target, start)
                 self._record(metrics, artifacts, "effective_", effective, x)
                 rows.append(effective.x)
+                labels.append("effective image")
 
         scale = cfg.png_scale or max(1, math.ceil(32 / max(x.shape[-2:])))
-        artifacts["inversion.png"] = png_grid(rows, scale=scale)
+        artifacts["inversion.png"] = png_grid(rows, scale=scale, labels=labels)
         return TaskResult(metrics, artifacts)
 
     def _invert(self, features, target: torch.Tensor, start: torch.Tensor) -> Inversion:
