@@ -10,6 +10,12 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # pragma: no cover
+    from typing import Iterator
+
+    import pandas as pd
+    from torch import nn
+
+    from bench.rows.schema import Row
     from bench.runner.api import RunResult
 
 
@@ -31,7 +37,53 @@ def evaluate(**kwargs: Any) -> "RunResult":
     return _evaluate(**kwargs)
 
 
-__all__ = ["__version__", "run", "evaluate"]
+def load_model(row: Any, suite: Any = None, workdir: Any = ".robarena", device: str = "cpu",
+               plugins: Any = (), trust_modules: Any = ()) -> "nn.Module":
+    """The trained model of a stored row, in eval mode: ``bench.load_model("pgd-at", suite="quick")``.
+
+    ``row``: a row id, a unique substring of one, or a Row; the latest finished run of ``suite`` in
+    ``workdir`` is read (nothing is trained). See :func:`bench.runner.restore.load_model`.
+    """
+    from bench.runner.restore import load_model as _load_model
+
+    return _load_model(row, suite=suite, workdir=workdir, device=device, plugins=plugins,
+                       trust_modules=trust_modules)
+
+
+def results(suite: Any = None, workdir: Any = ".robarena", provenance: bool = True) -> "pd.DataFrame":
+    """The stored rows of the latest finished run of ``suite`` as a DataFrame (as ``to_pandas()``), without re-running."""
+    from bench.runner.stored import results as _results
+
+    return _results(suite, workdir=workdir, provenance=provenance)
+
+
+def load_rows(suite: Any = None, workdir: Any = ".robarena") -> "list[Row]":
+    """The stored rows (:class:`bench.rows.schema.Row`) of the latest finished run of ``suite``, without re-running."""
+    from bench.runner.stored import load_rows as _load_rows
+
+    return _load_rows(suite, workdir=workdir)
+
+
+def examples(suite: Any = None, row: Any = None, workdir: Any = ".robarena", margins: bool = True,
+             device: str = "cpu", batch_size: int = 256, plugins: Any = (),
+             trust_modules: Any = ()) -> "Iterator[dict]":
+    """Per-example outcomes of a stored run, one dict per (row, example); see :mod:`bench.runner.examples`."""
+    from bench.runner.examples import examples as _examples
+
+    return _examples(suite, row, workdir=workdir, margins=margins, device=device, batch_size=batch_size,
+                     plugins=plugins, trust_modules=trust_modules)
+
+
+def export_examples(out: Any, suite: Any = None, row: Any = None, workdir: Any = ".robarena", margins: bool = True,
+                    device: str = "cpu", batch_size: int = 256, plugins: Any = (), trust_modules: Any = ()) -> int:
+    """Write :func:`examples` as JSON lines to ``out`` (``"-"``: standard output); returns the number of lines."""
+    from bench.runner.examples import export_examples as _export
+
+    return _export(out, suite, row, workdir=workdir, margins=margins, device=device, batch_size=batch_size,
+                   plugins=plugins, trust_modules=trust_modules)
+
+
+__all__ = ["__version__", "run", "evaluate", "load_model", "results", "load_rows", "examples", "export_examples"]
 
 
 def __getattr__(name: str) -> Any:
