@@ -26,6 +26,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workdir", default=".robarena", help="run directory whose cache holds the artifacts "
                    "(default: %(default)s)")
     p.add_argument("--format", choices=["json", "text"], default="json", help="output format (default: %(default)s)")
+    p.add_argument("--examples", action="store_true", help="per-example outcomes instead: clean, each attack and "
+                   "worst case (stored arrays only; `robarena export-examples` adds margins, as JSON lines)")
     p.set_defaults(handler=handle)
 
 
@@ -99,7 +101,21 @@ def _text(row: Any, files: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
+def _show_examples(args: argparse.Namespace) -> int:
+    """``show SUITE ROW --examples``: the row's per-example table from the latest run in ``--workdir``."""
+    from bench.cli.examples_cmd import format_examples
+    from bench.runner.examples import examples
+
+    if args.version:
+        raise UsageError("--examples reads the per-example arrays of the latest run in --workdir; drop --version")
+    print(format_examples(list(examples(args.suite, args.row, workdir=args.workdir, margins=False,
+                                        plugins=args.plugins))))
+    return 0
+
+
 def handle(args: argparse.Namespace) -> int:
+    if args.examples:
+        return _show_examples(args)
     snapshot = None
     if args.version:
         from bench.leaderboard.build import check_files, load_snapshot, read_meta, snapshot_dir
