@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from bench.errors import LeaderboardError
 
@@ -34,13 +34,54 @@ def _build(args: argparse.Namespace) -> int:
             f"--workdir {args.workdir}` first")
     name = suite_name
     artifacts = RunArtifacts.from_workdir(Path(args.workdir), suite_name)
-    path = build_snapshot(rows, name, args.version, root=Path(args.root), notes=args.notes, artifacts=artifacts)
+    description, claims = _page_context(args, suite_name, rows)
+    compare = _compare_with(args, name)
+    path = build_snapshot(rows, name, args.version, root=Path(args.root), notes=args.notes, artifacts=artifacts,
+                          description=description, claims=claims, compare_with=compare)
     meta = read_meta(Path(args.root), name, args.version)
+    held = sum(1 for c in claims if c.result.holds is True)
     print(f"wrote leaderboard {name} {args.version} ({len(rows)} rows) to {path}: {len(meta.get('figures', []))} "
-          f"plots, {len(meta.get('images', []))} task images; open {path / 'index.html'}")
+          f"plots, {len(meta.get('images', []))} task images, {held} of {len(claims)} claims hold"
+          + (f", changes since {compare} in {meta['compare']['file']}" if compare else "")
+          + f"; open {path / 'index.html'}")
     for note in meta.get("plot_notes", []):
         print(f"note: {note}")
     return 0
+
+
+def _page_context(args: argparse.Namespace, suite_name: str, rows: list) -> tuple[str, list]:
+    """The suite's description (its spec's and its file's) and its registered claims evaluated on ``rows``."""
+    from bench.claims import claims_for, evaluate_claims
+    from bench.errors import RobarenaError
+    from bench.registry import get_registry
+    from bench.rows.frame import to_frame
+    from bench.runner.suite import resolve_suite
+
+    registry = get_registry(tuple(getattr(args, "plugins", None) or ()))
+    parts = []
+    try:
+        spec = registry.get("suite", args.suite).spec
+        parts.append(spec.description or spec.summary)
+    except (RobarenaError, KeyError, LookupError):
+        pass  # a suite file, or results of a suite no plugin registers
+    try:
+        parts.append(resolve_suite(args.suite, registry).description)
+    except (RobarenaError, OSError, ValueError):
+        pass
+    description = "\n\n".join(dict.fromkeys(p.strip() for p in parts if p and p.strip()))
+    return description, evaluate_claims(claims_for(registry, suite_name), to_frame(rows))
+
+
+def _compare_with(args: argparse.Namespace, suite: str) -> Optional[str]:
+    """``--compare``: the named version, none, or (default) the latest existing version of the suite."""
+    from bench.leaderboard.build import list_versions
+
+    if args.compare == "none":
+        return None
+    if args.compare is not None:
+        return args.compare
+    earlier = [v for v in list_versions(Path(args.root), suite) if v != args.version]
+    return earlier[-1] if earlier else None
 
 
 def _diff(args: argparse.Namespace) -> int:
@@ -52,6 +93,12 @@ def _diff(args: argparse.Namespace) -> int:
     diff = diff_snapshots(old, new, atol=args.atol)
     print(f"leaderboard {args.suite}: {args.old} -> {args.new}")
     print(format_diff(diff))
+    if args.html:
+        from bench.leaderboard.compare_page import render_compare
+
+        Path(args.html).write_text(render_compare(diff, suite=args.suite, old=args.old, new=args.new),
+                                   encoding="utf-8")
+        print(f"wrote the compare page to {args.html}")
     return 0 if diff.identical else 1
 
 
@@ -110,6 +157,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--version", required=True, help="new version name, e.g. v1 (never overwritten)")
     p.add_argument("--workdir", default=DEFAULT_WORKDIR, help="run directory holding the results (default: %(default)s)")
     p.add_argument("--notes", default="", help="text for the snapshot's README")
+    p.add_argument("--compare", default=None, metavar="OLD",
+                   help="earlier version to write a compare page against (default: the latest existing version; "
+                        "'none' for no compare page)")
     p.set_defaults(handler=_build)
 
     p = sub.add_parser("diff", parents=[root], help="what changed between two versions, and why")
@@ -117,6 +167,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("old", metavar="OLD")
     p.add_argument("new", metavar="NEW")
     p.add_argument("--atol", type=_atol, default=0.0, help="absolute tolerance per metric (default: exact)")
+    p.add_argument("--html", default=None, metavar="FILE", help="also write the comparison as a static web page")
     p.set_defaults(handler=_diff)
 
     p = sub.add_parser("export", parents=[root], help="print a version as csv, jsonl, md or latex")

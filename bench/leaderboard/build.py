@@ -80,14 +80,18 @@ def _write_bytes(path: Path, data: bytes) -> None:
 
 
 def _write_site(tmp: Path, rows: list[Row], suite: str, version: str, created: str, notes: str,
-                artifacts: RunArtifacts) -> dict[str, Any]:
-    """rows.tex, plots/*.png, artifacts/*.png and index.html into ``tmp``; their entries for meta.json."""
+                artifacts: RunArtifacts, description: str = "", claims: Optional[list[dict[str, Any]]] = None,
+                previous: Optional[tuple[str, list[Row]]] = None) -> dict[str, Any]:
+    """rows.tex, plots/*.png, artifacts/*.png, the compare page (with ``previous``: old version and its
+    rows) and index.html into ``tmp``; their entries for meta.json."""
     from bench.leaderboard import html, plots
+    from bench.leaderboard.grids import grid_layout
     from bench.leaderboard.sources import task_artifacts
 
     _write(tmp / TEX, render.to_latex(rows))
     groups: plots.ArrayGroups = {}
     images: list[plots.ArtifactImage] = []
+    layouts = {}
     for row in rows:
         named = {("probe", label): arrays for label, arrays in artifacts.probe_arrays.get(row.row_id, {}).items()}
         pngs, task_arrays = task_artifacts(row.artifacts, artifacts, row.row_id)
@@ -98,21 +102,48 @@ def _write_site(tmp: Path, rows: list[Row], suite: str, version: str, created: s
             image = plots.ArtifactImage(row.row_id, name, _sha256(data))
             _write_bytes(tmp / image.file, data)
             images.append(image)
+            if grid_layout(data):
+                layouts[image.file] = grid_layout(data)
     specs, plot_notes = plots.collect(rows, groups)
     for spec in specs:
         _write_bytes(tmp / spec.file, plots.to_png(spec))
     downloads = [ROWS, CSV, TEX, README, META]
+    compare = None
+    if previous is not None:
+        from bench.leaderboard.compare_page import render_compare
+        from bench.leaderboard.diff import diff_snapshots
+
+        compare = (previous[0], compare_file(previous[0]))
+        _write(tmp / compare[1], render_compare(diff_snapshots(previous[1], rows), suite=suite, old=previous[0],
+                                                new=version, links=(f"../{previous[0]}/{INDEX}", INDEX)))
     _write(tmp / INDEX, html.render_index(rows, suite=suite, version=version, created=created, notes=notes,
                                           plots=specs, images=images, downloads=downloads,
-                                          schema_version=SCHEMA_VERSION))
+                                          schema_version=SCHEMA_VERSION, description=description, claims=claims,
+                                          layouts=layouts, compare=compare))
     files = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file())
-    return {
+
+    def image_entry(i: plots.ArtifactImage) -> dict[str, Any]:
+        entry: dict[str, Any] = {"file": i.file, "row_id": i.row_id, "name": i.name, "sha256": i.sha256}
+        layout = layouts.get(i.file)
+        if layout is not None:
+            entry.update(grid_rows=list(layout.rows), grid_columns=list(layout.columns))
+        return entry
+
+    out = {
         "files": {name: _sha256((tmp / name).read_bytes()) for name in files},
         "figures": [{"file": s.file, "kind": s.kind, "title": s.title, "source": s.source, "rows": list(s.rows)}
                     for s in specs],
-        "images": [{"file": i.file, "row_id": i.row_id, "name": i.name, "sha256": i.sha256} for i in images],
+        "images": [image_entry(i) for i in images],
         "plot_notes": plot_notes,
     }
+    if compare is not None:
+        out["compare"] = {"old": compare[0], "file": compare[1]}
+    return out
+
+
+def compare_file(old: str) -> str:
+    """The compare page's name inside a snapshot built with an earlier version ``old``."""
+    return f"compare-{old}.html"
 
 
 def _fsync_dir(path: Path) -> None:
@@ -145,34 +176,54 @@ def _check_suite(rows: list[Row], suite: str) -> None:
 
 def build_snapshot(rows: Iterable[RowLike], suite: str, version: str, root: Union[str, Path] = DEFAULT_ROOT,
                    notes: str = "", *, created: Optional[str] = None, artifacts: Optional[RunArtifacts] = None,
-                   site: bool = True) -> Path:
+                   site: bool = True, description: str = "", claims: Optional[Iterable[Any]] = None,
+                   compare_with: Optional[str] = None) -> Path:
     """Validate ``rows`` and write the snapshot ``root/suite/version/`` atomically; return its path.
 
     ``created`` (ISO 8601) defaults to now in UTC. ``artifacts`` (probe arrays and the artifact
     cache of the run the rows come from, :meth:`RunArtifacts.from_workdir`) feeds histogram and
     per-layer plots and the task images; without it plots use the rows alone. ``site=False``
-    writes only the data files (rows.jsonl, rows.csv, README.md, meta.json). Raises
-    :class:`LeaderboardError` on an invalid row or name, on rows of another suite, and when the
-    version already exists.
+    writes only the data files (rows.jsonl, rows.csv, README.md, meta.json). For the web page:
+    ``description`` is the suite's description; ``claims`` the claims' outcomes on these rows
+    (:func:`bench.claims.evaluate_claims`, or ``outcomes_json`` records), shown with their
+    verdicts and kept in ``meta.json``; ``compare_with`` an existing version of the suite, against
+    which the snapshot gets a compare page (``compare-<old>.html``, :mod:`bench.leaderboard.compare_page`).
+    Raises :class:`LeaderboardError` on an invalid row or name, on rows of another suite, when the
+    version already exists, and when ``compare_with`` is this version or cannot be read.
     """
     final = snapshot_dir(root, suite, version)
     rows = validate_rows(rows)
     _check_suite(rows, suite)
     if final.exists():
         raise _exists_error(final)
+    previous = None
+    if compare_with is not None and site:
+        if compare_with == version:
+            raise LeaderboardError(f"cannot compare version {version!r} with itself: name an earlier version")
+        previous = (compare_with, load_snapshot(root, suite, compare_with))
+    claim_list = None
+    if claims is not None:
+        from bench.leaderboard.html import claim_records
+
+        claim_list = claim_records(claims)
     created = created or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     jsonl = dumps_jsonl(rows)
     meta = {
         "suite": suite, "version": version, "created": created, "schema_version": SCHEMA_VERSION,
         "row_count": len(rows), "rows_sha256": _sha256(jsonl.encode("utf-8")), "notes": notes,
     }
+    if description:
+        meta["description"] = description
+    if claim_list is not None:
+        meta["claims"] = claim_list
     tmp = make_staging_dir(final.parent, version)  # removes the folders of killed builds first
     try:
         _write(tmp / ROWS, jsonl)
         _write(tmp / CSV, render.to_csv(rows))
         _write(tmp / README, render.render_readme(rows, suite, version, created, notes))
         if site:
-            meta.update(_write_site(tmp, rows, suite, version, created, notes, artifacts or RunArtifacts.empty()))
+            meta.update(_write_site(tmp, rows, suite, version, created, notes, artifacts or RunArtifacts.empty(),
+                                    description, claim_list, previous))
         _write(tmp / META, json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
         if final.exists():  # another build won the race
             raise _exists_error(final)

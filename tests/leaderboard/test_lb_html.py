@@ -34,6 +34,7 @@ class Page(HTMLParser):
         self.links: list[str] = []
         self.stack: list[str] = []
         self._cell: dict | None = None
+        self.table: str | None = None  # the id of the table being read (cells count in #leaderboard only)
         self.feed(text)
         self.close()
 
@@ -41,11 +42,13 @@ class Page(HTMLParser):
         attrs = dict(attrs)
         if tag not in ("img", "meta", "br", "link", "input"):
             self.stack.append(tag)
-        if tag == "th" and "data-column" in attrs:
+        if tag == "table":
+            self.table = attrs.get("id")
+        elif tag == "th" and "data-column" in attrs:
             self.columns.append(attrs["data-column"])
         elif tag == "tr" and "data-row-id" in attrs:
             self.rows.append({"id": attrs["data-row-id"], "class": attrs.get("class", ""), "cells": []})
-        elif tag == "td" and self.rows:
+        elif tag == "td" and self.rows and self.table == "leaderboard":
             self._cell = {"sort": attrs.get("data-sort"), "title": attrs.get("title"), "text": ""}
             self.rows[-1]["cells"].append(self._cell)
         elif tag == "img":
@@ -56,6 +59,8 @@ class Page(HTMLParser):
     def handle_endtag(self, tag):
         assert self.stack and self.stack[-1] == tag, f"unbalanced </{tag}> after {self.stack[-3:]}"
         self.stack.pop()
+        if tag == "table":
+            self.table = None
         if tag == "td":
             self._cell = None
 
@@ -68,20 +73,30 @@ def _page(rows, **kwargs) -> str:
     return render_index(rows, suite=SUITE, version="v1", created=CREATED, **kwargs)
 
 
+def _cells(page: Page, row_id: str) -> dict[str, dict]:
+    """A row's cells by column name."""
+    shown = next(r for r in page.rows if r["id"] == row_id)
+    assert len(shown["cells"]) == len(page.columns)
+    return dict(zip(page.columns, shown["cells"]))
+
+
 def test_every_row_and_column_is_on_the_page(rows):
     page = Page(_page(rows))
     assert not page.stack  # every element closed
     metrics = ["clean", "robust[pgd Linf 0.1]", "robust[fgsm Linf 0.1]", "ensemble[Linf 0.1]",
                "probe[margin.mean]", "task[transfer.loss]"]
-    assert page.columns == ["model", "defense", "dataset", "seed", "flags", "details"] + metrics
-    assert [r["id"] for r in page.rows] == sorted(r.row_id for r in rows)
+    assert page.columns == ["rank", "lowest worst case", "model", "defense", "dataset", "seed", "flags",
+                            "details"] + metrics
+    # the default order is the rank: pgd-at (worst case 60 %), standard (45.67 %), then fgsm-at, whose
+    # PGD cell failed (its worst case is unknown, so it is not ranked)
+    assert [r["id"] for r in page.rows] == ["digits/mlp/pgd-at/seed0", "digits/mlp/standard/seed0",
+                                            "digits/mlp/fgsm-at/seed1"]
     by_id = {r.row_id: r for r in rows}
     for shown in page.rows:
-        row, cells = by_id[shown["id"]], shown["cells"]
-        assert len(cells) == len(page.columns)
+        row, cells = by_id[shown["id"]], _cells(page, shown["id"])
         values = row.metric_columns()
-        for column, cell in zip(page.columns[6:], cells[6:]):
-            value = values[column]
+        for column in metrics:
+            value, cell = values[column], cells[column]
             if value is None:
                 assert cell["sort"] == "" and cell["text"] == render.MISSING
             else:
@@ -93,22 +108,41 @@ def test_every_row_and_column_is_on_the_page(rows):
                     half = 100 * max(acc.value - acc.low, acc.high - acc.value)
                     assert cell["text"] == f"{100 * value:.2f} ± {half:.2f}"
                     assert cell["title"].startswith(f"{acc.correct}/{acc.n} correct, 95 % Clopper-Pearson")
-        assert cells[1]["text"] == row.defense and cells[3]["sort"] == str(row.seed)
-    standard = next(r for r in page.rows if r["id"] == "digits/mlp/standard/seed0")["cells"]
-    assert standard[6]["text"] == "81.23 ± 0.78" and standard[7]["text"] == "45.67 ± 0.98"
+        assert cells["defense"]["text"] == row.defense and cells["seed"]["sort"] == str(row.seed)
+    standard = _cells(page, "digits/mlp/standard/seed0")
+    assert standard["clean"]["text"] == "81.23 ± 0.78" and standard["robust[pgd Linf 0.1]"]["text"] == "45.67 ± 0.98"
+
+
+def test_rank_and_lowest_worst_case_come_from_the_rows(rows):
+    page = Page(_page(rows))
+    by_id = {r.row_id: r for r in rows}
+    ranked = ["digits/mlp/pgd-at/seed0", "digits/mlp/standard/seed0"]
+    for position, row_id in enumerate(ranked):
+        cells = _cells(page, row_id)
+        (worst,) = by_id[row_id].worst_case  # one threat model: its worst case is the lowest
+        assert cells["rank"]["text"] == str(position + 1) and cells["rank"]["sort"] == str(position)
+        assert cells["rank"]["title"] == f"rank {position + 1} of 2 in digits"
+        assert float(cells["lowest worst case"]["sort"]) == worst.accuracy.value
+        assert cells["lowest worst case"]["text"] == render.format_accuracy(worst.accuracy)
+        assert cells["lowest worst case"]["title"] == (render.describe_accuracy(worst.accuracy)
+                                                       + "; lowest at Linf 0.1, of 1 bounded threat model")
+    failed = _cells(page, "digits/mlp/fgsm-at/seed1")
+    assert failed["rank"]["text"] == render.MISSING and failed["rank"]["title"].startswith("not ranked")
+    assert failed["lowest worst case"]["sort"] == ""
 
 
 def test_flagged_rows_are_marked_with_their_flags(rows):
     page = Page(_page(rows))
     flagged = next(r for r in page.rows if r["id"] == "digits/mlp/pgd-at/seed0")
     assert "flagged" in flagged["class"].split()
-    assert flagged["cells"][0]["text"] == f"mlp {render.FLAG_MARK}"
-    assert flagged["cells"][4]["text"] == "square_beats_whitebox"
+    cells = _cells(page, "digits/mlp/pgd-at/seed0")
+    assert cells["model"]["text"] == f"mlp {render.FLAG_MARK}"
+    assert cells["flags"]["text"] == "square_beats_whitebox"
     failed = next(r for r in page.rows if r["id"] == "digits/mlp/fgsm-at/seed1")
     assert "has-errors" in failed["class"].split() and "flagged" not in failed["class"].split()
-    assert failed["cells"][4]["text"] == "1 error"
+    assert _cells(page, failed["id"])["flags"]["text"] == "1 error"
     plain = next(r for r in page.rows if r["id"] == "digits/mlp/standard/seed0")
-    assert plain["class"] == "" and plain["cells"][0]["text"] == "mlp"
+    assert plain["class"] == "" and _cells(page, plain["id"])["model"]["text"] == "mlp"
 
 
 def test_provenance_is_in_each_rows_details_and_tooltip(rows):
@@ -116,14 +150,15 @@ def test_provenance_is_in_each_rows_details_and_tooltip(rows):
     by_id = {r.row_id: r for r in rows}
     for shown in page.rows:
         prov = by_id[shown["id"]].provenance
-        details = shown["cells"][5]["text"]
+        cells = _cells(page, shown["id"])
+        details = cells["details"]["text"]
         assert details.startswith("provenance")
         for name, value in prov.model_dump().items():
             assert name in details
             for part in (value.items() if isinstance(value, dict) else [value]):
                 text = f"{part[0]}: {part[1]}" if isinstance(part, tuple) else str(part)
                 assert text in details
-        assert prov.config_hash in shown["cells"][0]["title"] and prov.date in shown["cells"][0]["title"]
+        assert prov.config_hash in cells["model"]["title"] and prov.date in cells["model"]["title"]
 
 
 def test_all_text_is_escaped(row_dict):
@@ -143,7 +178,7 @@ def test_all_text_is_escaped(row_dict):
                     "&lt;dist&gt;: 1.0 &amp; more"):
         assert escaped in text
     page = Page(text)
-    assert page.rows[0]["cells"][0]["text"].startswith(evil)  # the parser decodes back to the label
+    assert _cells(page, "digits/x/y/seed0")["model"]["text"].startswith(evil)  # the parser decodes back to the label
     assert text.count("<script>") == 1  # only the page's own sorting script
 
 
