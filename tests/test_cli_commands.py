@@ -37,7 +37,9 @@ def test_mock_run_pushes_every_component_through(capsys, testkit):
     out = capsys.readouterr()
     assert code == 1  # the testkit carries a broken defense and an attack that leaves its ball
     assert "this defense always fails" in out.err and "outside the threat model" in out.err
-    assert "sign Linf 0.1" in out.out and "noise Linf 0.1" in out.out
+    lines = out.out.splitlines()  # every column: two-line headers (attack, then threat)
+    top = next(i for i, line in enumerate(lines) if "sign" in line.split())
+    assert "noise" in lines[top].split() and lines[top + 1].count("Linf 0.1") >= 3
 
 
 def test_mock_run_unknown_plugin(capsys, testkit):
@@ -52,7 +54,7 @@ def test_run_exit_codes_and_show(tmp_path, capsys, testkit):
                      'eps = "8/255"\n[train]\nepochs = 1\n[eval]\nn = 20\n')
     assert main(["-p", "robarena_testkit", "run", str(suite), "--workdir", str(tmp_path / "w"), "--no-progress"]) == 0
     out = capsys.readouterr().out
-    assert "sign Linf 8/255" in out and "1 row(s); 3 cell(s) computed" in out
+    assert "Linf 8/255" in out and "robust[*] (1)" in out and "1 row(s); 3 cell(s) computed" in out
     assert main(["-p", "robarena_testkit", "show", "tiny", "erm", "--workdir", str(tmp_path / "w")]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["provenance"]["specs"]["robarena_testkit/sign"] == "1" and shown["provenance"]["n"] == 20

@@ -12,12 +12,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--version", default=None, help="check a published leaderboard version instead of the workdir")
     p.add_argument("--root", default="leaderboard", help="leaderboard root for --version (default ./leaderboard)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--all", action="store_true", help="also each claim's statement, every number and the full "
+                   "detail (the default table shows one line of evidence, cut to the terminal width)")
     p.add_argument("--strict", action="store_true", help="exit 1 when a claim does not hold or cannot be checked")
     p.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
-    from bench.claims import claims_for, evaluate_claims, outcomes_json, outcomes_table
+    from bench.claims import claims_for, evaluate_claims, outcomes_json
+    from bench.cli.tables import print_claims
     from bench.errors import UsageError
     from bench.rows.frame import to_frame
     from bench.registry import get_registry
@@ -41,7 +44,7 @@ def handle(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(outcomes_json(outcomes), indent=2))
     else:
-        print(outcomes_table(outcomes))
+        print_claims(outcomes, show_all=args.all)
         held = sum(o.result.holds is True for o in outcomes)
         print(f"\n{held} of {len(outcomes)} claims hold on {len(rows)} rows of suite {suite!r}")
     if args.strict and any(o.result.holds is not True for o in outcomes):

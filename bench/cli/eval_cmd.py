@@ -88,6 +88,7 @@ def parse_component(text: str, option: str) -> tuple[str, dict[str, Any]]:
 
 def handle(args: argparse.Namespace) -> int:
     from bench.cli.run import report
+    from bench.cli.tables import TableOptions
     from bench.runner.api import evaluate
 
     if not args.attack and not args.probe:
@@ -101,4 +102,4 @@ def handle(args: argparse.Namespace) -> int:
                       label=args.label, n=args.n, name=args.name, workdir=args.workdir, device=args.device,
                       plugins=args.plugins, progress=not args.no_progress, debug=args.debug, amp=args.amp,
                       channels_last=args.channels_last, compile=args.compile, trust_modules=args.trust_module)
-    return report(result, time.perf_counter() - start)
+    return report(result, time.perf_counter() - start, TableOptions(show_all=True))  # one row: every column

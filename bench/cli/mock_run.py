@@ -104,6 +104,7 @@ def mock_suite(registry, plugin: str) -> dict:
 
 def handle(args: argparse.Namespace) -> int:
     from bench.cli.run import report
+    from bench.cli.tables import TableOptions
     from bench.registry import get_registry
     from bench.runner.api import run
 
@@ -115,5 +116,5 @@ def handle(args: argparse.Namespace) -> int:
             start = time.perf_counter()
             result = run(suite, workdir=args.workdir or tmp, device=args.device, plugins=args.plugins,
                          progress=False, debug=args.debug)
-            code = max(code, report(result, time.perf_counter() - start))
+            code = max(code, report(result, time.perf_counter() - start, TableOptions(show_all=True)))
     return code

@@ -4,6 +4,9 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from typing import Optional
+
+from bench.cli.tables import TableOptions, add_table_options, print_rows
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -13,6 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_scale_options(p)
     p.add_argument("--explain", action="store_true",
                    help="print, per cell, whether it would be reused or recomputed and why; computes nothing")
+    add_table_options(p)
     p.set_defaults(handler=handle)
 
 
@@ -50,12 +54,19 @@ def add_device_options(p: argparse.ArgumentParser) -> None:
                         "meant for GPUs, where it pays off; compile time is spent once per model")
 
 
-def report(result, elapsed: float) -> int:
-    from bench.leaderboard.render import to_markdown
+def report(result, elapsed: float, table: Optional[TableOptions] = None) -> int:
+    """Print the dropped cells, the rows as a table that fits the terminal (``table``: which columns and
+    rows, default the compact view), a summary line and the failed cells; the exit code."""
+    from bench.errors import UsageError
 
     for what, why in result.dropped:
         print(f"dropped {what}: {why}")
-    print(to_markdown(result.rows))
+    table = table or TableOptions()
+    try:
+        print_rows(result.rows, table)
+    except UsageError as exc:  # a --columns pattern that matches nothing: the results are stored all the same
+        print(f"WARNING: {exc}", file=sys.stderr)
+        print_rows(result.rows, TableOptions(seeds=table.seeds, width=table.width))
     print(f"\n{len(result.rows)} row(s); {result.computed} cell(s) computed, {result.cached} from cache, "
           f"{len(result.failures)} failed; {elapsed:.1f}s; results in {result.workdir}")
     if result.failures:
@@ -83,4 +94,4 @@ def handle(args: argparse.Namespace) -> int:
                  progress=not args.no_progress, debug=args.debug, executor=args.executor, address=args.address,
                  ray_num_cpus=args.ray_num_cpus, ray_gpus_per_task=args.ray_gpus_per_task, amp=args.amp,
                  channels_last=args.channels_last, compile=args.compile, trust_modules=args.trust_module)
-    return report(result, time.perf_counter() - start)
+    return report(result, time.perf_counter() - start, TableOptions.from_args(args))

@@ -67,27 +67,38 @@ def row_files(row: Any, workdir: Path, snapshot: Optional[dict[str, Any]]) -> di
     return {"artifacts": artifacts, "plots": plots}
 
 
-def _text(row: Any, files: dict[str, Any]) -> str:
-    from tabulate import tabulate
-
-    from bench.leaderboard.render import format_value
+def _metric_text(name: str, row: Any) -> str:
+    """An accuracy with its interval and count (``48.8 ± 4.5 %  (244/500 correct, ...)``), else the value."""
+    from bench.leaderboard.render import MISSING, describe_accuracy, format_accuracy, format_value
     from bench.rows.frame import is_accuracy
 
-    metrics = [[name, "—" if value is None else format_value(name, value) + (" %" if is_accuracy(name) else "")]
-               for name, value in row.metric_columns().items()]
+    if not is_accuracy(name):
+        return format_value(name, row.metric_columns().get(name))
+    acc = row.accuracies().get(name)
+    return MISSING if acc is None else f"{format_accuracy(acc)} %  ({describe_accuracy(acc)})"
+
+
+def _text(row: Any, files: dict[str, Any]) -> str:
+    import textwrap
+
+    from bench.cli.tables import key_value_text, terminal_width
+
+    width = terminal_width()
+    metrics = [(name, _metric_text(name, row)) for name in row.metric_columns()]
     prov = []
     for name, value in row.provenance.model_dump().items():
         if isinstance(value, dict):
             value = ", ".join(f"{k}={v}" for k, v in sorted(value.items())) or "none"
-        prov.append([name, str(value)])
+        prov.append((name, str(value)))
     parts = [
         f"row {row.row_id}",
-        f"  dataset {row.dataset} ({row.dataset_id}), model {row.model} ({row.model_id}), "
-        f"defense {row.defense} ({row.defense_id}), seed {row.seed}",
-        "", "metrics:", tabulate(metrics, tablefmt="plain", disable_numparse=True),
+        textwrap.fill(f"dataset {row.dataset} ({row.dataset_id}), model {row.model} ({row.model_id}), "
+                      f"defense {row.defense} ({row.defense_id}), seed {row.seed}", width,
+                      initial_indent="  ", subsequent_indent="  "),
+        "", "metrics:", key_value_text(metrics, width),
         "", "flags: " + (", ".join(row.flags) or "none"),
         "errors: " + ("\n  " + "\n  ".join(row.errors) if row.errors else "none"),
-        "", "provenance:", tabulate(prov, tablefmt="plain", disable_numparse=True), "", "artifacts:",
+        "", "provenance:", key_value_text(prov, width), "", "artifacts:",
     ]
     if not files["artifacts"]:
         parts.append("  none")

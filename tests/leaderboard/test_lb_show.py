@@ -57,7 +57,9 @@ def test_show_text_prints_provenance_and_paths(tmp_path, rows, capsys):
     assert out.startswith(f"row {row_id}\n")
     for text in ("core_version", "0.1.0", "config_hash", "cfg-aaaa", "data_fingerprint", "digits-1797-abcd",
                  "robarena-classics=0.1.0", "classics/pgd=1", "torch_version", "2.3.0", "platform", "Linux-x86_64",
-                 "robust[pgd Linf 0.1]", "45.67 %", "probe[margin.mean]", "0.125"):
+                 "robust[pgd Linf 0.1]", "probe[margin.mean]", "0.125",
+                 # 4567 of 10,000 correct: Clopper-Pearson [44.690, 46.652] %, so ± 0.98
+                 "45.67 ± 0.98 %", "4567/10000 correct"):
         assert text in out
     assert f"snapshot: {path.resolve() / 'artifacts'}" in out and "(ok)" in out
     assert f"{curve.resolve()} (modified)" in out
