@@ -114,3 +114,50 @@ def _suite_with_epochs(epochs):
 
     return {**SUITE, "defenses": [{"id": "erm"}], "attacks": SUITE["attacks"][:1],
             "train": {**SUITE["train"], "epochs": epochs}}
+
+
+def test_load_model_of_a_brought_checkpoint(tmp_path, testkit):
+    """A ``[[pretrained]]`` row (bench.evaluate): the module is the brought architecture with its weights."""
+    from safetensors.torch import save_file
+
+    from bench.testing.tiny import TinyLinear
+
+    mine = TinyLinear((1, 8, 8), 10, seed=3)
+    save_file(mine.state_dict(), str(tmp_path / "mine.safetensors"))
+    bench.evaluate(arch="tiny-linear", checkpoint=str(tmp_path / "mine.safetensors"), dataset="core/digits",
+                   dataset_params={"n_train": 20, "n_test": 8}, attacks=[], label="mine", n=8,
+                   workdir=tmp_path / "w", plugins=testkit, device="cpu")
+    model = bench.load_model("mine", workdir=tmp_path / "w", plugins=testkit)
+    assert type(model) is TinyLinear and not model.training
+    assert all(torch.equal(mine.state_dict()[k], v) for k, v in model.state_dict().items())
+
+
+def test_records_without_key_parts_load_from_their_labels(drill, tmp_path):
+    """Training records stored before key parts were kept: ids and parameters from the labels."""
+    work = shutil.copytree(drill.workdir, tmp_path / "w")
+    store = ResultsStore(work / "results.sqlite")
+    try:
+        for _key, cell_id, rec, _problem in list(store.iter_cells()):
+            if rec["stage"] == "train" and "key_parts" in rec["meta"]:
+                store.update_labels(rec["key"], cell_id, {k: v for k, v in rec["meta"].items() if k != "key_parts"})
+    finally:
+        store.close()
+    model = bench.load_model(SHIFTED, workdir=work, plugins=PLUGINS)
+    row = next(r for r in drill.result.rows if r.row_id == SHIFTED)
+    stored = ArtifactCache(work / "cache").get_tensors(row.artifacts["checkpoint"])
+    assert type(model).__name__ == "Shifted"
+    assert all(torch.equal(stored[k], v) for k, v in model.state_dict().items())
+
+
+def test_a_model_trained_by_other_code_loads_with_a_warning(drill, tmp_path):
+    work = shutil.copytree(drill.workdir, tmp_path / "w")
+    store = ResultsStore(work / "results.sqlite")
+    try:
+        for _key, cell_id, rec, _problem in list(store.iter_cells()):
+            if rec["stage"] == "train" and rec["meta"]["row_id"] == ERM:
+                parts = {**rec["meta"]["key_parts"], "defense": {**rec["meta"]["key_parts"]["defense"], "code": "0ld"}}
+                store.update_labels(rec["key"], cell_id, {**rec["meta"], "key_parts": parts})
+    finally:
+        store.close()
+    with pytest.warns(RuntimeWarning, match=f"row '{ERM}': the installed code of its defense differs"):
+        bench.load_model(ERM, workdir=work, plugins=PLUGINS)
