@@ -101,9 +101,22 @@ class _RowExamples:
             for _result, arrays in self.attacks:
                 if arrays is not None:
                     arrays["margin"] = true_class_margin(_logits(model, arrays["x_adv"], batch_size, device), self.y)
+        self._lists()
+
+    def _lists(self) -> None:
+        """Per-example values as Python lists (indexing a tensor per example and field is slow)."""
+        self.labels = self.y.tolist()
+        for name in ("clean_correct", "clean_pred", "clean_margin"):
+            value = getattr(self, name)
+            setattr(self, name, None if value is None else value.tolist())
+        for _result, arrays in self.attacks:
+            if arrays is not None:
+                for name in ("robust_correct", "adv_pred", "distance", "margin", "target"):
+                    if name in arrays:
+                        arrays[name] = arrays[name].tolist()
 
     def record(self, i: int) -> dict[str, Any]:
-        y = int(self.y[i])
+        y = int(self.labels[i])
         clean_ok = None if self.clean_correct is None else bool(self.clean_correct[i])
         out: dict[str, Any] = {"index": i, "label": y, "clean_correct": clean_ok,
                                "clean_pred": None if self.clean_pred is None else int(self.clean_pred[i]),
