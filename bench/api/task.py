@@ -19,13 +19,27 @@ from bench.errors import RobarenaError
 class TaskInput:
     """The trained model's data; ``load_dataset(id, params)`` loads other registered datasets;
     :meth:`component` builds other registered components (``registry``: the run's, default the
-    installed plugins')."""
+    installed plugins'); :meth:`progress_bar` shows the progress of a long loop."""
 
     data: DatasetSplits
     device: torch.device
     load_dataset: Optional[Callable[[str, dict], DatasetSplits]] = None
     progress: bool = False
     registry: Any = None
+
+    def progress_bar(self, total: int, desc: str, unit: str = "step") -> Any:
+        """A progress bar for a long loop of the task: a tqdm bar when the run shows progress and stderr is
+        a terminal, else one that draws nothing (:mod:`bench.progress`); ``update(n)`` and ``close()``
+        (or ``with``) either way::
+
+            with inputs.progress_bar(cfg.steps, "inversion") as bar:
+                for step in range(cfg.steps):
+                    ...
+                    bar.update(1)
+        """
+        from bench.progress import progress_bar
+
+        return progress_bar(total, desc, unit=unit, enabled=self.progress)
 
     def component(self, kind: str, ident: str, params: Optional[dict] = None, seed: int = 0) -> Any:
         """The registered attack, probe or task ``ident`` configured with ``params``, seeded with ``seed``.

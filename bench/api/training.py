@@ -2,8 +2,9 @@
 
 ``fit_with_loss(model, data, train, ctx, loss_fn)`` runs ``train.epochs`` epochs of
 minibatch optimization with the suite's optimizer, schedule and augmentations, shuffling
-with the defense's own generator, showing a tqdm bar when asked, and saving/resuming
-epoch checkpoints through ``ctx``. ``loss_fn(model, x, y, ctx) -> scalar loss``.
+with the defense's own generator, showing a progress bar when asked (on a terminal only,
+:mod:`bench.progress`), and saving/resuming epoch checkpoints through ``ctx``.
+``loss_fn(model, x, y, ctx) -> scalar loss``.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from torch import nn
 from bench.api.config import TrainConfig
 from bench.api.data import DatasetSplits
 from bench.api.defense import TrainContext
+from bench.progress import progress_bar
 
 LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor, TrainContext], torch.Tensor]
 
@@ -98,11 +100,7 @@ def fit_with_loss(model: nn.Module, data: DatasetSplits, train: TrainConfig, ctx
             losses = list(ctx.log.get("train_loss", []))
             if on_resume is not None:
                 on_resume(model, start)
-    bar = None
-    if ctx.progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=total, initial=start * steps_per_epoch, desc=ctx.description, leave=False, unit="step")
+    bar = progress_bar(total, ctx.description, unit="step", enabled=ctx.progress, initial=start * steps_per_epoch)
     for epoch in range(start, train.epochs):
         model.train()
         perm = torch.randperm(n, generator=ctx.generator, device=ctx.generator.device).to(ctx.device)
@@ -118,8 +116,7 @@ def fit_with_loss(model: nn.Module, data: DatasetSplits, train: TrainConfig, ctx
             loss.backward()
             opt.step()
             epoch_loss += loss.detach()
-            if bar is not None:
-                bar.update(1)
+            bar.update(1)
         losses.append(float(epoch_loss) / steps_per_epoch)
         ctx.log["train_loss"] = losses
         if after_epoch is not None:
@@ -127,8 +124,7 @@ def fit_with_loss(model: nn.Module, data: DatasetSplits, train: TrainConfig, ctx
         if ctx.save_epoch is not None:
             ctx.save_epoch(epoch + 1, {"model": model.state_dict(), "optimizer": opt.state_dict(),
                                        "generator": ctx.generator.get_state(), "log": plain(ctx.log)})
-    if bar is not None:
-        bar.close()
+    bar.close()
     ctx.log["train_loss"] = losses
     return model
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import traceback
 from typing import Callable, Optional, Union
 
+from bench.progress import CellProgress
 from bench.runner.context import RunContext
 from bench.runner.keys import cell_key
 from bench.runner.plan import CleanCell, Plan, TaskCell
@@ -56,17 +57,12 @@ def evaluate_cell(ctx: RunContext, cell: Cell, suite_name: str = "") -> dict:
 def execute(plan: Plan, ctx: RunContext, on_record: Optional[Callable[[Cell, dict], None]] = None) -> list[dict]:
     """Run all cells; return their records in plan order."""
     records: list[dict] = []
-    bar = None
-    if ctx.progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=plan.n_cells, desc=f"suite {plan.suite.name}", unit="cell")
+    progress = CellProgress(plan.n_cells, f"suite {plan.suite.name}", enabled=ctx.progress)
 
     def record(cell: Cell, rec: dict) -> None:
         records.append(rec)
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix_str(cell_id_of(cell)[-60:])
+        status = "FAILED" if rec["status"] != "ok" else "ok" if rec["key"] in ctx.computed else "cached"
+        progress.finish(rec.get("cell_id") or cell_id_of(cell), status)
         if on_record is not None:  # a hook's exception propagates; the cell's record is already stored
             on_record(cell, rec)
 
@@ -76,6 +72,7 @@ def execute(plan: Plan, ctx: RunContext, on_record: Optional[Callable[[Cell, dic
     for train_cell in plan.train_cells:
         attacks, probes, tasks = plan.for_train(train_cell)
         clean = CleanCell(train_cell)
+        progress.start(cell_id_of(train_cell))
         try:
             _, rec = load_model(ctx, train_cell)
             rec = refresh_labels(ctx, train_cell, rec)
@@ -86,9 +83,9 @@ def execute(plan: Plan, ctx: RunContext, on_record: Optional[Callable[[Cell, dic
             continue
         record(train_cell, rec)
         for cell in [clean, *attacks, *probes, *tasks]:
+            progress.start(cell_id_of(cell))  # the bar names the cell that is running
             rec = evaluate_cell(ctx, cell, plan.suite.name)
             record(cell, refresh_labels(ctx, cell, rec))
         ctx.models.clear()  # free memory: one trained model at a time
-    if bar is not None:
-        bar.close()
+    progress.close()
     return records

@@ -251,9 +251,9 @@ class _Driver:
         if refresh:
             rec = refresh_labels(self.ctx, cell, rec)
         self.slots[slot] = (cell, rec)
-        if self.bar is not None:
-            self.bar.update(1)
-            self.bar.set_postfix_str(cell_id_of(cell)[-60:])
+        if self.bar is not None:  # tasks run side by side: one line (or bar step) per finished cell
+            status = "FAILED" if rec["status"] != "ok" else "ok" if rec["key"] in self.ctx.computed else "cached"
+            self.bar.finish(rec.get("cell_id") or cell_id_of(cell), status)
         if self.on_record is not None:  # a hook's exception propagates; the cell's record is already stored
             self.on_record(cell, rec)
 
@@ -285,9 +285,9 @@ class _Driver:
 
     def run(self) -> list[dict]:
         if self.ctx.progress:
-            from tqdm.auto import tqdm
+            from bench.progress import CellProgress
 
-            self.bar = tqdm(total=self.plan.n_cells, desc=f"suite {self.plan.suite.name} (ray)", unit="cell")
+            self.bar = CellProgress(self.plan.n_cells, f"suite {self.plan.suite.name} (ray)")
         try:
             self.submit()
             self.collect()

@@ -117,8 +117,9 @@ class InversionTask(Task):
         artifacts: dict = {}
         rows = [x]
         labels = ["original"]
+        bar = inputs.progress_bar(cfg.steps * (1 + cfg.noise_once + cfg.effective_images), "inversion")
 
-        plain = self._invert(features, target, start)
+        plain = self._invert(features, target, start, bar)
         self._record(metrics, artifacts, "", plain, x)
         rows.append(plain.x)
         labels.append("inversion")
@@ -132,25 +133,26 @@ class InversionTask(Task):
                     (torch.linalg.vector_norm(noisy_target - target, dim=1)
                      / torch.linalg.vector_norm(target, dim=1).clamp_min(1e-12)).mean())
             if cfg.noise_once:
-                once = self._invert(noisy_features, target, start)
+                once = self._invert(noisy_features, target, start, bar)
                 self._record(metrics, artifacts, "noise_", once, x)
                 with torch.no_grad():
                     metrics["noise_clean_loss"] = float(relative_loss(features, once.x, target).mean())
                 rows.append(once.x)
                 labels.append("inversion, weight noise once")
             if cfg.effective_images:
-                effective = self._invert(features, noisy_target, start)
+                effective = self._invert(features, noisy_target, start, bar)
                 self._record(metrics, artifacts, "effective_", effective, x)
                 rows.append(effective.x)
                 labels.append("effective image")
 
+        bar.close()
         scale = cfg.png_scale or max(1, math.ceil(32 / max(x.shape[-2:])))
         artifacts["inversion.png"] = png_grid(rows, scale=scale, labels=labels)
         return TaskResult(metrics, artifacts)
 
-    def _invert(self, features, target: torch.Tensor, start: torch.Tensor) -> Inversion:
+    def _invert(self, features, target: torch.Tensor, start: torch.Tensor, bar) -> Inversion:
         cfg = self.config
-        return invert(features, target, start, cfg.steps, cfg.step_size, cfg.optimizer)
+        return invert(features, target, start, cfg.steps, cfg.step_size, cfg.optimizer, on_step=bar.update)
 
     def _record(self, metrics: dict, artifacts: dict, prefix: str, result: Inversion, x: torch.Tensor) -> None:
         curve = result.curve.mean(dim=1)

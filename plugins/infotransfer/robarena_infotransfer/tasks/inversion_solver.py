@@ -50,7 +50,7 @@ def relative_loss(features: FeatureFn, x: torch.Tensor, target: torch.Tensor) ->
 
 
 def invert(features: FeatureFn, target: torch.Tensor, x0: torch.Tensor, steps: int, step_size: float,
-           optimizer: Optimizer = "normalized-gd") -> Inversion:
+           optimizer: Optimizer = "normalized-gd", on_step: Callable[[int], object] | None = None) -> Inversion:
     """Minimize ``||f(x') - target|| / ||target||`` over ``x'`` in [0, 1] from ``x0``.
 
     Args:
@@ -60,6 +60,7 @@ def invert(features: FeatureFn, target: torch.Tensor, x0: torch.Tensor, steps: i
         steps: number of updates (the curve has ``steps + 1`` points).
         step_size: L2 length of each per-image step (``normalized-gd``) or Adam's learning rate.
         optimizer: ``"normalized-gd"`` or ``"adam"``.
+        on_step: called with 1 after every update (e.g. a progress bar's ``update``).
     """
     if steps < 0:
         raise UsageError(f"steps must be >= 0, got {steps}")
@@ -95,4 +96,6 @@ def invert(features: FeatureFn, target: torch.Tensor, x0: torch.Tensor, steps: i
                 x.grad = g
                 adam.step()
             x.clamp_(0, 1)
+        if on_step is not None:
+            on_step(1)
     return Inversion(best_x, torch.stack(curve).cpu())

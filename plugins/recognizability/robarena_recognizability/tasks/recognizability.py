@@ -187,10 +187,12 @@ class Recognizability(Task):
         attack = inputs.component("attack", ATTACK, self.attack_params(), seed=self.seed)
         threat = ThreatModel(norm="unbounded", targeted=True)
         out = []
-        for i in range(0, x0.shape[0], cfg.batch_size):
-            xb, tb = x0[i:i + cfg.batch_size], target[i:i + cfg.batch_size]
-            yb = predict(model, xb, cfg.batch_size)  # the attack needs labels; targeted PGD ignores them
-            out.append(attack(model, xb, yb, threat, target=tb).x_adv)
+        with inputs.progress_bar(x0.shape[0], "recognizability", unit="image") as bar:
+            for i in range(0, x0.shape[0], cfg.batch_size):
+                xb, tb = x0[i:i + cfg.batch_size], target[i:i + cfg.batch_size]
+                yb = predict(model, xb, cfg.batch_size)  # the attack needs labels; targeted PGD ignores them
+                out.append(attack(model, xb, yb, threat, target=tb).x_adv)
+                bar.update(xb.shape[0])
         return torch.cat(out)
 
     def dependencies(self) -> list[TaskDependency]:
