@@ -79,6 +79,17 @@ class AttackRef(Ref):
     targeted: bool = False
     substitute: Optional[SubstituteRef] = None
 
+    @field_validator("eps", mode="before")
+    @classmethod
+    def _check_eps_values(cls, v: Any) -> Any:
+        if isinstance(v, list) and not v:  # would silently drop the attack
+            raise ValueError("eps = [] lists no radius, so the attack would never run; give one (eps = 0.1) or "
+                             "several (eps = [0.05, 0.1])")
+        for value in v if isinstance(v, list) else [v]:
+            if isinstance(value, bool):  # TOML true would otherwise be read as eps 1.0
+                raise ValueError(f"eps = {str(value).lower()} is a boolean; give a radius such as 0.03 or '8/255'")
+        return v
+
     def threats(self) -> list[ThreatModel]:
         values = self.eps if isinstance(self.eps, list) else [self.eps]
         out = []
@@ -114,6 +125,13 @@ class PretrainedRef(_Strict):
     arch_params: dict[str, Any] = Field(default_factory=dict)
     mean: Optional[list[float]] = None
     std: Optional[list[float]] = None
+
+    @field_validator("label")
+    @classmethod
+    def _check_label(cls, v: str) -> str:
+        if not _LABEL.match(v):  # the label is the row's model name: row ids are '<dataset>/<label>/...'
+            raise ValueError(f"label {v!r} must be non-empty and contain no '/'")
+        return v
 
 
 class EvalConfig(_Strict):
