@@ -74,6 +74,9 @@ def parse_attack(text: str) -> dict:
     if len(parts) not in (3, 4):
         raise UsageError(f"--attack {text!r} must look like ID:NORM:EPS[:K=V,...], e.g. classics/pgd:Linf:8/255 or "
                          "classics/pgd:Linf:0.3:steps=100,restarts=5")
+    if parts[1] not in ("Linf", "L2", "linf", "l2"):
+        raise UsageError(f"--attack {text!r}: unknown norm {parts[1]!r}; use Linf, L2 or unbounded (ID:NORM:EPS, e.g. "
+                         "classics/pgd:Linf:8/255)")
     params = parse_params(parts[3], f"--attack {text!r}") if len(parts) == 4 else {}
     return {"id": parts[0], "norm": parts[1], "eps": parts[2], "params": params}
 

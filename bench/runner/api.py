@@ -147,7 +147,11 @@ def evaluate(arch: str, checkpoint: str, dataset: str, attacks: list[dict[str, A
                                            "dataset_params": dict(dataset_params or {}),
                                            "arch_params": dict(arch_params or {})}],
              "attacks": attacks, "probes": probes or [], "eval": {"n": n}}
-    return run(suite, **kwargs)
+    from bench.runner.suite import suite_from_dict
+
+    where = ("built from the eval options (pretrained.0: the model; attacks.N: the (N+1)-th --attack; probes.N: the "
+             "(N+1)-th --probe; eval.n: --n; name: --name)")
+    return run(suite_from_dict(suite, where=where), **kwargs)
 
 
 def _distinct_labels(attacks: list[dict[str, Any]]) -> list[dict[str, Any]]:
