@@ -46,17 +46,17 @@ class Comparison:
 def _outcomes(cache: Any, records: list[dict], row_id: str) -> dict[str, np.ndarray]:
     """Display column -> per-example correctness (bool array) of one row's ok clean and attack cells."""
     from bench.rows.labels import attack_column, threat_label
-    from bench.runner.results import _attack_results
+    from bench.runner.results import _attack_results, cell_arrays
 
     own = [r for r in records if r["meta"]["row_id"] == row_id and r["status"] == "ok"]
     out: dict[str, np.ndarray] = {}
     for r in own:
         if r["stage"] == "clean":
-            out["clean"] = cache.get_arrays(r["payload"]["arrays"])["clean_correct"].astype(bool)
+            out["clean"] = cell_arrays(cache, r)["clean_correct"].astype(bool)
     attacks = [r for r in own if r["stage"] == "attack"]
     by_threat: dict[Any, list[np.ndarray]] = {}
     for rec, res in zip(attacks, _attack_results(attacks)):
-        mask = cache.get_arrays(rec["payload"]["arrays"])["robust_correct"].astype(bool)
+        mask = cell_arrays(cache, rec)["robust_correct"].astype(bool)
         out[f"robust[{attack_column(res)}]"] = mask
         by_threat.setdefault(res.threat, []).append(mask)
     for threat, masks in by_threat.items():

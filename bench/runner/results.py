@@ -14,7 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
-from bench.errors import LeaderboardError
+from bench.errors import CorruptArtifactError, LeaderboardError
 from bench.rows.io import validate_row
 from bench.rows.labels import threat_label
 from bench.rows.schema import Accuracy, AttackResult, MetricResult, Provenance, Row, Threat, WorstCase
@@ -74,10 +74,21 @@ def _worst_cases(cache: ArtifactCache, attacks: list[dict], results: list[Attack
         if any(rec["status"] != "ok" for rec, _ in members):
             out.append(WorstCase(threat=threat, attacks=labels))  # a subset's worst case would overstate robustness
             continue
-        masks = [cache.get_arrays(rec["payload"]["arrays"])["robust_correct"].astype(bool) for rec, _ in members]
+        masks = [cell_arrays(cache, rec)["robust_correct"].astype(bool) for rec, _ in members]
         robust = np.logical_and.reduce(masks)
         out.append(WorstCase(threat=threat, attacks=labels, accuracy=Accuracy.of(int(robust.sum()), int(robust.size))))
     return sorted(out, key=lambda w: threat_label(w.threat))
+
+
+def cell_arrays(cache: ArtifactCache, rec: dict) -> dict:
+    """A stored cell's per-example arrays; a lost or damaged artifact names its cell and the fix."""
+    try:
+        return cache.get_arrays(rec["payload"]["arrays"])
+    except CorruptArtifactError as exc:
+        workdir = cache.root.parent.parent
+        raise CorruptArtifactError(f"cell {rec['cell_id']!r}: {str(exc).split('; it will')[0]}; run the suite again "
+                                   f"with --workdir {workdir} to recompute it (`robarena store check --workdir "
+                                   f"{workdir}` lists every damaged record)") from None
 
 
 def _metric_results(kind: str, records: list[dict], values_field: str) -> list[MetricResult]:
