@@ -110,7 +110,11 @@ def _export(args: argparse.Namespace) -> int:
     if args.output in (None, "-"):
         sys.stdout.write(text)
     else:
-        Path(args.output).write_text(text, encoding="utf-8")
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:  # a directory, a missing parent folder, no permission
+            what = "is a directory" if Path(args.output).is_dir() else f"cannot be written ({exc.strerror})"
+            raise LeaderboardError(f"-o {args.output} {what}; give the path of a file to write") from None
         print(f"wrote {args.format} export of {args.suite} {args.version} to {args.output}")
     return 0
 
