@@ -431,7 +431,16 @@ def render(spec: PlotSpec) -> "Figure":
     ax.set_title(spec.title, fontsize=10)
     ax.set_xlabel(spec.xlabel)
     ax.set_ylabel(spec.ylabel)
-    if spec.yscale != "linear":
+    if spec.yscale == "log":  # ticks as plain numbers (0.05): 1, 2, 5 per decade over <= 2 decades; no minor labels
+        from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+        ys = [y for s in spec.series for y in s.y if math.isfinite(y) and y > 0]
+        decades = math.log10(max(ys) / min(ys)) if ys else 0.0
+        ax.set_yscale("log")
+        ax.yaxis.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 5.0) if decades <= 2 else (1.0,)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _log_tick(v)))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+    elif spec.yscale != "linear":
         ax.set_yscale(spec.yscale)
     if spec.ylim is not None:
         ax.set_ylim(*spec.ylim)
@@ -439,6 +448,14 @@ def render(spec: PlotSpec) -> "Figure":
     if spec.series:  # many rows: more legend columns, smaller type
         ax.legend(fontsize=7 if len(spec.series) <= 10 else 5, loc="best", ncol=1 + (len(spec.series) - 1) // 10)
     return fig
+
+
+def _log_tick(value: float) -> str:
+    """A log axis tick, short: '0.05', '20', '1e-4'."""
+    if value <= 0 or 1e-3 <= value < 1e4:
+        return f"{value:g}"
+    mantissa, exponent = f"{value:.0e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
 
 
 def to_png(spec: PlotSpec) -> bytes:

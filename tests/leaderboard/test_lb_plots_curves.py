@@ -32,6 +32,20 @@ def test_a_long_loss_curve_is_a_markerless_line_on_a_log_axis(make_row):
     drawn = sorted((tuple(line.get_ydata()) for line in lines), key=lambda ys: ys[-1])
     assert np.allclose(drawn[0], fast) and np.allclose(drawn[1], slow)
     assert len(lines[0].get_xdata()) == 1001 > MAX_MARKERS
+    ax.figure.canvas.draw()
+    low, high = ax.get_ylim()
+    ticks = [(t.get_position()[1], t.get_text()) for t in ax.get_yticklabels() if low <= t.get_position()[1] <= high]
+    assert [text for _, text in ticks] == ["1e-4", "0.001", "0.01", "0.1", "1"]  # one per decade over 4+ decades
+    assert all(t.get_text() == "" for t in ax.yaxis.get_minorticklabels())
+
+
+def test_a_curve_over_less_than_two_decades_has_ticks_at_1_2_5(make_row):
+    spec = _curve_spec([make_row("standard", 0)], [np.geomspace(0.5, 0.02, 300)])
+    ax = render(spec).axes[0]
+    ax.figure.canvas.draw()
+    low, high = ax.get_ylim()
+    assert [t.get_text() for t in ax.get_yticklabels() if low <= t.get_position()[1] <= high] == \
+        ["0.02", "0.05", "0.1", "0.2", "0.5"]
 
 
 def test_a_short_curve_keeps_markers_and_a_linear_axis(make_row):
