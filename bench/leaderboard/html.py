@@ -69,7 +69,7 @@ def _th(caption: str, name: str, kind: str, column: str, sortable: bool = True, 
     content = f'<button type="button" title="{esc(tip)}">{inner}</button>' if sortable else inner
     attrs = f' data-group="{esc(group)}"' if group else ""
     attrs += f' class="{classes}"' if classes else ""
-    attrs += f' aria-sort="{sort}"' if sort else ""
+    attrs += f' aria-sort="{sort}" data-first="{sort}"' if sort else ""
     return f'<th scope="col" data-type="{kind}" data-column="{esc(column)}"{attrs}>{content}</th>'
 
 

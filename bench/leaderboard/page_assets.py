@@ -49,7 +49,7 @@ a.flag { display: inline-block; white-space: nowrap; background: #e65100; color:
 a.flag:hover, a.flag:focus { background: #bf360c; text-decoration: underline; }
 a.flag.unknown { background: #6d4c41; }
 .error-count { color: #c62828; white-space: nowrap; }
-details[open] { width: min(34em, 85vw); }
+details[open] { width: min(34em, 85vw); } details summary { white-space: nowrap; cursor: pointer; }
 details dl { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: 0.1em 0.8em; margin: 0.3em 0; }
 details dt { font-weight: 600; } details dd { margin: 0; overflow-wrap: anywhere; }
 details ul { margin: 0; padding-left: 1.2em; }
@@ -57,6 +57,7 @@ table.plain { border-collapse: collapse; font-size: 0.9em; max-width: 72em; }
 table.plain th, table.plain td { border: 1px solid var(--lb-border); padding: 0.25em 0.5em; vertical-align: top;
   text-align: left; }
 table.plain th { background: var(--lb-head); }
+table.plain tr:target td { background: #fff59d; }
 table.plain td.num { text-align: right; }
 .verdict { display: inline-block; border-radius: 3px; padding: 0 0.35em; color: #fff; white-space: nowrap; }
 .verdict.holds { background: #2e7d32; } .verdict.fails { background: #c62828; }
@@ -81,7 +82,7 @@ figcaption { font-size: 0.85em; color: #333; } figcaption code { color: #666; }
 }
 """
 
-# Numbers sort numerically (first click: largest first), text naturally (first click: A-Z);
+# Numbers sort numerically (first click: largest first; the rank: 1 first), text naturally (first click: A-Z);
 # missing values always sort last; Array.prototype.sort is stable, so ties keep their order.
 # Filters hide rows (search terms all found in a row's labels and flags; dataset; flagged or
 # not) and columns (metric groups; a column-name filter); the count says how many rows show.
@@ -107,7 +108,8 @@ JS = """
   function sortBy(th) {
     var index = th.cellIndex, numeric = th.getAttribute("data-type") === "number";
     var current = th.getAttribute("aria-sort");
-    var ascending = current ? current !== "ascending" : !numeric;
+    var first = th.getAttribute("data-first");  // e.g. rank: 1 first
+    var ascending = current ? current !== "ascending" : (first ? first === "ascending" : !numeric);
     var sign = ascending ? 1 : -1;
     var order = Array.prototype.slice.call(body.rows);
     order.sort(function (a, b) {

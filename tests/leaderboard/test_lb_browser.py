@@ -19,7 +19,11 @@ import textwrap
 import pytest
 
 import bench
+from bench.api.claim import ClaimResult
+from bench.claims import ClaimOutcome
 from bench.leaderboard.build import RunArtifacts, build_snapshot, read_meta
+from bench.leaderboard.ranking import standings
+from bench.rows.schema import Accuracy
 
 pytestmark = pytest.mark.slow
 
@@ -28,6 +32,7 @@ APT_PACKAGES = ["chromium", "chromium-driver"]
 PLUGIN = textwrap.dedent('''
     """A throwaway plugin with one task whose outputs follow the plot conventions."""
     import io
+    import json
 
     import numpy as np
     import torch
@@ -36,6 +41,7 @@ PLUGIN = textwrap.dedent('''
     from bench.hookspecs import hookimpl
     from bench.specs import TaskSpec
 
+    GRID_ROWS = ["original", "negative"]
 
     class Grid(Task):
         def run(self, model, inputs, generator):
@@ -44,14 +50,18 @@ PLUGIN = textwrap.dedent('''
             x = inputs.data.x_test[:6]
             with torch.no_grad():
                 acc = float((model(x.to(inputs.device)).argmax(1).cpu() == inputs.data.y_test[:6]).double().mean())
-            fig = Figure(figsize=(3, 0.8), dpi=50)
-            for i, ax in enumerate(fig.subplots(1, 6)):
-                ax.imshow(x[i, 0].numpy(), cmap="gray")
-                ax.axis("off")
+            fig = Figure(figsize=(3, 1.0), dpi=50)
+            fig.subplots_adjust(0, 0, 1, 1, 0.05, 0.05)
+            for i, ax in enumerate(fig.subplots(2, 6).T):  # two grid rows: the images and their negatives
+                ax[0].imshow(x[i, 0].numpy(), cmap="gray")
+                ax[1].imshow(1 - x[i, 0].numpy(), cmap="gray")
+                ax[0].axis("off")
+                ax[1].axis("off")
             buf = io.BytesIO()
-            fig.savefig(buf, format="png")
+            fig.savefig(buf, format="png", metadata={"robarena:grid-rows": json.dumps(GRID_ROWS)})
+            steps = np.arange(1001)  # an inversion-like loss: 1,001 steps over three orders of magnitude
             return TaskResult({"acc@small": acc, "acc@large": acc / 2},
-                              {"grid": buf.getvalue(), "loss_curve": np.array([3.0, 2.0, 1.5, 1.25])})
+                              {"grid": buf.getvalue(), "loss_curve": 3.0 * np.exp(-steps / 120.0)})
 
 
     @hookimpl
@@ -65,7 +75,7 @@ SUITE = {
     "models": [{"id": "classics/linear"}],
     "defenses": [{"id": "classics/standard"}, {"id": "classics/fast-at"}],
     "attacks": [{"id": "classics/fgsm", "norm": "Linf", "eps": [0.05, 0.1]},
-                {"id": "classics/pgd", "norm": "Linf", "eps": [0.05, 0.1], "params": {"steps": 3}}],
+                {"id": "classics/pgd", "norm": "Linf", "eps": [0.05, 0.1], "params": {"steps": 5}}],
     "probes": [{"id": "classics/margin"}],
     "tasks": [{"id": "lbpagekit/grid"}],
     "train": {"epochs": 1, "batch_size": 32},
@@ -123,9 +133,15 @@ def browser():
     driver.quit()
 
 
+CLAIMS = [ClaimOutcome("lbpagekit/holds", "a claim that holds", "P1", ClaimResult(True, {"gap": 0.25}, "ok")),
+          ClaimOutcome("lbpagekit/fails", "a claim that fails", "P1", ClaimResult(False, {}, "no")),
+          ClaimOutcome("lbpagekit/unchecked", "a claim without data", "", ClaimResult(None, {}, "missing data: x"))]
+
+
 @pytest.fixture(scope="module")
-def snapshot(tmp_path_factory):
-    """A snapshot of a tiny real run with the throwaway task plugin."""
+def site(tmp_path_factory):
+    """Two versions of a tiny real run with the throwaway task plugin: v1 as run, v2 with the standard row's
+    clean accuracy moved and a tiny-gradients flag added (built with a description, claims and a compare page)."""
     from bench.registry import _CACHE
 
     tmp = tmp_path_factory.mktemp("lbpage")
@@ -139,9 +155,24 @@ def snapshot(tmp_path_factory):
         sys.modules.pop("lbpagekit", None)
         _CACHE.clear()
     assert result.ok, result.failures
-    build_snapshot(result.rows, "lbpage", "v1", root=tmp / "lb",
-                   artifacts=RunArtifacts.from_workdir(tmp / "work", "lbpage"))
-    return tmp / "lb" / "lbpage" / "v1", read_meta(tmp / "lb", "lbpage", "v1"), result.rows
+    artifacts = RunArtifacts.from_workdir(tmp / "work", "lbpage")
+    build_snapshot(result.rows, "lbpage", "v1", root=tmp / "lb", artifacts=artifacts)
+    new = []
+    for row in result.rows:
+        if row.defense == "standard":
+            clean = Accuracy.of(row.clean.correct // 2, row.clean.n)
+            row = row.model_copy(update={"clean": clean, "flags": row.flags + ["tiny-gradients"]})
+        new.append(row)
+    build_snapshot(new, "lbpage", "v2", root=tmp / "lb", artifacts=artifacts, claims=CLAIMS, compare_with="v1",
+                   description="A tiny page suite: a linear model on digits.")
+    return {"root": tmp / "lb", "old": sorted(result.rows, key=lambda r: r.row_id),
+            "new": sorted(new, key=lambda r: r.row_id), "path": tmp / "lb" / "lbpage" / "v2"}
+
+
+@pytest.fixture(scope="module")
+def snapshot(site):
+    """The page under test (v2): its folder, meta.json and rows."""
+    return site["path"], read_meta(site["root"], "lbpage", "v2"), site["new"]
 
 
 def _console(driver) -> list[dict]:
@@ -183,7 +214,8 @@ def test_page_loads_and_images_render(browser, snapshot):
 def test_clicking_a_header_sorts_the_table(browser, snapshot):
     path, meta, rows = snapshot
     browser.get((path / "index.html").as_uri())
-    ordered = sorted(rows, key=lambda r: r.row_id)  # the page's initial order
+    by_id = {r.row_id: r for r in rows}
+    ordered = [by_id[s.row_id] for s in standings(rows)]  # the page's initial order: the rank
     metrics = [name for name, value in ordered[0].metric_columns().items()
                if value is not None and value != ordered[1].metric_columns().get(name)]
     column = next(name for name in metrics if name.startswith(("robust[", "clean")))  # one whose values differ
@@ -217,3 +249,199 @@ def test_missing_values_sort_last_and_provenance_opens(browser, tmp_path, rows):
     assert details.get_attribute("open") is not None
     assert "cfg-aaaa" in details.text and "square_beats_whitebox" in details.text
     assert _console(browser) == []
+
+
+def _shown_rows(driver) -> list[str]:
+    """Row ids of the table rows the browser displays, top to bottom."""
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll('#leaderboard tbody tr'))"
+        ".filter(function (r) { return r.offsetParent !== null; })"
+        ".map(function (r) { return r.getAttribute('data-row-id'); });")
+
+
+def _shown_columns(driver) -> list[str]:
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll('#leaderboard thead th'))"
+        ".filter(function (th) { return th.offsetParent !== null; })"
+        ".map(function (th) { return th.getAttribute('data-column'); });")
+
+
+def _type(driver, element_id: str, text: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    box = driver.find_element(By.ID, element_id)
+    box.send_keys(Keys.CONTROL, "a")
+    box.send_keys(Keys.BACKSPACE)
+    if text:
+        box.send_keys(text)
+
+
+def test_default_order_is_the_rank_and_rank_columns_sort(browser, snapshot):
+    path, meta, rows = snapshot
+    browser.get((path / "index.html").as_uri())
+    places = standings(rows)
+    assert _shown_rows(browser) == [s.row_id for s in places]
+    th = browser.find_element("css selector", '#leaderboard th[data-column="rank"]')
+    assert th.get_attribute("aria-sort") == "ascending"  # the default sort, marked
+    shown = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#leaderboard tbody tr')).map(function (r) {"
+        "  return [r.cells[0].textContent, r.cells[1].getAttribute('data-sort')]; });")
+    assert shown == [[str(s.rank), repr(s.worst.value)] for s in places]
+    worst = [s.worst.value for s in places]
+    assert _click_header(browser, "lowest worst case") == "descending"
+    assert [float(v) for v in _column(browser, "lowest worst case")] == sorted(worst, reverse=True)
+    assert _click_header(browser, "rank") == "ascending"
+    assert _shown_rows(browser) == [s.row_id for s in places]
+    assert _console(browser) == []
+
+
+def test_search_and_filters_hide_rows_and_columns(browser, snapshot):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    path, meta, rows = snapshot
+    browser.get((path / "index.html").as_uri())
+    everything = _shown_rows(browser)
+    assert sorted(everything) == sorted(r.row_id for r in rows)
+    count = browser.find_element(By.ID, "lb-count")
+    standard = next(r for r in rows if r.defense == "standard")
+    _type(browser, "lb-search", "STANDARD")  # case-insensitive, over labels and flags
+    assert _shown_rows(browser) == [standard.row_id] and count.text == f"1 of {len(rows)} rows shown"
+    _type(browser, "lb-search", "linear tiny-gradients")  # every word must match
+    assert _shown_rows(browser) == [r.row_id for r in rows if "tiny-gradients" in r.flags]
+    _type(browser, "lb-search", "no-such-row")
+    assert _shown_rows(browser) == [] and count.text == f"0 of {len(rows)} rows shown"
+    _type(browser, "lb-search", "")
+    assert _shown_rows(browser) == everything
+    flags = Select(browser.find_element(By.ID, "lb-flagged"))
+    flags.select_by_value("flagged")
+    assert _shown_rows(browser) == [i for i in everything if next(r for r in rows if r.row_id == i).flags]
+    flags.select_by_value("clean")
+    assert _shown_rows(browser) == [i for i in everything if not next(r for r in rows if r.row_id == i).flags]
+    flags.select_by_value("")
+    columns = _shown_columns(browser)
+    probes = [c for c in columns if c.startswith("probe[")]
+    assert probes
+    browser.find_element(By.CSS_SELECTOR, 'input[data-group="probe"]').click()
+    assert _shown_columns(browser) == [c for c in columns if c not in probes]
+    hidden_cells = browser.execute_script(
+        "var want = arguments[0], i = Array.from(document.querySelectorAll('#leaderboard thead th'))"
+        ".findIndex(function (th) { return th.getAttribute('data-column') === want; });"
+        "return Array.from(document.querySelectorAll('#leaderboard tbody tr'))"
+        ".map(function (r) { return r.cells[i].offsetParent === null; });", probes[0])
+    assert hidden_cells == [True] * len(rows)
+    browser.find_element(By.CSS_SELECTOR, 'input[data-group="probe"]').click()
+    _type(browser, "lb-columns", "linf 0.1")
+    kept = _shown_columns(browser)
+    metrics = [c for c in columns if browser.execute_script(
+        "return document.querySelector('#leaderboard th[data-column=\"' + arguments[0] + '\"]').hasAttribute('data-group')", c)]
+    assert [c for c in kept if c in metrics] == [c for c in metrics if "linf 0.1" in c.lower()]
+    assert [c for c in kept if c not in metrics] == [c for c in columns if c not in metrics]  # labels stay
+    assert _console(browser) == []
+
+
+def test_flag_badges_explain_and_link_to_their_meaning(browser, snapshot):
+    from selenium.webdriver.common.by import By
+
+    path, meta, rows = snapshot
+    browser.get((path / "index.html").as_uri())
+    badge = browser.find_element(By.CSS_SELECTOR, 'a.flag[data-indicator="tiny-gradients"]')
+    assert badge.get_attribute("title").startswith("tiny-gradients: more than 5 % of the examples")
+    badge.click()
+    assert browser.execute_script("return location.hash") == "#flag-tiny-gradients"
+    target = browser.find_element(By.ID, "flag-tiny-gradients")
+    top, bottom, height = browser.execute_script(
+        "var r = arguments[0].getBoundingClientRect(); return [r.top, r.bottom, innerHeight];", target)
+    assert -1 <= top and bottom <= height, (top, bottom, height)  # scrolled to the explanation
+    assert target.find_elements(By.TAG_NAME, "td")[1].text == "1"  # one row carries it
+    assert _console(browser) == []
+
+
+def test_claims_and_description_are_shown(browser, snapshot):
+    from selenium.webdriver.common.by import By
+
+    path, meta, rows = snapshot
+    browser.get((path / "index.html").as_uri())
+    assert browser.find_element(By.CSS_SELECTOR, "p.description").text == "A tiny page suite: a linear model on digits."
+    shown = [(tr.get_attribute("data-claim"), tr.find_element(By.CSS_SELECTOR, ".verdict").text)
+             for tr in browser.find_elements(By.CSS_SELECTOR, "#claims tbody tr")]
+    assert shown == [(c.claim, c.status) for c in CLAIMS]
+    colors = {tr.get_attribute("data-status"): tr.find_element(By.CSS_SELECTOR, ".verdict").value_of_css_property(
+        "background-color") for tr in browser.find_elements(By.CSS_SELECTOR, "#claims tbody tr")}
+    assert len(set(colors.values())) == 3  # holds, does not hold and not checked look different
+
+
+def test_grid_rows_are_labelled_beside_their_image_row(browser, snapshot):
+    path, meta, rows = snapshot
+    browser.get((path / "index.html").as_uri())
+    figures = browser.execute_script(
+        "return Array.from(document.querySelectorAll('.grid')).map(function (g) {"
+        "  var img = g.querySelector('img'), r = img.getBoundingClientRect();"
+        "  return {complete: img.complete, natural: img.naturalWidth, top: r.top, height: r.height, left: r.left,"
+        "          labels: Array.from(g.querySelectorAll('li')).map(function (li) {"
+        "            var b = li.getBoundingClientRect();"
+        "            return [li.textContent, (b.top + b.bottom) / 2, b.right]; })}; });")
+    assert len(figures) == len(meta["images"]) == len(rows)
+    assert all(image["grid_rows"] == ["original", "negative"] for image in meta["images"])
+    for fig in figures:
+        assert fig["complete"] and fig["natural"] > 0 and fig["height"] > 0
+        assert [label for label, _, _ in fig["labels"]] == ["original", "negative"]
+        band = fig["height"] / 2
+        for i, (_, middle, right) in enumerate(fig["labels"]):  # each label sits beside its own half of the grid
+            assert fig["top"] + i * band < middle < fig["top"] + (i + 1) * band
+            assert right <= fig["left"] + 1
+
+
+def test_phone_width_keeps_every_metric_reachable(browser, snapshot):
+    path, meta, rows = snapshot
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                            {"width": 400, "height": 800, "deviceScaleFactor": 1, "mobile": True})
+    try:
+        browser.get((path / "index.html").as_uri())
+        assert browser.execute_script("return [innerWidth, document.documentElement.scrollWidth]") == [400, 400]
+        columns = browser.execute_script(
+            "return Array.from(document.querySelectorAll('#leaderboard thead th')).map(function (th) {"
+            "  return th.getAttribute('data-column'); });")
+        metrics = [c for c in columns if c not in ("rank", "model", "defense", "dataset", "seed", "flags", "details")]
+        assert "clean" in metrics and len(metrics) >= 10
+        first = _shown_rows(browser)[0]
+        for column in metrics:  # scroll the table to the cell: it shows its value, not hidden under the labels
+            seen = browser.execute_script(
+                "var row = document.querySelector('#leaderboard tr[data-row-id=\"' + arguments[0] + '\"]');"
+                "var want = arguments[1], i = Array.from(document.querySelectorAll('#leaderboard thead th'))"
+                "  .findIndex(function (th) { return th.getAttribute('data-column') === want; });"
+                "var cell = row.cells[i]; cell.scrollIntoView({block: 'center', inline: 'center'});"
+                "var r = cell.getBoundingClientRect(), x = (r.left + r.right) / 2, y = (r.top + r.bottom) / 2;"
+                "var model = row.cells[2].getBoundingClientRect();"
+                "var hit = document.elementFromPoint(x, y);"
+                "var label = document.elementFromPoint((model.left + model.right) / 2, (model.top + model.bottom) / 2);"
+                "return [r.left >= 0 && r.right <= innerWidth, hit === cell || cell.contains(hit), cell.textContent,"
+                "        label === row.cells[2] || row.cells[2].contains(label)];", first, column)
+            inside, on_top, text, model_visible = seen
+            assert inside and on_top and text.strip(), (column, seen)
+            assert model_visible, column  # the model column stays in view while the table scrolls
+        assert _console(browser) == []
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def test_compare_page_lists_the_changed_rows(browser, site):
+    from selenium.webdriver.common.by import By
+
+    from bench.leaderboard.diff import diff_snapshots
+
+    diff = diff_snapshots(site["old"], site["new"])
+    assert [c.row_id for c in diff.changed] == [r.row_id for r in site["new"] if r.defense == "standard"]
+    browser.get((site["path"] / "index.html").as_uri())
+    browser.find_element(By.LINK_TEXT, "compare-v1.html").click()
+    assert browser.current_url.endswith("/v2/compare-v1.html")
+    sections = browser.find_elements(By.CSS_SELECTOR, "section.change")
+    assert [s.get_attribute("data-row-id") for s in sections] == [c.row_id for c in diff.changed]
+    (change,) = diff.changed
+    shown = [tr.get_attribute("data-column") for tr in sections[0].find_elements(By.CSS_SELECTOR, "tr[data-column]")]
+    assert shown == [m.column for m in change.metrics] == ["clean"]
+    assert "new: tiny-gradients" in sections[0].text
+    assert _console(browser) == []
+    browser.find_element(By.LINK_TEXT, "version v1").click()
+    assert browser.current_url.endswith("/v1/index.html") and _console(browser) == []
