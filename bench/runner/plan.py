@@ -225,8 +225,8 @@ def build_plan(suite: Suite, registry: Registry) -> Plan:
                     try:  # the suite's [train] < the model's overrides < the defense's
                         train = TrainConfig(**{**suite.train.model_dump(), **model_ref.train, **ref.train})
                     except ValidationError as exc:
-                        raise ConfigError(f"model {model.label!r} x defense {defense.label!r}: invalid train "
-                                          f"overrides: {exc}") from None
+                        where = f"model {model.label!r} x defense {defense.label!r}"
+                        raise _train_overrides_error(where, exc) from None
                     plan.train_cells.append(TrainCell(ds, model, defense, seed, train))
         for pre in suite.pretrained:
             ds = _resolve(registry, "dataset", Ref(id=pre.dataset, params=pre.dataset_params))
@@ -317,6 +317,14 @@ def _always_probes(registry: Registry, suite: Suite, listed: list[Component], pl
     return []
 
 
+def _train_overrides_error(where: str, exc: ValidationError) -> ConfigError:
+    """One ``key: reason`` per problem of a ``train = {...}`` override (not pydantic's own dump)."""
+    problems = [f"{'.'.join(str(p) for p in err['loc']) or '(train)'}: "
+                f"{'unknown key' if err['type'] == 'extra_forbidden' else err['msg']}" for err in exc.errors()]
+    return ConfigError(f"{where}: invalid train overrides: {'; '.join(problems)}. Allowed keys: "
+                       f"{', '.join(sorted(TrainConfig.model_fields))}")
+
+
 def _substitute_cell(registry: Registry, suite: Suite, cell: TrainCell, sub: Any) -> TrainCell:
     """The training cell of a transfer attack's substitute: same dataset and seed as the row."""
     model = _resolve(registry, "model", Ref(id=sub.model, params=sub.model_params))
@@ -327,5 +335,5 @@ def _substitute_cell(registry: Registry, suite: Suite, cell: TrainCell, sub: Any
     try:
         train = TrainConfig(**{**suite.train.model_dump(), **sub.train})
     except ValidationError as exc:
-        raise ConfigError(f"substitute {model.qid!r}: invalid train overrides: {exc}") from None
+        raise _train_overrides_error(f"substitute {model.qid!r}", exc) from None
     return TrainCell(cell.dataset, model, defense, cell.seed, train)
