@@ -6,6 +6,9 @@ web page was added also hold ``rows.tex`` (LaTeX table), ``index.html`` (static 
 :mod:`bench.leaderboard.html`), ``plots/*.png`` (:mod:`bench.leaderboard.plots`) and
 ``artifacts/*.png`` (task images), with every file's sha256 and the plot list in ``meta.json``
 (``files``, ``figures``, ``images``, ``plot_notes``); older snapshots stay readable as they are.
+Built with an earlier version to compare against, a snapshot also holds ``compare-<old>.html``
+(:mod:`bench.leaderboard.compare_page`); the suite's description and the claims' verdicts, when
+given, are on the page and in ``meta.json`` (``description``, ``claims``).
 Snapshots are written with row schema :data:`~bench.rows.schema.SCHEMA_VERSION` (2) and read in
 any of :data:`~bench.rows.io.READABLE_VERSIONS`: schema-1 rows (e.g. the published
 ``leaderboard/quick/1/``) are upgraded in memory by :mod:`bench.rows.io`, never rewritten on disk.

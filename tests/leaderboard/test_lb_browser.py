@@ -1,9 +1,13 @@
 """index.html in a real headless browser (Debian's chromium through selenium and chromedriver).
 
-A snapshot is built from a tiny real run (linear model on digits, FGSM and PGD at two radii,
-the margin probe, and a small task from a throwaway plugin that returns a PNG grid, a loss
-curve and '@' columns), then the page is opened from disk: it must load without console
-errors, every image must decode, and clicking a column header must sort the table.
+Two versions are built from a tiny real run (linear model on digits, FGSM and PGD at two radii,
+the margin probe, and a small task from a throwaway plugin that returns a PNG grid declaring its
+two rows, a 1,001-step loss curve and '@' columns; v2 with one row moved and flagged, the
+suite's description, claims and a compare page), then the pages are opened from disk: no
+console errors, every image decodes, the rows open in rank order and clicking a header sorts,
+typing in the search box and the filters hide rows and columns, a flag badge jumps to its
+explanation, the grid labels sit beside their image rows, at 400 px every metric cell can be
+scrolled into view with the model still visible, and the compare page lists the changed rows.
 
 The browser is installed when missing (``apt-get install chromium chromium-driver`` when
 running as root, as CI does); the test fails rather than skips when that is impossible.
