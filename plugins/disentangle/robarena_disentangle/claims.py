@@ -1,38 +1,98 @@
 """P0's qualitative claims as checks over a suite's leaderboard frame (``robarena claims p0-cpu``).
 
-Rows are found by the P0 suites' labels: defenses ``standard``, ``PGD-AT``, ``TRADES``; models in
-increasing capacity ``vgg13-pure-linear`` < ``vgg13-half-linear`` < ``vgg13-normal`` and
-``resnet20x1`` < ``resnet32x10`` (P0 Table 1, Fig. 5). Probe columns use the probes' default labels
-(``probe[input-fisher.fnorm_mean]``, ...), accuracy columns the attack labels ``PGD-20`` and
-``CW``. Values are means over seeds (:func:`bench.api.claim.value`); a missing row or column is
-reported as "not checked" (:class:`ClaimDataMissing`), never as holding. "Increases" is strict.
+Rows are found by component ids and parameters, never by labels: defenses ``classics/standard``,
+``classics/pgd-at`` and ``classics/trades``; models are told apart by id and parameters, and the
+capacity ladders are ``classics/vgg13`` with ``variant`` pure_linear < half_linear < normal and
+``classics/resnet-cifar`` with (``depth``, ``width``) (20, 1) < (32, 10) (P0 Table 1, Fig. 5).
+Probe columns by probe id and column (``disentangle/input-fisher`` ``fnorm_mean``, ...), the
+accuracy columns by attack parameters: P0's PGD-20 is ``classics/pgd`` with the cross-entropy loss,
+its CW the same attack with ``loss = "cw"``. Labels only name the numbers. Values are means over
+seeds (:func:`bench.api.claim.value`); a missing row or column is reported as "not checked"
+(:class:`ClaimDataMissing`), never as holding. "Increases" is strict.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+import json
+from typing import Any, Callable, NamedTuple, Optional
 
-from bench.api.claim import ClaimDataMissing, ClaimResult, column_like, select, value
+from bench.api.claim import ClaimDataMissing, ClaimResult, component_params, metric_column, robust_column, value
 from bench.threat import parse_eps
 
-STANDARD = "standard"
-ADVERSARIAL = ("PGD-AT", "TRADES")
-TRADES = "TRADES"
-CAPACITY_LADDERS = (("vgg13-pure-linear", "vgg13-half-linear", "vgg13-normal"), ("resnet20x1", "resnet32x10"))
-FNORM = "probe[input-fisher.fnorm_mean]"
-CCKL = "probe[cckl.cckl]"
-FNORM_ROBUST, FNORM_NONROBUST = "probe[fisher-split.fnorm_robust]", "probe[fisher-split.fnorm_nonrobust]"
-G1G2 = {"KL": "probe[g1g2.kl_mean]", "G2": "probe[g1g2.g2_mean]", "G2/KL": "probe[g1g2.g2_over_kl_mean]"}
-APPROX_PREFIX = "probe[fisher-approx.rel_error@"
+STANDARD = ("standard", "classics/standard")
+ADVERSARIAL = (("PGD-AT", "classics/pgd-at"), ("TRADES", "classics/trades"))
+TRADES = ADVERSARIAL[1]
+#: (model id, parameter subsets in increasing capacity)
+CAPACITY_LADDERS = (
+    ("classics/vgg13", ({"variant": "pure_linear"}, {"variant": "half_linear"}, {"variant": "normal"})),
+    ("classics/resnet-cifar", ({"depth": 20, "width": 1}, {"depth": 32, "width": 10})),
+)
+FNORM = ("disentangle/input-fisher", "fnorm_mean")
+CCKL = ("disentangle/cckl", "cckl")
+FNORM_ROBUST, FNORM_NONROBUST = ("disentangle/fisher-split", "fnorm_robust"), ("disentangle/fisher-split",
+                                                                                 "fnorm_nonrobust")
+G1G2 = {"KL": ("disentangle/g1g2", "kl_mean"), "G2": ("disentangle/g1g2", "g2_mean"),
+        "G2/KL": ("disentangle/g1g2", "g2_over_kl_mean")}
+FISHER_APPROX = "disentangle/fisher-approx"
+PGD = "classics/pgd"
 SMALL_EPS_ERROR = 0.1  # "accurate": below 0.1 (P0 Table 2: 0.058 at 1/255)
 
 
-def _models(frame: Any) -> list[str]:
-    for name in ("model", "defense"):
+class Model(NamedTuple):
+    """One model configuration of the frame: its label (for display only), id and parameters."""
+
+    name: str
+    model_id: str
+    params: str  # canonical JSON of the recorded parameters
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.model_id, self.params
+
+    def matches(self, model_id: str, wanted: dict[str, Any]) -> bool:
+        have = json.loads(self.params)
+        return self.model_id == model_id and all(have.get(k) == v for k, v in wanted.items())
+
+
+def _params_key(frame: Any, row_id: str, role: str) -> str:
+    return json.dumps(component_params(frame, row_id, role), sort_keys=True, default=str)
+
+
+def _model_keys(frame: Any) -> list[tuple[str, str]]:
+    return [(str(mid), _params_key(frame, rid, "model")) for rid, mid in zip(frame["row_id"], frame["model_id"])]
+
+
+def _model_list(rows: Any) -> list[Model]:
+    found: dict[tuple[str, str], Model] = {}
+    for name, key in zip(rows["model"], _model_keys(rows)):
+        found.setdefault(key, Model(str(name), *key))
+    return sorted(found.values())
+
+
+def _models(frame: Any) -> list[Model]:
+    for name in ("row_id", "model_id", "defense_id"):
         if name not in frame.columns:
             raise ClaimDataMissing(f"results have no column {name!r}")
     if len(frame) == 0:
         raise ClaimDataMissing("the results have no rows")
-    return sorted(set(frame["model"]))
+    return _model_list(frame)
+
+
+def rows_of(frame: Any, model: Model, defense: tuple[str, str]) -> Any:
+    """The rows of ``model`` trained by ``defense`` (name, id): one defense configuration, all seeds."""
+    keys = [key == model.key and defense_id == defense[1]
+            for key, defense_id in zip(_model_keys(frame), frame["defense_id"])]
+    rows = frame[keys]
+    if len(rows) == 0:
+        raise ClaimDataMissing(f"no row with model {model.name!r} ({model.model_id}) and defense {defense[1]!r}")
+    configs = {_params_key(rows, rid, "defense") for rid in rows["row_id"]}
+    if len(configs) > 1:
+        raise ClaimDataMissing(f"{len(configs)} configurations of defense {defense[1]!r} for model {model.name!r}; "
+                               f"the claim compares one")
+    return rows
+
+
+def _column(frame: Any, metric: tuple[str, str]) -> str:
+    return metric_column(frame, *metric)
 
 
 def _verdict(failed: list[str], numbers: dict[str, float], ok: str) -> ClaimResult:
@@ -43,16 +103,17 @@ def _increasing(values: list[float]) -> bool:
     return all(b > a for a, b in zip(values, values[1:]))
 
 
-def _lower_than_standard(frame: Any, column: str, what: str) -> ClaimResult:
+def _lower_than_standard(frame: Any, metric: tuple[str, str], what: str) -> ClaimResult:
+    column = _column(frame, metric)
     numbers, failed = {}, []
     for model in _models(frame):
-        base = value(frame, column, model=model, defense=STANDARD)
-        numbers[f"{model}/{STANDARD}"] = base
+        base = value(rows_of(frame, model, STANDARD), column)
+        numbers[f"{model.name}/{STANDARD[0]}"] = base
         for defense in ADVERSARIAL:
-            other = value(frame, column, model=model, defense=defense)
-            numbers[f"{model}/{defense}"] = other
+            other = value(rows_of(frame, model, defense), column)
+            numbers[f"{model.name}/{defense[0]}"] = other
             if not other < base:
-                failed.append(f"{model}: {defense} {other:.4g} >= standard {base:.4g}")
+                failed.append(f"{model.name}: {defense[0]} {other:.4g} >= standard {base:.4g}")
     return _verdict(failed, numbers, f"{what} is lower with PGD-AT and TRADES than standard for every model")
 
 
@@ -66,21 +127,46 @@ def adversarial_training_lowers_cckl(frame: Any) -> ClaimResult:
     return _lower_than_standard(frame, CCKL, "CCKL")
 
 
-def _approx_curve(frame: Any, model: str) -> list[tuple[float, float]]:
-    """(eps, mean relative error) of the TRADES row of ``model``, by increasing eps."""
-    columns = [c for c in frame.columns if c.startswith(APPROX_PREFIX) and c.endswith("]")]
-    if not columns:
-        raise ClaimDataMissing(f"results have no {APPROX_PREFIX}<eps>] columns")
-    return sorted((parse_eps(c[len(APPROX_PREFIX):-1])[0], value(frame, c, model=model, defense=TRADES))
-                  for c in columns)
+def approx_columns(frame: Any) -> list[tuple[float, str]]:
+    """(eps, column) of the fisher-approx probe's ``rel_error@<eps>`` columns, by increasing eps.
+
+    The radii are the probe's recorded ``eps`` parameter; each one's column is named as the probe
+    names it (``rel_error@<eps as written>``). Radii without a column (a failed cell) are left out.
+    """
+    from bench.rows.frame import find_columns
+
+    radii: dict[str, float] = {}
+    for info in frame.attrs.get("columns", []):
+        if info.get("kind") == "probe" and info.get("id") == FISHER_APPROX and info["column"] in frame.columns:
+            for eps in (info.get("params") or {}).get("eps") or []:
+                number, shown = parse_eps(eps)
+                radii.setdefault(shown, number)
+    found = [(number, name) for shown, number in radii.items()
+             for name in find_columns(frame, "probe", id=FISHER_APPROX, name=f"rel_error@{shown}")]
+    if not found:
+        raise ClaimDataMissing(f"results have no rel_error@<eps> columns of {FISHER_APPROX!r}")
+    return sorted(found)
+
+
+def _approx_curve(frame: Any, model: Model) -> list[tuple[float, float]]:
+    """(eps, mean relative error) of the TRADES rows of ``model``, by increasing eps."""
+    rows = rows_of(frame, model, TRADES)
+    return [(eps, value(rows, c)) for eps, c in approx_columns(frame)]
+
+
+def _trades_models(frame: Any) -> list[Model]:
+    _models(frame)
+    rows = frame[frame["defense_id"] == TRADES[1]]
+    if len(rows) == 0:
+        raise ClaimDataMissing(f"no row with defense {TRADES[1]!r}")
+    return _model_list(rows)
 
 
 def _per_trades_model(frame: Any, check: Callable[[str, list[tuple[float, float]]], tuple[bool, dict, str]],
                       ) -> ClaimResult:
-    _models(frame)
     numbers, failed = {}, []
-    for model in sorted(set(select(frame, defense=TRADES)["model"])):
-        ok, nums, why = check(model, _approx_curve(frame, model))
+    for model in _trades_models(frame):
+        ok, nums, why = check(model.name, _approx_curve(frame, model))
         numbers.update(nums)
         if not ok:
             failed.append(why)
@@ -111,50 +197,60 @@ def fisher_approximation_error_grows_with_eps(frame: Any) -> ClaimResult:
 def robust_samples_have_lower_fisher(frame: Any) -> ClaimResult:
     """Every adversarially trained row: mean F-norm of robust < non-robust correct examples (P0 Fig. 9)."""
     models = _models(frame)
-    defenses = [d for d in ADVERSARIAL if d in set(frame["defense"])]
+    present = set(frame["defense_id"])
+    defenses = [d for d in ADVERSARIAL if d[1] in present]
     if not defenses:
-        raise ClaimDataMissing(f"no row with defense in {ADVERSARIAL}")
+        raise ClaimDataMissing(f"no row with defense in {[d[1] for d in ADVERSARIAL]}")
+    robust_col, nonrobust_col = _column(frame, FNORM_ROBUST), _column(frame, FNORM_NONROBUST)
     numbers, failed = {}, []
     for model in models:
         for defense in defenses:
-            rob = value(frame, FNORM_ROBUST, model=model, defense=defense)
-            non = value(frame, FNORM_NONROBUST, model=model, defense=defense)
-            numbers[f"{model}/{defense}/robust"], numbers[f"{model}/{defense}/nonrobust"] = rob, non
+            rows = rows_of(frame, model, defense)
+            rob, non = value(rows, robust_col), value(rows, nonrobust_col)
+            numbers[f"{model.name}/{defense[0]}/robust"], numbers[f"{model.name}/{defense[0]}/nonrobust"] = rob, non
             if not rob < non:
-                failed.append(f"{model}/{defense}: robust {rob:.4g} >= non-robust {non:.4g}")
+                failed.append(f"{model.name}/{defense[0]}: robust {rob:.4g} >= non-robust {non:.4g}")
     return _verdict(failed, numbers, "holds for every adversarially trained row")
 
 
-def _ladder(frame: Any) -> tuple[str, ...]:
-    """The capacity ladder whose models all have TRADES rows."""
-    _models(frame)
-    present = set(select(frame, defense=TRADES)["model"])
-    for ladder in CAPACITY_LADDERS:
-        if set(ladder) <= present:
-            return ladder
-    raise ClaimDataMissing(f"no TRADES rows for a whole capacity ladder {CAPACITY_LADDERS}; found {sorted(present)}")
+def _rung(present: list[Model], model_id: str, wanted: dict[str, Any]) -> Optional[Model]:
+    found = [m for m in present if m.matches(model_id, wanted)]
+    return found[0] if len(found) == 1 else None
+
+
+def _ladder(frame: Any) -> list[Model]:
+    """The capacity ladder whose models all have TRADES rows (one model configuration per rung)."""
+    present = _trades_models(frame)
+    for model_id, rungs in CAPACITY_LADDERS:
+        ladder = [_rung(present, model_id, wanted) for wanted in rungs]
+        if all(m is not None for m in ladder):
+            return ladder  # type: ignore[return-value]
+    raise ClaimDataMissing(f"no TRADES rows for a whole capacity ladder {CAPACITY_LADDERS}; "
+                           f"found {[(m.model_id, json.loads(m.params)) for m in present]}")
 
 
 def _increases_with_capacity(frame: Any, columns: dict[str, str], what: str) -> ClaimResult:
     ladder = _ladder(frame)
     numbers, failed = {}, []
     for name, column in columns.items():
-        values = [value(frame, column, model=m, defense=TRADES) for m in ladder]
-        numbers.update({f"{name}/{m}": v for m, v in zip(ladder, values)})
+        values = [value(rows_of(frame, m, TRADES), column) for m in ladder]
+        numbers.update({f"{name}/{m.name}": v for m, v in zip(ladder, values)})
         if not _increasing(values):
-            shown = ", ".join(f"{m} {v:.4g}" for m, v in zip(ladder, values))
+            shown = ", ".join(f"{m.name} {v:.4g}" for m, v in zip(ladder, values))
             failed.append(f"{name} does not increase with capacity: {shown}")
-    return _verdict(failed, numbers, f"{what} increases along {' < '.join(ladder)}")
+    return _verdict(failed, numbers, f"{what} increases along {' < '.join(m.name for m in ladder)}")
 
 
 def capacity_helps_under_trades(frame: Any) -> ClaimResult:
     """Under TRADES, clean, PGD-20 and CW accuracy increase with capacity (P0 Table 1, Sec. 4)."""
     if "clean" not in frame.columns:
         raise ClaimDataMissing("results have no column 'clean'")
-    columns = {"clean": "clean", "PGD-20": column_like(frame, "robust[PGD-20 "), "CW": column_like(frame, "robust[CW ")}
+    columns = {"clean": "clean", "PGD-20": robust_column(frame, PGD, loss="ce"),
+               "CW": robust_column(frame, PGD, loss="cw")}
     return _increases_with_capacity(frame, columns, "clean, PGD-20 and CW accuracy")
 
 
 def capacity_relies_more_on_g2(frame: Any) -> ClaimResult:
     """Under TRADES, CCKL, G2 and G2/KL increase with capacity (P0 Sec. 4, Fig. 5)."""
-    return _increases_with_capacity(frame, G1G2, "mean KL, G2 and G2/KL")
+    return _increases_with_capacity(frame, {name: _column(frame, m) for name, m in G1G2.items()},
+                                    "mean KL, G2 and G2/KL")

@@ -1,38 +1,86 @@
-"""P0's claims on synthetic leaderboard frames where they must hold, must fail, or cannot be checked."""
+"""P0's claims on schema-2 leaderboard frames where they must hold, must fail, or cannot be checked,
+and that renaming the suite's labels changes no verdict."""
 from __future__ import annotations
 
-import pandas as pd
+from typing import Any, Optional
+
 import pytest
 
 from bench.api.claim import ClaimDataMissing
 from bench.claims import claims_for, evaluate_claims
 from bench.registry import get_registry
+from bench.testing.rows import attack, frame, metric, relabel, row
 from robarena_disentangle import claims
 
-VGG = ("vgg13-pure-linear", "vgg13-half-linear", "vgg13-normal")
+# the validated parameters the runner records for p0-cpu's components
+_VGG = {"batch_norm": True, "mean": None, "std": None, "width": 0.125}
+VGG = [("vgg13-pure-linear", "classics/vgg13", {**_VGG, "variant": "pure_linear"}),
+       ("vgg13-half-linear", "classics/vgg13", {**_VGG, "variant": "half_linear"}),
+       ("vgg13-normal", "classics/vgg13", {**_VGG, "variant": "normal"})]
+_RESNET = {"mean": None, "shortcut": "A", "std": None}
+RESNETS = [("resnet20x1", "classics/resnet-cifar", {**_RESNET, "depth": 20, "width": 1}),
+           ("resnet32x10", "classics/resnet-cifar", {**_RESNET, "depth": 32, "width": 10})]
+DEFENSES = {
+    "standard": ("standard", "classics/standard", {}),
+    "PGD-AT": ("PGD-AT", "classics/pgd-at", {"eps": 0.1, "norm": "Linf", "random_start": True, "step_size": 0.025,
+                                             "steps": 10}),
+    "TRADES": ("TRADES", "classics/trades", {"beta": 5.0, "eps": 0.1, "init_std": 0.001, "norm": "Linf",
+                                             "step_size": 0.025, "steps": 10}),
+}
+_PGD = {"batched_restarts": False, "early_stop": True, "random_start": True, "restarts": 1, "step_size": 0.025,
+        "steps": 20}
 EPS = ("0.0125", "0.05", "0.1")
+PROBE_PARAMS = {
+    "disentangle/cckl": ("cckl", {"n": None, "n_pairs": 25896}),
+    "disentangle/input-fisher": ("input-fisher", {"batch_size": None, "n": None, "n_eigvecs": 4, "power_iters": 100,
+                                                  "power_n": 100, "tol": 0.001}),
+    "disentangle/g1g2": ("g1g2", {"batch_size": 1000, "n": None, "n_pairs": 25896}),
+    "disentangle/fisher-approx": ("fisher-approx", {"attack": None, "clip": True, "direction": "sign",
+                                                    "eps": [float(e) for e in EPS], "float64": True, "n": None}),
+    "disentangle/fisher-split": ("fisher-split", {"attack": None, "batch_size": None, "n": None}),
+}
 
 
-def p0_frame(edits=None):
-    """3 models x (standard, PGD-AT, TRADES) where every p0-cpu claim holds; ``edits`` maps
-    (model, defense, column) -> value to break one."""
+def approx(eps: str) -> tuple[str, str]:
+    return "disentangle/fisher-approx", f"rel_error@{eps}"
+
+
+def p0_values(rank: int, fisher: float) -> dict[Any, float]:
+    """A row's numbers in a frame where every p0-cpu claim holds."""
+    values = {"clean": 0.7 + 0.1 * rank, "PGD-20": 0.4 + 0.1 * rank, "CW": 0.3 + 0.1 * rank,
+              claims.FNORM: fisher + rank, claims.CCKL: fisher + 0.5, claims.FNORM_ROBUST: 0.5 * fisher,
+              claims.FNORM_NONROBUST: fisher, claims.G1G2["KL"]: 1.0 + rank, claims.G1G2["G2"]: 0.5 + rank,
+              claims.G1G2["G2/KL"]: 0.2 + 0.2 * rank}
+    values.update({approx(eps): 0.05 + 0.1 * k for k, eps in enumerate(EPS)})
+    return values
+
+
+def model_row(model: tuple, defense: tuple, values: dict, probe_params: Optional[dict] = None) -> dict:
+    params = {ident: p for ident, (_, p) in PROBE_PARAMS.items()} | (probe_params or {})
+    attacks = [attack(name, "classics/pgd", {**_PGD, "loss": loss}, values[name])
+               for name, loss in (("PGD-20", "ce"), ("CW", "cw")) if name in values]
+    probes = [metric("probe", PROBE_PARAMS[m[0]][0], m[0], params[m[0]], m[1], v)
+              for m, v in values.items() if isinstance(m, tuple)]
+    return row(defense, model=model, clean=values.get("clean"), attacks=attacks, probes=probes)
+
+
+def p0_rows(edits: Optional[dict] = None, models=VGG, defenses=("standard", "PGD-AT", "TRADES"),
+            probe_params: Optional[dict] = None) -> list[dict]:
+    """Models x defenses where every p0-cpu claim holds; ``edits`` maps (model label, defense label,
+    metric) -> value to break one (None: the metric could not be computed)."""
     rows = []
-    for rank, model in enumerate(VGG):
-        for defense, fisher in (("standard", 10.0), ("PGD-AT", 3.0), ("TRADES", 1.5)):
-            row = {"dataset": "digits", "model": model, "defense": defense, "seed": 0,
-                   "clean": 0.7 + 0.1 * rank, "robust[PGD-20 Linf 0.1]": 0.4 + 0.1 * rank,
-                   "robust[CW Linf 0.1]": 0.3 + 0.1 * rank,
-                   "probe[input-fisher.fnorm_mean]": fisher + rank, "probe[cckl.cckl]": fisher + 0.5,
-                   "probe[fisher-split.fnorm_robust]": 0.5 * fisher, "probe[fisher-split.fnorm_nonrobust]": fisher,
-                   "probe[g1g2.kl_mean]": 1.0 + rank, "probe[g1g2.g2_mean]": 0.5 + rank,
-                   "probe[g1g2.g2_over_kl_mean]": 0.2 + 0.2 * rank}
-            for k, eps in enumerate(EPS):
-                row[f"probe[fisher-approx.rel_error@{eps}]"] = 0.05 + 0.1 * k
-            rows.append(row)
-    frame = pd.DataFrame(rows)
-    for (model, defense, column), new in (edits or {}).items():
-        frame.loc[(frame["model"] == model) & (frame["defense"] == defense), column] = new
-    return frame
+    for rank, model in enumerate(models):
+        for defense in defenses:
+            values = p0_values(rank, {"standard": 10.0, "PGD-AT": 3.0, "TRADES": 1.5}[defense])
+            for (m, d, key), new in (edits or {}).items():
+                if (m, d) == (model[0], defense):
+                    values[key] = new
+            rows.append(model_row(model, DEFENSES[defense], values, probe_params))
+    return rows
+
+
+def p0_frame(edits: Optional[dict] = None, **kwargs: Any):
+    return frame(p0_rows(edits, **kwargs))
 
 
 CHECKS = [claims.adversarial_training_lowers_fisher, claims.adversarial_training_lowers_cckl,
@@ -48,15 +96,13 @@ def test_every_claim_holds_on_a_frame_built_to_satisfy_it(check):
 
 
 @pytest.mark.parametrize("check, edit", [
-    (claims.adversarial_training_lowers_fisher, ("vgg13-normal", "TRADES", "probe[input-fisher.fnorm_mean]", 20.0)),
-    (claims.adversarial_training_lowers_cckl, ("vgg13-pure-linear", "PGD-AT", "probe[cckl.cckl]", 10.5)),
-    (claims.fisher_approximation_accurate_at_small_eps,
-     ("vgg13-half-linear", "TRADES", "probe[fisher-approx.rel_error@0.0125]", 0.1)),
-    (claims.fisher_approximation_error_grows_with_eps,
-     ("vgg13-normal", "TRADES", "probe[fisher-approx.rel_error@0.05]", 0.3)),
-    (claims.robust_samples_have_lower_fisher, ("vgg13-normal", "PGD-AT", "probe[fisher-split.fnorm_robust]", 4.0)),
-    (claims.capacity_helps_under_trades, ("vgg13-half-linear", "TRADES", "robust[CW Linf 0.1]", 0.55)),
-    (claims.capacity_relies_more_on_g2, ("vgg13-normal", "TRADES", "probe[g1g2.g2_over_kl_mean]", 0.4)),
+    (claims.adversarial_training_lowers_fisher, ("vgg13-normal", "TRADES", claims.FNORM, 20.0)),
+    (claims.adversarial_training_lowers_cckl, ("vgg13-pure-linear", "PGD-AT", claims.CCKL, 10.5)),
+    (claims.fisher_approximation_accurate_at_small_eps, ("vgg13-half-linear", "TRADES", approx("0.0125"), 0.1)),
+    (claims.fisher_approximation_error_grows_with_eps, ("vgg13-normal", "TRADES", approx("0.05"), 0.3)),
+    (claims.robust_samples_have_lower_fisher, ("vgg13-normal", "PGD-AT", claims.FNORM_ROBUST, 4.0)),
+    (claims.capacity_helps_under_trades, ("vgg13-half-linear", "TRADES", "CW", 0.55)),
+    (claims.capacity_relies_more_on_g2, ("vgg13-normal", "TRADES", claims.G1G2["G2/KL"], 0.4)),
 ], ids=[f.__name__ for f in CHECKS])
 def test_every_claim_fails_when_one_number_breaks_it(check, edit):
     model, defense, column, new = edit
@@ -64,45 +110,83 @@ def test_every_claim_fails_when_one_number_breaks_it(check, edit):
     assert result.holds is False and model in result.detail
 
 
-def test_the_error_curve_is_read_in_eps_order_not_column_order():
-    frame = p0_frame()
-    frame = frame[[c for c in frame.columns if "rel_error@0.0125" not in c] + ["probe[fisher-approx.rel_error@0.0125]"]]
-    assert claims.fisher_approximation_error_grows_with_eps(frame).holds is True
-    nums = claims.fisher_approximation_accurate_at_small_eps(frame).numbers
-    assert nums == {f"{m}@0.0125": pytest.approx(0.05) for m in VGG}
+def test_pgd_20_and_cw_are_told_apart_by_the_attack_loss():
+    # CW broken, PGD-20 intact: only the CW numbers may change
+    result = claims.capacity_helps_under_trades(p0_frame({("vgg13-half-linear", "TRADES", "CW"): 0.55}))
+    assert result.numbers["CW/vgg13-half-linear"] == 0.55 and result.numbers["PGD-20/vgg13-half-linear"] == 0.5
+    assert result.detail.startswith("CW does not increase")
+
+
+def test_the_error_curve_is_read_in_eps_order_from_the_probe_parameters():
+    shuffled = {"disentangle/fisher-approx": {**PROBE_PARAMS["disentangle/fisher-approx"][1],
+                                              "eps": [0.1, 0.0125, 0.05]}}
+    frame_ = p0_frame(probe_params=shuffled)
+    assert claims.approx_columns(frame_) == [(0.0125, "probe[fisher-approx.rel_error@0.0125]"),
+                                             (0.05, "probe[fisher-approx.rel_error@0.05]"),
+                                             (0.1, "probe[fisher-approx.rel_error@0.1]")]
+    assert claims.fisher_approximation_error_grows_with_eps(frame_).holds is True
+    nums = claims.fisher_approximation_accurate_at_small_eps(frame_).numbers
+    assert nums == {f"{m[0]}@0.0125": pytest.approx(0.05) for m in VGG}
+
+
+def test_radii_written_as_fractions_of_255_name_their_columns_as_written():
+    written = {"disentangle/fisher-approx": {**PROBE_PARAMS["disentangle/fisher-approx"][1], "eps": ["1/255", "2/255"]}}
+    rows = p0_rows(probe_params=written)
+    for r in rows:
+        for m in r["probe_results"]:
+            if m["source_id"] == "disentangle/fisher-approx":
+                m["column"] = {"rel_error@0.0125": "rel_error@1/255", "rel_error@0.05": "rel_error@2/255"}.get(
+                    m["column"], "rel_error")
+    assert [eps for eps, _ in claims.approx_columns(frame(rows))] == [pytest.approx(1 / 255), pytest.approx(2 / 255)]
+    assert claims.fisher_approximation_error_grows_with_eps(frame(rows)).holds is True
 
 
 def test_capacity_claims_use_the_resnet_ladder_of_p0_full_resnet():
-    frame = p0_frame()
-    frame = frame[frame["defense"] == "TRADES"].copy()
-    frame = frame[frame["model"] != "vgg13-half-linear"]
-    frame["model"] = frame["model"].map({"vgg13-pure-linear": "resnet20x1", "vgg13-normal": "resnet32x10"})
-    result = claims.capacity_relies_more_on_g2(frame)
+    rows = p0_rows(models=RESNETS, defenses=("TRADES",))
+    result = claims.capacity_relies_more_on_g2(frame(rows))
     assert result.holds is True and set(result.numbers) >= {"G2/resnet20x1", "G2/resnet32x10"}
-    assert claims.robust_samples_have_lower_fisher(frame).holds is True  # TRADES rows only
+    assert claims.robust_samples_have_lower_fisher(frame(rows)).holds is True  # TRADES rows only
+    # the ladder is read from the model parameters: (32, 10) below (20, 1) reverses it
+    swapped = [dict(r, model_params={**r["model_params"], "depth": 52 - r["model_params"]["depth"],
+                                     "width": 11 - r["model_params"]["width"]}) for r in rows]
+    assert claims.capacity_relies_more_on_g2(frame(swapped)).holds is False
 
 
 @pytest.mark.parametrize("check, drop", [
     (claims.adversarial_training_lowers_fisher, "probe[input-fisher.fnorm_mean]"),
     (claims.fisher_approximation_error_grows_with_eps, "probe[fisher-approx.rel_error@"),
     (claims.capacity_helps_under_trades, "robust[CW"),
-    (claims.capacity_relies_more_on_g2, "model"),
+    (claims.capacity_relies_more_on_g2, "model_id"),
 ])
 def test_missing_columns_are_not_checked(check, drop):
-    frame = p0_frame()
+    frame_ = p0_frame()
     with pytest.raises(ClaimDataMissing):
-        check(frame[[c for c in frame.columns if not c.startswith(drop)]])
+        check(frame_[[c for c in frame_.columns if not c.startswith(drop)]])
 
 
 def test_missing_rows_are_not_checked():
-    frame = p0_frame()
-    with pytest.raises(ClaimDataMissing, match="standard"):
-        claims.adversarial_training_lowers_cckl(frame[frame["defense"] != "standard"])
+    rows = p0_rows()
+    with pytest.raises(ClaimDataMissing, match="classics/standard"):
+        claims.adversarial_training_lowers_cckl(frame([r for r in rows if r["defense_id"] != "classics/standard"]))
     with pytest.raises(ClaimDataMissing, match="capacity ladder"):
-        claims.capacity_helps_under_trades(frame[frame["model"] != "vgg13-normal"])
-    nan = p0_frame({("vgg13-normal", "TRADES", "probe[fisher-split.fnorm_robust]"): float("nan")})
+        claims.capacity_helps_under_trades(frame([r for r in rows if r["model_params"]["variant"] != "normal"]))
+    nan = p0_frame({("vgg13-normal", "TRADES", claims.FNORM_ROBUST): None})
     with pytest.raises(ClaimDataMissing, match="empty"):
         claims.robust_samples_have_lower_fisher(nan)
+
+
+def test_two_configurations_of_one_defense_are_not_averaged():
+    rows = p0_rows()
+    beta = [dict(r, defense="TRADES-b1", defense_params={**r["defense_params"], "beta": 1.0},
+                 row_id=r["row_id"].replace("TRADES", "TRADES-b1"))
+            for r in rows if r["defense"] == "TRADES"]
+    with pytest.raises(ClaimDataMissing, match="2 configurations"):
+        claims.capacity_helps_under_trades(frame(rows + beta))
+
+
+def verdicts(rows: list[dict]) -> dict[str, Any]:
+    outcomes = evaluate_claims(claims_for(get_registry(), "p0-cpu"), frame(rows))
+    return {o.claim: (o.status, sorted(o.result.numbers.values())) for o in outcomes}
 
 
 def test_registered_claims_run_through_the_claim_runner():
@@ -112,3 +196,19 @@ def test_registered_claims_run_through_the_claim_runner():
     outcomes = evaluate_claims(entries, p0_frame())
     assert all(o.status == "holds" for o in outcomes), [(o.claim, o.result.detail) for o in outcomes]
     assert len(claims_for(registry, "p0-full")) == len(claims_for(registry, "p0-full-resnet")) == 5
+
+
+def test_renaming_the_suite_labels_changes_no_verdict():
+    # P0-cpu's one failing claim: the normal VGG's approximation error at the smallest eps is 0.125
+    rows = p0_rows({("vgg13-normal", "TRADES", approx("0.0125")): 0.125,
+                    ("vgg13-normal", "TRADES", approx("0.05")): 0.2})
+    # labels permuted among the components (models, defenses, and PGD-20 <-> CW) and probes renamed:
+    # a claim that found its rows or columns by label would compare other numbers
+    labels = {"vgg13-pure-linear": "vgg13-normal", "vgg13-normal": "vgg13-pure-linear", "standard": "TRADES",
+              "TRADES": "standard", "PGD-20": "CW", "CW": "PGD-20", "cckl": "p1", "input-fisher": "p2",
+              "g1g2": "p3", "fisher-approx": "p4", "fisher-split": "p5", "digits": "d"}
+    before, after = verdicts(rows), verdicts(relabel(rows, labels))
+    assert {claim: status for claim, (status, _) in before.items() if status != "holds"} == {
+        "disentangle/p0-cpu.fisher-approx-small-eps": "does not hold"}
+    assert len(before) == 7
+    assert after == before

@@ -1,46 +1,68 @@
 """P4's qualitative claims as checks over the leaderboard frame of ``p4-cpu`` (or ``p4-full``).
 
-Rows are found by the P4 suites' defense labels: ``CNN`` (the baseline), ``C-DV``, ``C-JS``,
-``C-DV-IE``, ``C-JS-IE`` (label-hypothesis classifiers). Attack columns by their labels: white-box
-``robust[<attack> w <threat>]`` and black-box (crafted on a substitute) ``robust[<attack> b <threat>]``.
-Comparisons are made within each dataset (means over seeds); a claim holds only if it holds on
-every dataset.
+Rows are found by defense id, never by label: ``classics/standard`` is the baseline CNN,
+``guessfirst/c-dv``, ``guessfirst/c-js``, ``guessfirst/c-dv-ie``, ``guessfirst/c-js-ie`` the
+label-hypothesis classifiers (named C-DV, ... in the numbers). Attack columns by their description:
+white-box PGD is ``classics/pgd`` without a substitute, black-box attacks are those crafted on a
+substitute (transfer), at an Linf or L2 radius. Comparisons are made within each dataset
+configuration (means over seeds); a claim holds only if it holds on every dataset.
 """
 from __future__ import annotations
 
-import re
-from typing import Any
+import json
+from typing import Any, Iterator
 
-from bench.api.claim import ClaimDataMissing, ClaimResult, optional_value, value
+from bench.api.claim import ClaimDataMissing, ClaimResult, component_params, metric_column, robust_columns, value
 
-BASELINE = "CNN"
-HYPOTHESIS_MODELS = ("C-DV", "C-JS", "C-DV-IE", "C-JS-IE")
-IE_PAIRS = (("C-DV-IE", "C-DV"), ("C-JS-IE", "C-JS"))
-LABEL_INFO = "probe[mmd-label-info.label_mmd]"
+BASELINE = ("CNN", "classics/standard")
+HYPOTHESIS_MODELS = (("C-DV", "guessfirst/c-dv"), ("C-JS", "guessfirst/c-js"), ("C-DV-IE", "guessfirst/c-dv-ie"),
+                     ("C-JS-IE", "guessfirst/c-js-ie"))
+C_DV, C_JS, C_DV_IE, C_JS_IE = HYPOTHESIS_MODELS
+IE_PAIRS = ((C_DV_IE, C_DV), (C_JS_IE, C_JS))
+LABEL_INFO = ("guessfirst/mmd-label-info", "label_mmd")
+PGD = "classics/pgd"
+NORMS = ("Linf", "L2")
 #: clean-accuracy drop still counted as "without loss of natural accuracy": P4's own tables
 #: differ by up to 1.3 points from the CNN (Fashion-MNIST, C-DV-IE), and with n = 500 test
 #: examples one standard error of an accuracy near 95 % is about 1 point.
 CLEAN_TOLERANCE = 0.02
-WHITE_PGD = re.compile(r"^robust\[PGD w (Linf|L2) [^\]]+\]$")
-BLACK_BOX = re.compile(r"^robust\[\S+ b (Linf|L2) [^\]]+\]$")
 
 
-def datasets(frame: Any) -> list[str]:
-    """The dataset labels of the frame (a claim is checked on each)."""
-    if "dataset" not in frame.columns or len(frame) == 0:
+def datasets(frame: Any) -> Iterator[tuple[str, Any]]:
+    """(dataset label, rows) for every dataset configuration (id and parameters) of the frame."""
+    for name in ("row_id", "dataset_id", "defense_id"):
+        if name not in frame.columns:
+            raise ClaimDataMissing(f"results have no column {name!r}")
+    if len(frame) == 0:
         raise ClaimDataMissing("results have no rows")
-    return sorted(set(frame["dataset"]))
+    keys = [(d, json.dumps(component_params(frame, r, "dataset"), sort_keys=True, default=str))
+            for r, d in zip(frame["row_id"], frame["dataset_id"])]
+    found = {}
+    for key, label in zip(keys, frame["dataset"]):
+        found.setdefault(key, str(label))
+    for key, label in sorted(found.items(), key=lambda kv: (kv[1], kv[0])):
+        yield label, frame[[k == key for k in keys]]
 
 
-def columns(frame: Any, pattern: re.Pattern, what: str) -> list[str]:
-    names = [c for c in frame.columns if pattern.match(c)]
+def rows_of(rows: Any, defense: tuple[str, str]) -> Any:
+    """The rows trained by ``defense`` (name, id): one defense configuration, all seeds."""
+    picked = rows[rows["defense_id"] == defense[1]]
+    if len(picked) == 0:
+        raise ClaimDataMissing(f"no {defense[0]} row (defense {defense[1]!r})")
+    configs = {json.dumps(component_params(picked, r, "defense"), sort_keys=True, default=str)
+               for r in picked["row_id"]}
+    if len(configs) > 1:
+        raise ClaimDataMissing(f"{len(configs)} configurations of defense {defense[1]!r}; the claim compares one")
+    return picked
+
+
+def columns(frame: Any, attack: Any, transfer: bool, what: str) -> list[str]:
+    """Untargeted or targeted robust-accuracy columns of ``attack`` (None: any), white-box or transfer, Linf or L2."""
+    names = [c for norm in NORMS
+             for c in robust_columns(frame, attack, norm=norm, targeted=None, transfer=transfer)]
     if not names:
-        raise ClaimDataMissing(f"results have no {what} columns ({pattern.pattern})")
-    return names
-
-
-def _short(column: str) -> str:
-    return column[len("robust["):-1]
+        raise ClaimDataMissing(f"results have no {what} columns")
+    return sorted(names, key=list(frame.columns).index)
 
 
 def _tag(dataset: str, many: bool) -> str:
@@ -49,19 +71,24 @@ def _tag(dataset: str, many: bool) -> str:
 
 def cjsie_more_robust_white_box(frame: Any) -> ClaimResult:
     """C-JS-IE's accuracy under white-box PGD exceeds the CNN's at every radius (P4 Table 1)."""
-    names, cols = datasets(frame), columns(frame, WHITE_PGD, "white-box PGD")
+    from bench.rows.frame import find_columns
+
+    names, cols = list(datasets(frame)), columns(frame, PGD, False, "white-box PGD")
+    worst = find_columns(frame, "worst", targeted=None)
     numbers, holds = {}, True
-    for ds in names:
+    for ds, rows in names:
         t = _tag(ds, len(names) > 1)
+        ours_rows, base_rows = rows_of(rows, C_JS_IE), rows_of(rows, BASELINE)
         for col in cols:
-            ours, base = value(frame, col, dataset=ds, defense="C-JS-IE"), value(frame, col, dataset=ds, defense=BASELINE)
-            numbers.update({f"{t}C-JS-IE {_short(col)}": ours, f"{t}CNN {_short(col)}": base})
+            ours, base = value(ours_rows, col), value(base_rows, col)
+            numbers.update({f"{t}C-JS-IE {col}": ours, f"{t}CNN {col}": base})
             holds &= ours > base
-        for col in (c for c in frame.columns if c.startswith("ensemble[")):  # context: worst case over all attacks
-            for label in ("C-JS-IE", BASELINE):
-                worst = optional_value(frame, col, dataset=ds, defense=label)
-                if worst is not None:
-                    numbers[f"{t}{label} worst case {col[len('ensemble['):-1]}"] = worst
+        for col in worst:  # context: worst case over all attacks
+            for name, picked in (("C-JS-IE", ours_rows), (BASELINE[0], base_rows)):
+                try:
+                    numbers[f"{t}{name} worst case {col}"] = value(picked, col)
+                except ClaimDataMissing:
+                    pass
     return ClaimResult(holds, numbers, "robust accuracy under white-box PGD, C-JS-IE vs CNN, every radius "
                                        "(worst case over all attacks, black-box included, shown for context)")
 
@@ -69,30 +96,31 @@ def cjsie_more_robust_white_box(frame: Any) -> ClaimResult:
 def ie_lowers_label_information(frame: Any) -> ClaimResult:
     """Information elimination lowers the label-information surrogate (MMD across classes at FC 2):
     C-DV-IE < C-DV and C-JS-IE < C-JS (P4 Sec. 2.3)."""
-    names = datasets(frame)
+    names = list(datasets(frame))
+    col = metric_column(frame, *LABEL_INFO)
     numbers, holds = {}, True
-    for ds in names:
+    for ds, rows in names:
         t = _tag(ds, len(names) > 1)
         for with_ie, without in IE_PAIRS:
-            a = value(frame, LABEL_INFO, dataset=ds, defense=with_ie)
-            b = value(frame, LABEL_INFO, dataset=ds, defense=without)
-            numbers.update({f"{t}{with_ie}": a, f"{t}{without}": b})
+            a = value(rows_of(rows, with_ie), col)
+            b = value(rows_of(rows, without), col)
+            numbers.update({f"{t}{with_ie[0]}": a, f"{t}{without[0]}": b})
             holds &= a < b
-    return ClaimResult(holds, numbers, "probe[mmd-label-info.label_mmd] with vs without IE")
+    return ClaimResult(holds, numbers, f"{col} with vs without IE")
 
 
 def hypothesis_models_keep_clean_accuracy(frame: Any) -> ClaimResult:
     """Every label-hypothesis classifier's clean accuracy is within :data:`CLEAN_TOLERANCE` of the
     CNN's or above it ("without loss of natural accuracy", P4 Sec. 3.1)."""
-    names = datasets(frame)
+    names = list(datasets(frame))
     numbers, holds = {}, True
-    for ds in names:
+    for ds, rows in names:
         t = _tag(ds, len(names) > 1)
-        base = value(frame, "clean", dataset=ds, defense=BASELINE)
-        numbers[f"{t}{BASELINE}"] = base
-        for label in HYPOTHESIS_MODELS:
-            acc = value(frame, "clean", dataset=ds, defense=label)
-            numbers[f"{t}{label}"] = acc
+        base = value(rows_of(rows, BASELINE), "clean")
+        numbers[f"{t}{BASELINE[0]}"] = base
+        for model in HYPOTHESIS_MODELS:
+            acc = value(rows_of(rows, model), "clean")
+            numbers[f"{t}{model[0]}"] = acc
             holds &= acc >= base - CLEAN_TOLERANCE
     return ClaimResult(holds, numbers, f"clean accuracy >= CNN - {CLEAN_TOLERANCE}")
 
@@ -101,19 +129,20 @@ def black_box_robustness_gains(frame: Any) -> ClaimResult:
     """All four label-hypothesis classifiers are more robust than the CNN against every black-box
     (transfer) attack and radius (P4 Sec. 3.1: "all our four models show significant robustness
     improvement in this mode"). Numbers: each model's accuracy minus the CNN's, per column."""
-    names, cols = datasets(frame), columns(frame, BLACK_BOX, "black-box")
+    names, cols = list(datasets(frame)), columns(frame, None, True, "black-box (transfer)")
     numbers, holds, losses = {}, True, []
-    for ds in names:
+    for ds, rows in names:
         t = _tag(ds, len(names) > 1)
+        base_rows = rows_of(rows, BASELINE)
         for col in cols:
-            base = value(frame, col, dataset=ds, defense=BASELINE)
-            numbers[f"{t}CNN {_short(col)}"] = base
-            for label in HYPOTHESIS_MODELS:
-                gain = value(frame, col, dataset=ds, defense=label) - base
-                numbers[f"{t}{label}-CNN {_short(col)}"] = gain
+            base = value(base_rows, col)
+            numbers[f"{t}CNN {col}"] = base
+            for model in HYPOTHESIS_MODELS:
+                gain = value(rows_of(rows, model), col) - base
+                numbers[f"{t}{model[0]}-CNN {col}"] = gain
                 if not gain > 0:
                     holds = False
-                    losses.append(f"{t}{label} {_short(col)} ({gain:+.3f})")
+                    losses.append(f"{t}{model[0]} {col} ({gain:+.3f})")
     detail = "accuracy minus the CNN's under transfer attacks from the substitute"
     if losses:
         detail += f"; no gain in {len(losses)} of {len(names) * len(cols) * len(HYPOTHESIS_MODELS)}: " \

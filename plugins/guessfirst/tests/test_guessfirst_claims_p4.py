@@ -1,87 +1,146 @@
-"""P4's claims on small synthetic leaderboard frames: each holds, fails, or reports missing data."""
+"""P4's claims on small schema-2 leaderboard frames: each holds, fails, or reports missing data, and
+renaming the suite's labels changes no verdict."""
 from __future__ import annotations
 
-import pandas as pd
+from typing import Any, Optional
+
 import pytest
 
 from bench.api.claim import ClaimDataMissing
 from bench.claims import claims_for, evaluate_claims
 from bench.registry import get_registry
+from bench.testing.rows import attack, frame, metric, relabel, row, worst_case
 from robarena_guessfirst import claims
 from robarena_guessfirst.plugin import robarena_claims
 
-COLS = ["clean", "robust[PGD w Linf 0.15]", "robust[PGD w Linf 0.3]", "robust[FGSM w Linf 0.15]",
-        "robust[FGSM b Linf 0.15]", "robust[PGD b Linf 0.15]", "robust[CW b L2 2]", claims.LABEL_INFO]
+# the validated parameters the runner records for p4-cpu's components
+CNN_MODEL = ("cnn", "guessfirst/cnn", {"channels": [32, 64], "fc": [512, 256, 128], "padding": 1})
+_IE = {"ie_layer": 2, "ie_weight": 0.05, "sigma": None, "unbiased": False}
+DEFENSES = {
+    "CNN": ("CNN", "classics/standard", {}),
+    "C-DV": ("C-DV", "guessfirst/c-dv", {}),
+    "C-JS": ("C-JS", "guessfirst/c-js", {}),
+    "C-DV-IE": ("C-DV-IE", "guessfirst/c-dv-ie", _IE),
+    "C-JS-IE": ("C-JS-IE", "guessfirst/c-js-ie", _IE),
+    "VIB": ("VIB", "guessfirst/vib", {"beta": 0.001, "std_offset": 5.0}),
+}
+_PGD = {"batched_restarts": False, "early_stop": True, "loss": "ce", "random_start": True, "restarts": 1,
+        "step_size": 0.01, "steps": 40}
+SUBSTITUTE = "classics/small-cnn trained by classics/standard"
+#: column -> (attack label, id, parameters, norm, eps, substitute)
+ATTACKS = {
+    "robust[PGD w Linf 0.15]": ("PGD w", "classics/pgd", _PGD, "Linf", 0.15, None),
+    "robust[PGD w Linf 0.3]": ("PGD w", "classics/pgd", _PGD, "Linf", 0.3, None),
+    "robust[FGSM w Linf 0.15]": ("FGSM w", "classics/fgsm", {}, "Linf", 0.15, None),
+    "robust[FGSM b Linf 0.15]": ("FGSM b", "classics/fgsm", {}, "Linf", 0.15, SUBSTITUTE),
+    "robust[PGD b Linf 0.15]": ("PGD b", "classics/pgd", {**_PGD, "early_stop": False}, "Linf", 0.15, SUBSTITUTE),
+    "robust[CW b L2 2]": ("CW b", "classics/cw", {}, "L2", 2.0, SUBSTITUTE),
+}
+LABEL_INFO = "probe[mmd-label-info.label_mmd]"
+COLS = ["clean", *ATTACKS, LABEL_INFO]
+BASE = {  # P4 Table 1 (MNIST) numbers as fractions, and an MMD surrogate
+    "CNN": (0.988, 0.044, 0.0, 0.408, 0.656, 0.537, 0.634, 0.30),
+    "C-DV": (0.989, 0.262, 0.048, 0.540, 0.847, 0.841, 0.760, 0.31),
+    "C-JS": (0.990, 0.698, 0.297, 0.756, 0.880, 0.850, 0.744, 0.28),
+    "C-DV-IE": (0.989, 0.380, 0.074, 0.587, 0.911, 0.872, 0.793, 0.13),
+    "C-JS-IE": (0.990, 0.780, 0.500, 0.828, 0.898, 0.876, 0.748, 0.01),
+    "VIB": (0.990, 0.114, 0.010, 0.507, 0.836, 0.743, 0.667, 0.31),
+}
+DIGITS = ("digits", "core/digits", {"n_test": None, "n_train": None})
 
 
-def frame(**changes: dict) -> pd.DataFrame:
-    """A P4-like frame in which every claim holds; ``changes[label][column] = value`` edits it."""
-    base = {  # P4 Table 1 (MNIST) numbers as fractions, and an MMD surrogate
-        "CNN": (0.988, 0.044, 0.0, 0.408, 0.656, 0.537, 0.634, 0.30),
-        "C-DV": (0.989, 0.262, 0.048, 0.540, 0.847, 0.841, 0.760, 0.31),
-        "C-JS": (0.990, 0.698, 0.297, 0.756, 0.880, 0.850, 0.744, 0.28),
-        "C-DV-IE": (0.989, 0.380, 0.074, 0.587, 0.911, 0.872, 0.793, 0.13),
-        "C-JS-IE": (0.990, 0.780, 0.500, 0.828, 0.898, 0.876, 0.748, 0.01),
-        "VIB": (0.990, 0.114, 0.010, 0.507, 0.836, 0.743, 0.667, 0.31),
-    }
+def p4_rows(changes: Optional[dict] = None, dataset: tuple = DIGITS, worst: Optional[float] = None,
+            drop: tuple = ()) -> list[dict]:
+    """A P4-like frame's rows in which every claim holds; ``changes[label][column] = value`` edits
+    it, ``drop`` leaves columns out, ``worst`` adds a worst case at Linf 0.3 of that value."""
     rows = []
-    for name, values in base.items():
-        row = {"dataset": "digits", "model": "cnn", "defense": name, "seed": 0, **dict(zip(COLS, values))}
-        row.update(changes.get(name, {}))
-        rows.append(row)
-    return pd.DataFrame(rows)
+    for name, numbers in BASE.items():
+        values = dict(zip(COLS, numbers)) | (changes or {}).get(name, {})
+        attacks = [attack(label, ident, params, values[col], norm=norm, eps=eps, substitute=sub)
+                   for col, (label, ident, params, norm, eps, sub) in ATTACKS.items() if col not in drop]
+        probes = [] if LABEL_INFO in drop else [
+            metric("probe", "mmd-label-info", "guessfirst/mmd-label-info", {"hypothesis_layer": 2, "layer": "auto",
+                   "n": None, "sigma": None, "unbiased": False}, "label_mmd", values[LABEL_INFO])]
+        extra = [] if worst is None else [worst_case(["PGD w", "FGSM w"], worst, eps=0.3)]
+        rows.append(row(DEFENSES[name], dataset=dataset, model=CNN_MODEL, clean=values["clean"], attacks=attacks,
+                        probes=probes, worst=extra))
+    return rows
+
+
+def p4_frame(changes: Optional[dict] = None, **kwargs: Any):
+    return frame(p4_rows(changes, **kwargs))
 
 
 def test_white_box_claim_needs_every_pgd_radius():
-    result = claims.cjsie_more_robust_white_box(frame())
+    result = claims.cjsie_more_robust_white_box(p4_frame())
     assert result.holds is True
-    assert result.numbers == {"C-JS-IE PGD w Linf 0.15": 0.78, "CNN PGD w Linf 0.15": 0.044,
-                              "C-JS-IE PGD w Linf 0.3": 0.5, "CNN PGD w Linf 0.3": 0.0}
-    # FGSM columns are not PGD: a loss there does not matter
-    assert claims.cjsie_more_robust_white_box(frame(**{"C-JS-IE": {"robust[FGSM w Linf 0.15]": 0.0}})).holds
-    assert claims.cjsie_more_robust_white_box(frame(**{"C-JS-IE": {"robust[PGD w Linf 0.3]": 0.0}})).holds is False
+    assert result.numbers == {"C-JS-IE robust[PGD w Linf 0.15]": 0.78, "CNN robust[PGD w Linf 0.15]": 0.044,
+                              "C-JS-IE robust[PGD w Linf 0.3]": 0.5, "CNN robust[PGD w Linf 0.3]": 0.0}
+    # FGSM columns are not PGD, and PGD b is a transfer attack: a loss there does not matter
+    assert claims.cjsie_more_robust_white_box(p4_frame({"C-JS-IE": {"robust[FGSM w Linf 0.15]": 0.0}})).holds
+    assert claims.cjsie_more_robust_white_box(p4_frame({"C-JS-IE": {"robust[PGD b Linf 0.15]": 0.0}})).holds
+    assert claims.cjsie_more_robust_white_box(p4_frame({"C-JS-IE": {"robust[PGD w Linf 0.3]": 0.0}})).holds is False
     # the worst case over all attacks is reported as context and does not decide the claim
-    context = claims.cjsie_more_robust_white_box(frame().assign(**{"ensemble[Linf 0.3]": [0.0] * 6}))
-    assert context.holds is True and context.numbers["C-JS-IE worst case Linf 0.3"] == 0.0
+    context = claims.cjsie_more_robust_white_box(p4_frame(worst=0.0))
+    assert context.holds is True and context.numbers["C-JS-IE worst case ensemble[Linf 0.3]"] == 0.0
     with pytest.raises(ClaimDataMissing, match="white-box PGD"):
-        claims.cjsie_more_robust_white_box(frame().drop(columns=["robust[PGD w Linf 0.15]", "robust[PGD w Linf 0.3]"]))
+        claims.cjsie_more_robust_white_box(p4_frame(drop=("robust[PGD w Linf 0.15]", "robust[PGD w Linf 0.3]")))
 
 
 def test_ie_claim_compares_each_pair():
-    assert claims.ie_lowers_label_information(frame()).holds is True
-    assert claims.ie_lowers_label_information(frame(**{"C-DV-IE": {claims.LABEL_INFO: 0.4}})).holds is False
+    assert claims.ie_lowers_label_information(p4_frame()).holds is True
+    assert claims.ie_lowers_label_information(p4_frame({"C-DV-IE": {LABEL_INFO: 0.4}})).holds is False
     with pytest.raises(ClaimDataMissing, match="C-JS"):
-        claims.ie_lowers_label_information(frame()[lambda d: d["defense"] != "C-JS"])
+        claims.ie_lowers_label_information(frame([r for r in p4_rows() if r["defense_id"] != "guessfirst/c-js"]))
 
 
 def test_clean_accuracy_claim_tolerates_two_points():
-    assert claims.hypothesis_models_keep_clean_accuracy(frame()).holds is True
-    assert claims.hypothesis_models_keep_clean_accuracy(frame(**{"C-DV": {"clean": 0.969}})).holds is True
-    assert claims.hypothesis_models_keep_clean_accuracy(frame(**{"C-DV": {"clean": 0.967}})).holds is False
+    assert claims.hypothesis_models_keep_clean_accuracy(p4_frame()).holds is True
+    assert claims.hypothesis_models_keep_clean_accuracy(p4_frame({"C-DV": {"clean": 0.969}})).holds is True
+    assert claims.hypothesis_models_keep_clean_accuracy(p4_frame({"C-DV": {"clean": 0.967}})).holds is False
     # VIB is not a label-hypothesis classifier
-    assert claims.hypothesis_models_keep_clean_accuracy(frame(**{"VIB": {"clean": 0.1}})).holds is True
+    vib = {"VIB": {"clean": 0.1} | {col: 0.0 for col in ATTACKS}}
+    assert claims.hypothesis_models_keep_clean_accuracy(p4_frame(vib)).holds is True
 
 
 def test_black_box_claim_requires_a_gain_for_every_model_and_attack():
-    result = claims.black_box_robustness_gains(frame())
+    result = claims.black_box_robustness_gains(p4_frame())
     assert result.holds is True
-    assert result.numbers["C-DV-CNN CW b L2 2"] == pytest.approx(0.760 - 0.634)
+    assert result.numbers["C-DV-CNN robust[CW b L2 2]"] == pytest.approx(0.760 - 0.634)
     assert len([k for k in result.numbers if "-CNN " in k]) == 4 * 3  # four models x three black-box columns
-    tie = claims.black_box_robustness_gains(frame(**{"C-JS": {"robust[PGD b Linf 0.15]": 0.537}}))
-    assert tie.holds is False and "C-JS PGD b Linf 0.15 (+0.000)" in tie.detail
+    tie = claims.black_box_robustness_gains(p4_frame({"C-JS": {"robust[PGD b Linf 0.15]": 0.537}}))
+    assert tie.holds is False and "C-JS robust[PGD b Linf 0.15] (+0.000)" in tie.detail
     with pytest.raises(ClaimDataMissing, match="black-box"):
-        claims.black_box_robustness_gains(frame()[["dataset", "defense", "seed", "clean"]])
+        claims.black_box_robustness_gains(p4_frame(drop=tuple(c for c in ATTACKS if " b " in c)))
 
 
 def test_two_datasets_must_both_hold():
-    other = frame(**{"C-JS-IE": {"robust[PGD w Linf 0.3]": 0.0}}).assign(dataset="fashion")
-    result = claims.cjsie_more_robust_white_box(pd.concat([frame(), other]))
-    assert result.holds is False and result.numbers["fashion:C-JS-IE PGD w Linf 0.3"] == 0.0
+    fashion = ("fashion", "core/fashion-mnist", {"size": 28})
+    other = p4_rows({"C-JS-IE": {"robust[PGD w Linf 0.3]": 0.0}}, dataset=fashion)
+    result = claims.cjsie_more_robust_white_box(frame(p4_rows() + other))
+    assert result.holds is False and result.numbers["fashion:C-JS-IE robust[PGD w Linf 0.3]"] == 0.0
+    assert result.numbers["digits:C-JS-IE robust[PGD w Linf 0.3]"] == 0.5
+
+
+def verdicts(rows: list[dict]) -> dict[str, Any]:
+    outcomes = evaluate_claims(claims_for(get_registry(), "p4-cpu"), frame(rows))
+    return {o.claim: (o.status, sorted(o.result.numbers.values())) for o in outcomes}
 
 
 def test_registered_claims_cover_both_suites_and_run():
     specs = robarena_claims()
     assert {s.suite for s in specs} == {"p4-cpu", "p4-full"} and len(specs) == 8
-    registry = get_registry()
-    outcomes = evaluate_claims(claims_for(registry, "p4-cpu"), frame())
-    assert len(outcomes) == 4 and all(o.result.holds is True for o in outcomes), [o.result.detail for o in outcomes]
+    found = verdicts(p4_rows())
+    assert len(found) == 4 and {status for status, _ in found.values()} == {"holds"}, found
+
+
+def test_renaming_the_suite_labels_changes_no_verdict():
+    rows = p4_rows({"C-DV-IE": {LABEL_INFO: 0.4}}, worst=0.0)  # the IE claim fails, the others hold
+    # defense labels permuted (the CNN baseline now labelled C-JS-IE and back), white-box and
+    # transfer attack labels swapped: a claim reading labels would compare other rows and columns
+    labels = {"CNN": "C-JS-IE", "C-JS-IE": "CNN", "C-DV": "VIB", "VIB": "C-DV", "PGD w": "PGD b", "PGD b": "PGD w",
+              "FGSM w": "FGSM b", "FGSM b": "FGSM w", "CW b": "CW w", "mmd-label-info": "mmd", "digits": "d"}
+    before = verdicts(rows)
+    assert {claim: status for claim, (status, _) in before.items() if status != "holds"} == {
+        "guessfirst/ie-lowers-label-information": "does not hold"}
+    assert verdicts(relabel(rows, labels)) == before

@@ -1,25 +1,35 @@
-"""Claims of the ``tasks`` suite that no single paper suite checks with these labels.
+"""Claims of the ``tasks`` suite that no single paper suite checks with these rows.
 
-Rows are told apart by their defense label, ``standard`` and ``PGD-AT`` (see suites/tasks.toml).
+Rows by defense id and training eps (:mod:`robarena_infotransfer.claim_rows`): ``standard``
+(``classics/standard``) and ``PGD-AT`` (``classics/pgd-at``; see suites/tasks.toml). Columns of the
+``recognizability/recognizability`` task by metric name.
 """
 from __future__ import annotations
 
-from bench.api.claim import ClaimResult, optional_value, value
+from bench.api.claim import ClaimDataMissing, ClaimResult, metric_column, value
+from robarena_infotransfer.claim_rows import ROBUST, STANDARD, rows_of
 
-ROBUST, STANDARD = "PGD-AT", "standard"
-JUDGE = "task[recognizability.judge_target_rate]"
-CONTEXT = ("task[recognizability.target_success]", "task[recognizability.start_correlation]")
+RECOGNIZABILITY = "recognizability/recognizability"
+JUDGE = (RECOGNIZABILITY, "judge_target_rate")
+CONTEXT = ((RECOGNIZABILITY, "target_success"), (RECOGNIZABILITY, "start_correlation"))
 
 
 def robust_perturbations_are_recognized(frame) -> ClaimResult:
     """P3 Fig. 4.2: an independent standard classifier reads a robust model's targeted unbounded
     perturbations as the target class more often than a standard model's."""
-    robust, standard = value(frame, JUDGE, defense=ROBUST), value(frame, JUDGE, defense=STANDARD)
+    judge = metric_column(frame, *JUDGE)
+    rows = {role: rows_of(frame, role) for role in (ROBUST, STANDARD)}
+    robust, standard = value(rows[ROBUST], judge), value(rows[STANDARD], judge)
     numbers = {"PGD-AT judge_target_rate": robust, "standard judge_target_rate": standard}
-    for col in CONTEXT:
-        for label in (ROBUST, STANDARD):
-            context = optional_value(frame, col, defense=label)
-            if context is not None:
-                numbers[f"{label} {col[len('task[recognizability.'):-1]}"] = context
+    for metric in CONTEXT:
+        try:
+            col = metric_column(frame, *metric)
+        except ClaimDataMissing:
+            continue
+        for role in (ROBUST, STANDARD):
+            try:
+                numbers[f"{role} {metric[1]}"] = value(rows[role], col)
+            except ClaimDataMissing:
+                pass
     return ClaimResult(robust > standard, numbers, "judge_target_rate of PGD-AT vs standard (target_success: "
                                                    "the attacked model's own; start_correlation: context)")

@@ -1,24 +1,62 @@
-"""P2 claims on synthetic leaderboard frames: each holds, fails and reports missing data as it should."""
-import pandas as pd
+"""P2 claims on schema-2 leaderboard frames: each holds, fails and reports missing data as it should,
+p2-cpu's published numbers give its published verdicts, and renaming the suite's labels changes none."""
+from __future__ import annotations
+
+from typing import Any, Optional
+
 import pytest
 
 from bench.api.claim import ClaimDataMissing
 from bench.claims import claims_for, evaluate_claims
 from bench.registry import get_registry
+from bench.testing.rows import frame, metric, relabel, row
+from robarena_infotransfer.claim_rows import roles
 from robarena_infotransfer.probes import claims as probe_claims
 from robarena_infotransfer.tasks import transfer_claims as tc
 
+# the validated parameters the runner records for p2-cpu's components
+GRATINGS = ("gratings32", "core/gratings32", {"n_test": 500, "n_train": 2000, "noise": 0.08, "seed": 0})
+RESNET8 = ("resnet8", "classics/resnet-cifar", {"depth": 8, "mean": None, "shortcut": "A", "std": None, "width": 1})
+STANDARD = ("standard", "classics/standard", {})
+PGD_AT = ("PGD-AT", "classics/pgd-at", {"eps": 4.0, "norm": "L2", "random_start": True,
+                                        "step_size": 3.3333333333333335, "steps": 3})
+PGD_AT_LARGE = ("PGD-AT-large", "classics/pgd-at", {"eps": 8.0, "norm": "L2", "random_start": True,
+                                                    "step_size": 6.666666666666667, "steps": 3})
+TARGET_IDS = {"source": ("core/gratings32", {}), "near": ("core/gratings32-shifted", {"shift": 0.25}),
+              "mid": ("core/gratings32-shifted", {"shift": 1.0}), "far": ("core/digits32", {})}
+PROBE_PARAMS = {"infotransfer/rep-fisher": ("rep-fisher", {"batch_size": 32, "n": 128, "rank_tol": 1e-06,
+                                                           "ridge": 1e-06, "sigma": 1.0}),
+                "infotransfer/weight-norm": ("weight-norm", {}),
+                "infotransfer/entanglement": ("entanglement", {"grid": 71, "n": 512, "temperature": None})}
 
-def transfer_frame(acc_rob: dict, acc_st: dict, dist: dict, rob_acc=(0.5, 0.1)) -> pd.DataFrame:
-    rows = []
-    for label, acc in (("PGD-AT", acc_rob), ("standard", acc_st)):
-        row = {"defense": label, "seed": 0}
-        for t in acc:
-            row[f"task[transfer.{t}.accuracy]"] = acc[t]
-            row[f"task[transfer.{t}.distance]"] = dist[t] * (0.5 if label == "PGD-AT" else 1.0)
-            row[f"task[transfer.{t}.robust_accuracy]"] = rob_acc[0] if label == "PGD-AT" else rob_acc[1]
-        rows.append(row)
-    return pd.DataFrame(rows)
+
+def transfer_params(targets) -> dict[str, Any]:
+    return {"attack_steps": 20, "eps": 1.0, "norm": "L2", "robust_n": 200,
+            "targets": [{"id": TARGET_IDS.get(t, ("core/digits32", {}))[0],
+                         "params": TARGET_IDS.get(t, ("", {}))[1], "label": t} for t in targets]}
+
+
+def transfer_metrics(acc: dict, dist: dict, rob: dict) -> list[dict]:
+    params = transfer_params(acc)
+    return [metric("task", "transfer", "infotransfer/transfer", params, f"{t}.{name}", values[t])
+            for t in acc for name, values in (("accuracy", acc), ("distance", dist), ("robust_accuracy", rob))]
+
+
+def probe_metrics(values: dict) -> list[dict]:
+    return [metric("probe", PROBE_PARAMS[ident][0], ident, PROBE_PARAMS[ident][1], column, v)
+            for (ident, column), v in values.items()]
+
+
+def p2_row(defense: tuple, seed: int = 0, probes: Optional[dict] = None, tasks: Optional[list] = None) -> dict:
+    return row(defense, dataset=GRATINGS, model=RESNET8, seed=seed, clean=1.0,
+               probes=probe_metrics(probes or {}), tasks=tasks or [])
+
+
+def transfer_frame(acc_rob: dict, acc_st: dict, dist: dict, rob_acc=(0.5, 0.1)):
+    return frame([p2_row(PGD_AT, tasks=transfer_metrics(acc_rob, {t: 0.5 * dist[t] for t in acc_rob},
+                                                         {t: rob_acc[0] for t in acc_rob})),
+                  p2_row(STANDARD, tasks=transfer_metrics(acc_st, {t: dist[t] for t in acc_st},
+                                                          {t: rob_acc[1] for t in acc_st}))])
 
 
 DIST = {"near": 1.0, "mid": 2.0, "far": 5.0}
@@ -34,9 +72,15 @@ def test_far_gap_claim_holds_and_fails():
 
 def test_the_farthest_target_is_chosen_by_the_standard_rows_distance():
     # by the standard row's distance, "near" is the farthest here: the claim reads its gap
-    frame = transfer_frame({"near": 0.5, "far": 0.9}, {"near": 0.6, "far": 0.1}, {"near": 9.0, "far": 1.0})
-    res = tc.robust_transfers_better_far(frame)
+    res = tc.robust_transfers_better_far(transfer_frame({"near": 0.5, "far": 0.9}, {"near": 0.6, "far": 0.1},
+                                                        {"near": 9.0, "far": 1.0}))
     assert res.holds is False and res.numbers["gap"] == pytest.approx(-0.1)
+
+
+def test_targets_come_from_the_task_parameters_and_default_to_the_dataset_name():
+    f = transfer_frame({"near": 0.8, "far": 0.6}, {"near": 0.9, "far": 0.4}, DIST)
+    assert tc.targets(f) == ["near", "far"]
+    assert tc.target_name({"id": "core/digits32", "params": {}, "label": None}) == "digits32"
 
 
 def test_gap_growth_claim_uses_rank_correlation():
@@ -47,66 +91,120 @@ def test_gap_growth_claim_uses_rank_correlation():
     assert res.numbers["robust_row_distance[far]"] == 2.5
     shrinks = transfer_frame({"near": 0.95, "mid": 0.75, "far": 0.4}, {"near": 0.9, "mid": 0.8, "far": 0.6}, DIST)
     assert tc.gap_grows_with_distance(shrinks).holds is False
-    one = transfer_frame({"far": 0.6}, {"far": 0.4}, DIST)
     with pytest.raises(ClaimDataMissing, match="two transfer targets"):
-        tc.gap_grows_with_distance(one)
+        tc.gap_grows_with_distance(transfer_frame({"far": 0.6}, {"far": 0.4}, DIST))
 
 
 def test_transferred_robustness_claim_is_dominance_over_targets():
-    frame = transfer_frame({"near": 0.8, "far": 0.6}, {"near": 0.9, "far": 0.4}, DIST, rob_acc=(0.5, 0.1))
-    assert tc.transferred_robust_models_stay_robust(frame).holds
-    worse = transfer_frame({"near": 0.8, "far": 0.6}, {"near": 0.9, "far": 0.4}, DIST, rob_acc=(0.1, 0.5))
-    assert tc.transferred_robust_models_stay_robust(worse).holds is False
-    tie = transfer_frame({"near": 0.8, "far": 0.6}, {"near": 0.9, "far": 0.4}, DIST, rob_acc=(0.3, 0.3))
+    accs = ({"near": 0.8, "far": 0.6}, {"near": 0.9, "far": 0.4})
+    assert tc.transferred_robust_models_stay_robust(transfer_frame(*accs, DIST, rob_acc=(0.5, 0.1))).holds
+    assert tc.transferred_robust_models_stay_robust(transfer_frame(*accs, DIST, rob_acc=(0.1, 0.5))).holds is False
+    tie = transfer_frame(*accs, DIST, rob_acc=(0.3, 0.3))
     assert tc.transferred_robust_models_stay_robust(tie).holds is False  # equal everywhere: not more robust
     mixed = tie.copy()
-    mixed.loc[mixed.defense == "PGD-AT", "task[transfer.near.robust_accuracy]"] = 0.9
+    mixed.loc[mixed.defense_id == "classics/pgd-at", "task[transfer.near.robust_accuracy]"] = 0.9
     assert tc.transferred_robust_models_stay_robust(mixed).holds  # >= on far (tie), > on near
 
 
 def test_transfer_claims_report_missing_data():
     with pytest.raises(ClaimDataMissing, match="transfer task"):
-        tc.robust_transfers_better_far(pd.DataFrame({"defense": ["standard"], "clean": [0.9]}))
+        tc.robust_transfers_better_far(frame([p2_row(STANDARD)]))
     only_standard = transfer_frame({"far": 0.6}, {"far": 0.4}, DIST)
-    only_standard = only_standard[only_standard.defense == "standard"]
+    only_standard = only_standard[only_standard.defense_id == "classics/standard"]
     with pytest.raises(ClaimDataMissing, match="PGD-AT"):
         tc.robust_transfers_better_far(only_standard)
 
 
-def probe_frame(trace, logdet, wnorm, snn, labels=("standard", "PGD-AT", "PGD-AT-large")) -> pd.DataFrame:
-    return pd.DataFrame({"defense": list(labels), "seed": [0] * len(labels),
-                         probe_claims.TRACE: trace, probe_claims.LOGDET: logdet,
-                         probe_claims.WEIGHT_NORM: wnorm, probe_claims.SNN_MEDIAN: snn,
-                         probe_claims.SNN_OPTIMAL: [0.0] * len(labels)})
+def probe_frame(trace, logdet, wnorm, snn, defenses=(STANDARD, PGD_AT, PGD_AT_LARGE)):
+    return frame([p2_row(d, probes={probe_claims.TRACE: trace[i], probe_claims.LOGDET: logdet[i],
+                                    probe_claims.WEIGHT_NORM: wnorm[i], probe_claims.SNN_MEDIAN: snn[i],
+                                    probe_claims.SNN_OPTIMAL: 0.0})
+                  for i, d in enumerate(defenses)])
 
 
 def test_probe_claims_hold_on_p2_like_numbers():
-    frame = probe_frame(trace=[10.0, 2.0, 1.0], logdet=[5.0, 1.0, -3.0], wnorm=[30.0, 31.0, 20.0],
-                        snn=[0.1, 0.5, 0.9])
-    assert probe_claims.at_lowers_fisher_trace(frame).holds
-    assert probe_claims.eps_lowers_fisher_logdet(frame).holds
-    res = probe_claims.large_eps_lowers_weight_norm(frame)
+    f = probe_frame(trace=[10.0, 2.0, 1.0], logdet=[5.0, 1.0, -3.0], wnorm=[30.0, 31.0, 20.0], snn=[0.1, 0.5, 0.9])
+    assert probe_claims.at_lowers_fisher_trace(f).holds
+    assert probe_claims.eps_lowers_fisher_logdet(f).holds
+    res = probe_claims.large_eps_lowers_weight_norm(f)
     assert res.holds and res.numbers == {"standard": 30.0, "PGD-AT": 31.0, "PGD-AT-large": 20.0}
-    snn = probe_claims.eps_entangles_features(frame)
+    snn = probe_claims.eps_entangles_features(f)
     assert snn.holds and snn.numbers["PGD-AT-large"] == 0.9 and snn.numbers["optimal_T[standard]"] == 0.0
 
 
 def test_probe_claims_fail_when_the_direction_is_wrong():
-    frame = probe_frame(trace=[1.0, 2.0, 0.5], logdet=[5.0, 1.0, 2.0], wnorm=[20.0, 19.0, 25.0],
-                        snn=[0.1, 0.5, 0.4])
-    assert probe_claims.at_lowers_fisher_trace(frame).holds is False  # PGD-AT above standard
-    assert probe_claims.eps_lowers_fisher_logdet(frame).holds is False  # not monotone
-    assert probe_claims.large_eps_lowers_weight_norm(frame).holds is False
-    assert probe_claims.eps_entangles_features(frame).holds is False
+    f = probe_frame(trace=[1.0, 2.0, 0.5], logdet=[5.0, 1.0, 2.0], wnorm=[20.0, 19.0, 25.0], snn=[0.1, 0.5, 0.4])
+    assert probe_claims.at_lowers_fisher_trace(f).holds is False  # PGD-AT above standard
+    assert probe_claims.eps_lowers_fisher_logdet(f).holds is False  # not monotone
+    assert probe_claims.large_eps_lowers_weight_norm(f).holds is False
+    assert probe_claims.eps_entangles_features(f).holds is False
 
 
-def test_probe_claims_without_the_eps2_row():
-    frame = probe_frame(trace=[10.0, 2.0], logdet=[5.0, 1.0], wnorm=[30.0, 20.0], snn=[0.1, 0.5],
-                        labels=("standard", "PGD-AT"))
-    assert probe_claims.at_lowers_fisher_trace(frame).holds
-    assert probe_claims.eps_lowers_fisher_logdet(frame).numbers == {"standard": 5.0, "PGD-AT": 1.0}
+def test_probe_claims_without_the_large_eps_row():
+    f = probe_frame(trace=[10.0, 2.0], logdet=[5.0, 1.0], wnorm=[30.0, 20.0], snn=[0.1, 0.5],
+                    defenses=(STANDARD, PGD_AT))
+    assert probe_claims.at_lowers_fisher_trace(f).holds
+    assert probe_claims.eps_lowers_fisher_logdet(f).numbers == {"standard": 5.0, "PGD-AT": 1.0}
     with pytest.raises(ClaimDataMissing, match="PGD-AT-large"):
-        probe_claims.large_eps_lowers_weight_norm(frame)
+        probe_claims.large_eps_lowers_weight_norm(f)
+
+
+def test_the_robust_source_is_the_smaller_training_eps_and_more_are_refused():
+    f = probe_frame(trace=[10.0, 2.0, 1.0], logdet=[5.0, 1.0, -3.0], wnorm=[30.0, 31.0, 20.0], snn=[0.1, 0.5, 0.9])
+    found = roles(f)
+    assert [(role, list(rows["defense"])) for role, rows in found.items()] == [
+        ("standard", ["standard"]), ("PGD-AT", ["PGD-AT"]), ("PGD-AT-large", ["PGD-AT-large"])]
+    third = ("PGD-AT-16", "classics/pgd-at", {**PGD_AT[2], "eps": 16.0})
+    with pytest.raises(ClaimDataMissing, match="3 training eps"):
+        probe_claims.at_lowers_fisher_trace(probe_frame([1.0] * 4, [1.0] * 4, [1.0] * 4, [1.0] * 4,
+                                                        defenses=(STANDARD, PGD_AT, PGD_AT_LARGE, third)))
+
+
+# ---------------------------------------------------------------- p2-cpu as published (docs/reproductions/p2.md)
+#: means over seeds 0 and 1 per row: probes, transfer accuracy, distance, transferred robust accuracy
+P2_CPU = [
+    (STANDARD, ((11.95, -273.4, 27.90, 0.0, 1.467), (1.0, 1.0, 1.0, 0.899), (0.0, 3.15, 4.59, 8.56),
+                (0.993, 0.910, 0.580, 0.0))),
+    (PGD_AT, ((2.52, -360.6, 29.30, 0.0, 1.496), (1.0, 1.0, 1.0, 0.920), (0.0, 2.08, 4.69, 7.59),
+              (1.0, 1.0, 0.995, 0.0225))),
+    (PGD_AT_LARGE, ((0.88, -394.1, 29.44, 0.0, 1.578), (1.0, 1.0, 1.0, 0.936), (0.0, 0.99, 3.95, 4.53),
+                    (1.0, 1.0, 0.678, 0.588))),
+]
+P2_PROBES = (probe_claims.TRACE, probe_claims.LOGDET, probe_claims.WEIGHT_NORM, probe_claims.SNN_OPTIMAL,
+             probe_claims.SNN_MEDIAN)
+TARGETS = ("source", "near", "mid", "far")
+
+
+def p2_cpu_rows() -> list[dict]:
+    rows = []
+    for defense, (probes, acc, dist, rob) in P2_CPU:
+        tasks = transfer_metrics(dict(zip(TARGETS, acc)), dict(zip(TARGETS, dist)), dict(zip(TARGETS, rob)))
+        rows.append(p2_row(defense, probes=dict(zip(P2_PROBES, probes)), tasks=tasks))
+    return rows
+
+
+def verdicts(rows: list[dict], suite: str = "p2-cpu") -> dict[str, Any]:
+    outcomes = evaluate_claims(claims_for(get_registry(), suite), frame(rows))
+    return {o.claim: (o.status, sorted(o.result.numbers.values())) for o in outcomes}
+
+
+def test_p2_cpu_published_numbers_give_the_published_verdicts():
+    found = verdicts(p2_cpu_rows())
+    assert len(found) == 7  # "6 of 7 hold"
+    assert {claim: status for claim, (status, _) in found.items() if status != "holds"} == {
+        "infotransfer/p2-large-eps-lowers-weight-norm": "does not hold"}
+    gap = tc.gap_grows_with_distance(frame(p2_cpu_rows()))
+    assert gap.numbers["spearman"] == pytest.approx(0.7746, abs=1e-4)  # "Spearman 0.77"
+    assert tc.robust_transfers_better_far(frame(p2_cpu_rows())).numbers["gap"] == pytest.approx(0.021)
+
+
+def test_renaming_the_suite_labels_changes_no_verdict():
+    rows = p2_cpu_rows()
+    # the three defense labels rotated, probes and the task renamed: a claim reading labels would
+    # take the large-eps model for the standard one
+    labels = {"standard": "PGD-AT-large", "PGD-AT": "standard", "PGD-AT-large": "PGD-AT", "rep-fisher": "a",
+              "weight-norm": "b", "entanglement": "c", "transfer": "t", "gratings32": "g", "resnet8": "r"}
+    assert verdicts(relabel(rows, labels)) == verdicts(rows)
 
 
 def test_registered_claims_evaluate_on_a_frame():
@@ -116,7 +214,7 @@ def test_registered_claims_evaluate_on_a_frame():
     assert {"p2-robust-transfers-better-far", "p2-gap-grows-with-distance", "p2-transferred-models-stay-robust",
             "p2-at-lowers-fisher-trace", "p2-eps-lowers-fisher-logdet", "p2-large-eps-lowers-weight-norm",
             "p2-eps-entangles-features"} <= names
-    frame = transfer_frame({"near": 0.8, "far": 0.6}, {"near": 0.9, "far": 0.4}, DIST)
-    outcomes = {o.claim.split("/")[-1]: o for o in evaluate_claims(entries, frame)}
+    f = transfer_frame({"near": 0.8, "far": 0.6}, {"near": 0.9, "far": 0.4}, DIST)
+    outcomes = {o.claim.split("/")[-1]: o for o in evaluate_claims(entries, f)}
     assert outcomes["p2-robust-transfers-better-far"].result.holds is True
     assert outcomes["p2-at-lowers-fisher-trace"].result.holds is None  # no probe columns: not checked

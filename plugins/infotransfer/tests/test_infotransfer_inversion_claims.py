@@ -1,26 +1,38 @@
-"""P2's inversion claims on synthetic leaderboard frames: holds, fails, not checked."""
+"""P2's inversion claims on schema-2 leaderboard frames: holds, fails, not checked; p2-inversion-cpu's
+published numbers give its published verdicts, and renaming the suite's labels changes none."""
 from __future__ import annotations
 
-import math
-
-import pandas as pd
 import pytest
 
 from bench.api.claim import ClaimDataMissing
+from bench.claims import claims_for, evaluate_claims
+from bench.registry import get_registry
+from bench.testing.rows import frame as to_frame
+from bench.testing.rows import metric, relabel, row
 from robarena_infotransfer.specs_inversion import CLAIMS, INVERSION_SUITE
 from robarena_infotransfer.tasks.inversion_claims import (noise_once_speeds_inversion, robust_inverts_closer,
                                                           robust_inverts_faster)
 
+# the validated parameters the runner records for p2-inversion-cpu's defenses and task
+DEFENSES = {"standard": ("standard", "classics/standard", {}),
+            "PGD-AT": ("PGD-AT", "classics/pgd-at", {"eps": 1.0, "norm": "L2", "random_start": True,
+                                                     "step_size": 0.5, "steps": 5})}
+TASK_PARAMS = {"n_images": 8, "noise_once": True, "step_size": 0.15, "steps": 1000, "threshold": 0.05}
 
-def frame(standard: dict, robust: dict) -> pd.DataFrame:
+
+def inversion_rows(per_seed: dict[str, list[dict]]) -> list[dict]:
+    """Defense label -> one metrics dict per seed."""
+    return [row(DEFENSES[defense], seed=seed, clean=0.9,
+                tasks=[metric("task", "inversion", "infotransfer/inversion", TASK_PARAMS, k, v) for k, v in m.items()])
+            for defense, seeds in per_seed.items() for seed, m in enumerate(seeds)]
+
+
+def frame(standard: dict, robust: dict, drop: tuple = ()):
     """Two seeds per defense; the robust seeds differ so that means are what the claims compare."""
-    rows = []
-    for defense, metrics in (("standard", standard), ("PGD-AT", robust)):
-        for seed, wobble in ((0, -0.5), (1, 0.5)):
-            row = {"dataset": "digits", "model": "small-cnn", "defense": defense, "seed": seed, "clean": 0.9}
-            row.update({f"task[inversion.{k}]": v + wobble * 1e-3 for k, v in metrics.items()})
-            rows.append(row)
-    return pd.DataFrame(rows)
+    def seeds(metrics: dict) -> list[dict]:
+        return [{k: (None if v is None else v + wobble * 1e-3) for k, v in metrics.items() if k not in drop}
+                for wobble in (-0.5, 0.5)]
+    return to_frame(inversion_rows({"standard": seeds(standard), "PGD-AT": seeds(robust)}))
 
 
 STANDARD = {"psnr": 11.0, "ssim": 0.86, "final_loss": 0.02, "iters_to_threshold": 300.0,
@@ -58,14 +70,47 @@ def test_noise_once_speeds_inversion_uses_the_robust_row():
 
 def test_missing_rows_or_columns_are_not_checked():
     only_standard = frame(STANDARD, ROBUST)
-    only_standard = only_standard[only_standard["defense"] == "standard"]
-    with pytest.raises(ClaimDataMissing):
+    only_standard = only_standard[only_standard["defense_id"] == "classics/standard"]
+    with pytest.raises(ClaimDataMissing, match="PGD-AT"):
         robust_inverts_faster(only_standard)
-    nan_noise = frame(STANDARD, {**ROBUST, "noise_iters_to_threshold": math.nan})
-    with pytest.raises(ClaimDataMissing):
+    nan_noise = frame(STANDARD, {**ROBUST, "noise_iters_to_threshold": None})
+    with pytest.raises(ClaimDataMissing, match="empty"):
         noise_once_speeds_inversion(nan_noise)
-    with pytest.raises(ClaimDataMissing):
-        robust_inverts_closer(frame(STANDARD, ROBUST).drop(columns=["task[inversion.ssim]"]))
+    with pytest.raises(ClaimDataMissing, match="ssim"):
+        robust_inverts_closer(frame(STANDARD, ROBUST, drop=("ssim",)))
+
+
+#: docs/reproductions/p2.md, p2-inversion-cpu per seed (standard seeds 0, 1; PGD-AT seeds 0, 1)
+P2_INVERSION = {
+    "standard": [{"final_loss": 0.0302, "psnr": 10.69, "ssim": 0.854, "iters_to_threshold": 855.0,
+                  "noise_iters_to_threshold": 1001.0, "noise_psnr": 8.84, "noise_feature_shift": 0.124},
+                 {"final_loss": 0.0225, "psnr": 11.03, "ssim": 0.871, "iters_to_threshold": 145.0,
+                  "noise_iters_to_threshold": 1001.0, "noise_psnr": 8.81, "noise_feature_shift": 0.154}],
+    "PGD-AT": [{"final_loss": 0.0133, "psnr": 16.64, "ssim": 0.957, "iters_to_threshold": 59.0,
+                "noise_iters_to_threshold": 1001.0, "noise_psnr": 12.68, "noise_feature_shift": 0.122},
+               {"final_loss": 0.0134, "psnr": 17.04, "ssim": 0.958, "iters_to_threshold": 74.0,
+                "noise_iters_to_threshold": 1001.0, "noise_psnr": 11.84, "noise_feature_shift": 0.115}],
+}
+
+
+def verdicts(rows: list[dict]) -> dict:
+    outcomes = evaluate_claims(claims_for(get_registry(), INVERSION_SUITE), to_frame(rows))
+    return {o.claim: (o.status, sorted(o.result.numbers.values())) for o in outcomes}
+
+
+def test_p2_inversion_cpu_published_numbers_give_the_published_verdicts():
+    found = verdicts(inversion_rows(P2_INVERSION))  # "2 of 3 hold"
+    assert {claim: status for claim, (status, _) in found.items()} == {
+        "infotransfer/p2-robust-inverts-closer": "holds", "infotransfer/p2-robust-inverts-faster": "holds",
+        "infotransfer/p2-noise-once-speeds-inversion": "does not hold"}
+    faster = robust_inverts_faster(to_frame(inversion_rows(P2_INVERSION)))
+    assert (faster.numbers["robust_iters"], faster.numbers["standard_iters"]) == (66.5, 500.0)
+
+
+def test_renaming_the_suite_labels_changes_no_verdict():
+    rows = inversion_rows(P2_INVERSION)
+    renamed = relabel(rows, {"standard": "PGD-AT", "PGD-AT": "standard", "inversion": "inv", "digits": "d"})
+    assert verdicts(renamed) == verdicts(rows)
 
 
 def test_claim_specs_point_at_these_functions_and_the_suite():
@@ -80,9 +125,9 @@ def test_claim_specs_point_at_these_functions_and_the_suite():
 
 def test_the_shipped_suite_has_the_rows_and_task_the_claims_read(robarena_registry):
     from bench.runner.suite import resolve_suite
-    from robarena_infotransfer.tasks.inversion_claims import ROBUST, STANDARD, TASK
+    from robarena_infotransfer.claim_rows import PGD_AT_ID, STANDARD_ID
+    from robarena_infotransfer.tasks.inversion_claims import TASK
 
     suite = resolve_suite(f"infotransfer/{INVERSION_SUITE}", robarena_registry)
-    assert {d.label for d in suite.defenses} == {STANDARD, ROBUST}
-    assert [(t.id, t.label) for t in suite.tasks] == [("infotransfer/inversion", None)]  # label = "inversion"
-    assert TASK == "inversion"
+    assert sorted(d.id for d in suite.defenses) == [PGD_AT_ID, STANDARD_ID]
+    assert [t.id for t in suite.tasks] == [TASK]

@@ -18,17 +18,26 @@ def test_tasks_suite_plans_every_task_on_both_models():
 
 
 def test_recognizability_claim_on_synthetic_frames():
-    import pandas as pd
+    from bench.testing.rows import frame as to_frame
+    from bench.testing.rows import metric, relabel, row
+    from robarena_infotransfer.tasks_claims import robust_perturbations_are_recognized
 
-    from robarena_infotransfer.tasks_claims import JUDGE, robust_perturbations_are_recognized
+    defenses = {"PGD-AT": ("PGD-AT", "classics/pgd-at", {"eps": 4.0, "norm": "L2", "random_start": True,
+                                                         "step_size": 3.3333333333333335, "steps": 3}),
+                "standard": ("standard", "classics/standard", {})}
 
-    def frame(robust, standard):
-        return pd.DataFrame({"defense": ["PGD-AT", "standard"], JUDGE: [robust, standard]})
+    def rows(robust, standard):
+        return [row(defenses[name], tasks=[metric("task", "recognizability", "recognizability/recognizability",
+                                                  {"steps": 512}, "judge_target_rate", rate)])
+                for name, rate in (("PGD-AT", robust), ("standard", standard))]
 
-    held = robust_perturbations_are_recognized(frame(0.9, 0.4))
+    held = robust_perturbations_are_recognized(to_frame(rows(0.9, 0.4)))
     assert held.holds is True and held.numbers["PGD-AT judge_target_rate"] == 0.9
-    assert robust_perturbations_are_recognized(frame(0.4, 0.4)).holds is False
-    assert robust_perturbations_are_recognized(frame(0.1, 0.4)).holds is False
+    assert robust_perturbations_are_recognized(to_frame(rows(0.4, 0.4))).holds is False
+    assert robust_perturbations_are_recognized(to_frame(rows(0.1, 0.4))).holds is False
+    # the labels swapped and the task renamed: the rows are still told apart by defense id
+    swapped = relabel(rows(0.9, 0.4), {"PGD-AT": "standard", "standard": "PGD-AT", "recognizability": "r"})
+    assert robust_perturbations_are_recognized(to_frame(swapped)).numbers == held.numbers
 
 
 def test_tasks_claims_are_registered_for_the_suite():

@@ -1,61 +1,138 @@
 """P1's qualitative claims as checks over a suite's leaderboard frame (``robarena claims p1-cpu``).
 
-The checks read the AR-strength sweep from the defense labels, the convention of the P1 suites:
-``"standard"`` is strength 0 and ``"<family> <eps>"`` (e.g. ``"PGD-AT 0.1"``, ``"FGSM-AT 0.1"``, or
-``"PGD-AT 8"`` and ``"SN-1 PGD-AT 8"`` with P1's AR strength on the 0-255 scale, as suite labels
-cannot hold a '/') is a model trained by that family at Linf radius ``eps``; only the order of the
-strengths matters. Every (dataset, model) pair of the frame is checked on its own and a claim holds when it
-holds for all of them. Values are means over seeds (:func:`bench.api.claim.value`). A "trend"
-holds when the value moves strictly in the stated direction between every two consecutive
-strengths.
+The checks read the AR-strength sweep from the rows' defense ids and parameters, never from their
+labels: ``classics/standard`` is strength 0 and a :class:`Family` is the models trained by one
+defense id (``classics/pgd-at``, ``classics/fast-at``, or ``margins/spectral-clip`` with
+``base = "pgd-at"`` at one spectral-norm ``bound``); each distinct parameter set of the family is
+one point of the sweep, at strength = its ``eps`` parameter (the training radius). Only the order
+of the strengths matters. Columns are found by component id and column name
+(:func:`bench.api.claim.metric_column`, :func:`bench.api.claim.robust_column`). Every
+(dataset, model) configuration of the frame is checked on its own and a claim holds when it holds
+for all of them; labels only name the numbers. Values are means over seeds
+(:func:`bench.api.claim.value`). A "trend" holds when the value moves strictly in the stated
+direction between every two consecutive strengths.
 """
 from __future__ import annotations
 
-import re
-from typing import Any, Callable, Iterator
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Optional, Union
 
-from bench.api.claim import ClaimDataMissing, ClaimResult, select, value
+from bench.api.claim import (ClaimDataMissing, ClaimResult, component_params, metric_column, robust_column,
+                             value)
 from bench.threat import parse_eps
-from robarena_margins.std_difference import accumulated_std_difference, stds_from_row
+from robarena_margins.std_difference import STD_PREFIX, accumulated_std_difference
 
-STANDARD = "standard"
-GAP = "probe[generalization.loss_gap]"
-TRAIN_LOSS = "probe[generalization.train_loss]"
-MARGIN = "probe[margin.mean]"
-P_Y = "probe[confidence.mean_p_y]"
-P_Y_MIDDLE = "probe[confidence.frac_middle]"
-VARIATION_PREFIX = "probe[loss-variation.mean@"
+STANDARD_ID = "classics/standard"
+PGD_AT_ID = "classics/pgd-at"
+FAST_AT_ID = "classics/fast-at"
+SPECTRAL_CLIP_ID = "margins/spectral-clip"
+PGD_ID = "classics/pgd"
+LAYER_SPECTRUM_ID = "margins/layer-spectrum"
+LOSS_VARIATION_ID = "margins/loss-variation"
+
+#: a metric column: ``"clean"``, or (probe id, probe column)
+Metric = Union[str, tuple[str, str]]
+GAP: Metric = ("classics/generalization", "loss_gap")
+TRAIN_LOSS: Metric = ("classics/generalization", "train_loss")
+MARGIN: Metric = ("classics/margin", "mean")
+P_Y: Metric = ("margins/confidence", "mean_p_y")
+P_Y_MIDDLE: Metric = ("margins/confidence", "frac_middle")
+
+
+@dataclass(frozen=True)
+class Family:
+    """The models trained by defense ``defense_id`` with parameters ``params`` (a subset): one sweep."""
+
+    name: str
+    defense_id: str
+    params: tuple[tuple[str, Any], ...] = field(default=())
+
+    def includes(self, defense_id: str, params: dict[str, Any]) -> bool:
+        return defense_id == self.defense_id and all(_same(params.get(k), v) for k, v in self.params)
+
+
+PGD_AT = Family("PGD-AT", PGD_AT_ID)
+FGSM_AT = Family("FGSM-AT", FAST_AT_ID)
+
+
+def spectral_family(bound: float) -> Family:
+    """PGD-AT with every layer's spectral norm clipped to ``bound`` (``margins/spectral-clip``)."""
+    return Family(f"SN-{bound:g} PGD-AT", SPECTRAL_CLIP_ID, (("base", "pgd-at"), ("bound", float(bound))))
+
+
+@dataclass(frozen=True)
+class Point:
+    """One defense configuration of a group: its strength, a display name (its label), its
+    parameters (canonical JSON, which orders points of equal strength) and its rows."""
+
+    strength: float
+    name: str
+    params: str
+    rows: Any = field(compare=False)
+
+
+def _same(have: Any, want: Any) -> bool:
+    if isinstance(have, (int, float)) and isinstance(want, (int, float)) and not isinstance(have, bool):
+        return math.isclose(float(have), float(want), rel_tol=1e-9, abs_tol=1e-12)
+    return have == want
+
+
+def _key(frame: Any, row_id: str, role: str) -> str:
+    return json.dumps(component_params(frame, row_id, role), sort_keys=True, default=str)
+
+
+def column(frame: Any, metric: Metric) -> str:
+    """The frame column of ``metric`` (:class:`ClaimDataMissing` when absent)."""
+    if isinstance(metric, str):
+        if metric not in frame.columns:
+            raise ClaimDataMissing(f"results have no column {metric!r}")
+        return metric
+    return metric_column(frame, *metric)
 
 
 def groups(frame: Any) -> Iterator[tuple[str, Any]]:
-    """(``"<dataset>/<model>"``, rows) for every dataset and model of the frame."""
-    for name in ("dataset", "model", "defense"):
+    """(``"<dataset>/<model>"``, rows) for every dataset and model configuration (ids and parameters)."""
+    for name in ("row_id", "dataset_id", "model_id", "defense_id"):
         if name not in frame.columns:
             raise ClaimDataMissing(f"results have no column {name!r}")
     if len(frame) == 0:
         raise ClaimDataMissing("the results have no rows")
-    for (dataset, model), rows in frame.groupby(["dataset", "model"], sort=True):
-        yield f"{dataset}/{model}", rows
+    keys = [(d, _key(frame, r, "dataset"), m, _key(frame, r, "model"))
+            for r, d, m in zip(frame["row_id"], frame["dataset_id"], frame["model_id"])]
+    for key in sorted(set(keys)):
+        rows = frame[[k == key for k in keys]]
+        yield f"{rows['dataset'].iloc[0]}/{rows['model'].iloc[0]}", rows
 
 
-def sweep(rows: Any, family: str = "PGD-AT", with_standard: bool = True) -> list[tuple[float, str]]:
-    """(strength, defense label) sorted by strength: ``standard`` (0, if present and wanted) and
-    every ``"<family> <eps>"`` label. At least two strengths, else :class:`ClaimDataMissing`."""
-    pattern = re.compile(rf"^{re.escape(family)} (\S+)$")
+def configurations(rows: Any) -> Iterator[tuple[str, dict[str, Any], Any]]:
+    """(defense id, defense parameters, rows) for every defense configuration of ``rows``."""
+    keys = [(d, _key(rows, r, "defense")) for r, d in zip(rows["row_id"], rows["defense_id"])]
+    for key in sorted(set(keys)):
+        picked = rows[[k == key for k in keys]]
+        yield key[0], component_params(rows, picked["row_id"].iloc[0], "defense"), picked
+
+
+def _point(strength: float, defense_id: str, params: dict[str, Any], rows: Any) -> Point:
+    return Point(strength, str(rows["defense"].iloc[0]), defense_id + json.dumps(params, sort_keys=True, default=str),
+                 rows)
+
+
+def sweep(rows: Any, family: Family = PGD_AT, with_standard: bool = True) -> list[Point]:
+    """The points of ``family`` sorted by strength (its ``eps`` parameter), after standard training
+    (strength 0, if present and wanted). At least two strengths, else :class:`ClaimDataMissing`."""
     found = []
-    for label in sorted(set(rows["defense"])):
-        match = pattern.match(str(label))
-        if match:
-            try:
-                found.append((parse_eps(match.group(1))[0], label))
-            except ValueError:
-                continue
-        elif with_standard and label == STANDARD:
-            found.append((0.0, label))
-    found.sort()
+    for defense_id, params, picked in configurations(rows):
+        if family.includes(defense_id, params) and isinstance(params.get("eps"), (int, float)):
+            found.append(_point(float(params["eps"]), defense_id, params, picked))
+        elif with_standard and defense_id == STANDARD_ID:
+            found.append(_point(0.0, defense_id, params, picked))
+    found.sort(key=lambda p: (p.strength, p.params))
     if len(found) < 2:
-        raise ClaimDataMissing(f"need at least two AR strengths ('{STANDARD}' or '{family} <eps>' defense labels), "
-                               f"found {[label for _, label in found]}")
+        raise ClaimDataMissing(f"need at least two AR strengths ({STANDARD_ID!r} rows or {family.name} rows: "
+                               f"defense {family.defense_id!r} with parameters {dict(family.params)} and an eps), "
+                               f"found {[p.name for p in found]}")
     return found
 
 
@@ -65,31 +142,33 @@ def strictly_monotone(values: list[float], direction: str) -> bool:
     return all(b < a for a, b in pairs) if direction == "down" else all(b > a for a, b in pairs)
 
 
-def _key(group: str, label: str, several: bool) -> str:
+def _name(group: str, label: str, several: bool) -> str:
     return f"{group}/{label}" if several else label
 
 
-def trend(frame: Any, column: str, direction: str, family: str = "PGD-AT", with_standard: bool = True) -> ClaimResult:
-    """Does ``column`` move strictly ``direction`` ("up"/"down") with AR strength in every group?"""
+def trend(frame: Any, metric: Metric, direction: str, family: Family = PGD_AT,
+          with_standard: bool = True) -> ClaimResult:
+    """Does ``metric`` move strictly ``direction`` ("up"/"down") with AR strength in every group?"""
+    col = column(frame, metric)
     parts = list(groups(frame))
     numbers: dict[str, float] = {}
     failing = []
     for name, rows in parts:
         points = sweep(rows, family, with_standard)
-        values = [value(rows, column, defense=label) for _, label in points]
-        numbers.update({_key(name, label, len(parts) > 1): v for (_, label), v in zip(points, values)})
+        values = [value(p.rows, col) for p in points]
+        numbers.update({_name(name, p.name, len(parts) > 1): v for p, v in zip(points, values)})
         if not strictly_monotone(values, direction):
             failing.append(name)
     word = "decreases" if direction == "down" else "increases"
-    detail = f"{column} {word} strictly with AR strength" if not failing else \
-        f"{column} does not {word[:-1]} strictly with AR strength for {failing}"
+    detail = f"{col} {word} strictly with AR strength" if not failing else \
+        f"{col} does not {word[:-1]} strictly with AR strength for {failing}"
     return ClaimResult(not failing, numbers, detail)
 
 
-def trend_claim(column: str, direction: str, family: str = "PGD-AT") -> Callable[[Any], ClaimResult]:
+def trend_claim(metric: Metric, direction: str, family: Family = PGD_AT) -> Callable[[Any], ClaimResult]:
     def check(frame: Any) -> ClaimResult:
-        return trend(frame, column, direction, family)
-    check.__doc__ = f"{column} moves {direction} with {family} strength (standard = 0)."
+        return trend(frame, metric, direction, family)
+    check.__doc__ = f"{metric} moves {direction} with {family.name} strength (standard = 0)."
     return check
 
 
@@ -97,7 +176,7 @@ def trend_claim(column: str, direction: str, family: str = "PGD-AT") -> Callable
 loss_gap_shrinks = trend_claim(GAP, "down")
 train_loss_grows = trend_claim(TRAIN_LOSS, "up")
 test_accuracy_drops = trend_claim("clean", "down")
-fgsm_at_loss_gap_shrinks = trend_claim(GAP, "down", family="FGSM-AT")
+fgsm_at_loss_gap_shrinks = trend_claim(GAP, "down", family=FGSM_AT)
 # ---------------------------------------------------------------- Sec. 5.2.1, Fig. 1b, 4, 5a
 margins_concentrate = trend_claim(MARGIN, "down")
 less_confident = trend_claim(P_Y, "down")
@@ -108,17 +187,16 @@ def strongest_ar_most_robust(frame: Any) -> ClaimResult:
     """The highest AR strength has the highest PGD accuracy on clean-correct points (P1 Fig. 1c, 11; D.2).
 
     P1 counts only clean-correct examples: its "PGD" accuracy is robust / clean. The PGD column is
-    the one ``robust[...]`` column whose attack label starts with "PGD".
+    the one untargeted ``classics/pgd`` robust-accuracy column of the frame.
     """
-    pgd = [c for c in frame.columns if c.startswith("robust[PGD")]
-    if len(pgd) != 1:
-        raise ClaimDataMissing(f"need exactly one 'robust[PGD...]' column, found {pgd}")
+    pgd = robust_column(frame, PGD_ID)
+    clean = column(frame, "clean")
     parts = list(groups(frame))
     numbers, failing = {}, []
     for name, rows in parts:
         points = sweep(rows)
-        ratios = [value(rows, pgd[0], defense=label) / value(rows, "clean", defense=label) for _, label in points]
-        numbers.update({_key(name, label, len(parts) > 1): r for (_, label), r in zip(points, ratios)})
+        ratios = [value(p.rows, pgd) / value(p.rows, clean) for p in points]
+        numbers.update({_name(name, p.name, len(parts) > 1): r for p, r in zip(points, ratios)})
         if not all(ratios[-1] > r for r in ratios[:-1]):
             failing.append(name)
     detail = "the strongest AR gives the highest PGD accuracy on clean-correct points" if not failing else \
@@ -126,13 +204,26 @@ def strongest_ar_most_robust(frame: Any) -> ClaimResult:
     return ClaimResult(not failing, numbers, detail)
 
 
-def _layer_stds(rows: Any, label: str) -> dict[str, float]:
-    """Per-layer STDs of the rows labelled ``label``, averaged over seeds."""
-    picked = select(rows, defense=label)
-    per_row = [stds_from_row(record) for record in picked.to_dict("records")]
+def layer_columns(frame: Any) -> dict[str, str]:
+    """Layer name -> column of the layer-spectrum probe's per-layer STDs (its ``sv_std.<layer>`` columns)."""
+    from bench.rows.frame import find_columns
+
+    out = {}
+    for name in find_columns(frame, "probe", id=LAYER_SPECTRUM_ID):
+        info = next(i for i in frame.attrs["columns"] if i["column"] == name)
+        if info["name"].startswith(STD_PREFIX):
+            out[info["name"][len(STD_PREFIX):]] = name
+    return out
+
+
+def _layer_stds(rows: Any, name: str) -> dict[str, float]:
+    """Per-layer STDs of ``rows`` (one defense configuration), averaged over seeds."""
+    per_row = [{layer: float(record[col]) for layer, col in layer_columns(rows).items()
+                if record[col] is not None and not math.isnan(float(record[col]))}
+               for record in rows.to_dict("records")]
     layers = set().union(*per_row)
     if not layers:
-        raise ClaimDataMissing(f"no 'probe[layer-spectrum.sv_std.*]' columns for defense {label!r}")
+        raise ClaimDataMissing(f"no per-layer STDs of {LAYER_SPECTRUM_ID!r} ({STD_PREFIX}<layer>) for {name!r}")
     return {k: sum(r[k] for r in per_row if k in r) / sum(1 for r in per_row if k in r) for k in layers}
 
 
@@ -143,8 +234,8 @@ def sv_std_shrinks(frame: Any) -> ClaimResult:
     numbers, failing = {}, []
     for name, rows in parts:
         points = sweep(rows, with_standard=False)
-        weak, strong = points[0][1], points[-1][1]
-        diff = accumulated_std_difference(_layer_stds(rows, weak), _layer_stds(rows, strong))
+        weak, strong = points[0], points[-1]
+        diff = accumulated_std_difference(_layer_stds(weak.rows, weak.name), _layer_stds(strong.rows, strong.name))
         prefix = f"{name}/" if len(parts) > 1 else ""
         numbers.update({f"{prefix}decrease_sum": diff.decrease_sum, f"{prefix}n_decrease": diff.n_decrease,
                         f"{prefix}increase_sum": diff.increase_sum, f"{prefix}n_increase": diff.n_increase})
@@ -155,16 +246,33 @@ def sv_std_shrinks(frame: Any) -> ClaimResult:
     return ClaimResult(not failing, numbers, detail)
 
 
+def variation_metrics(frame: Any) -> list[tuple[float, str, Metric]]:
+    """(eps, eps as written, metric) of the loss-variation probe's ``mean@<eps>`` columns, by increasing eps.
+
+    The radii are the probe's recorded ``eps`` parameter; the column of each is named as the probe
+    names it (``mean@<eps as written>``). Radii without a column (a failed cell) are left out.
+    """
+    from bench.rows.frame import find_columns
+
+    radii: dict[str, float] = {}
+    for name in find_columns(frame, "probe", id=LOSS_VARIATION_ID):
+        info = next(i for i in frame.attrs["columns"] if i["column"] == name)
+        for eps in info.get("params", {}).get("eps") or []:
+            number, shown = parse_eps(eps)
+            radii.setdefault(shown, number)
+    found = [(number, shown, (LOSS_VARIATION_ID, f"mean@{shown}")) for shown, number in radii.items()
+             if find_columns(frame, "probe", id=LOSS_VARIATION_ID, name=f"mean@{shown}")]
+    if not found:
+        raise ClaimDataMissing(f"results have no mean@<eps> columns of {LOSS_VARIATION_ID!r}")
+    return sorted(found)
+
+
 def loss_variation_shrinks(frame: Any) -> ClaimResult:
     """P1 B.5, Table 1: at every perturbation radius the mean maximal loss variation decreases with AR."""
-    columns = sorted(c for c in frame.columns if c.startswith(VARIATION_PREFIX))
-    if not columns:
-        raise ClaimDataMissing(f"results have no '{VARIATION_PREFIX}<eps>]' column")
     numbers: dict[str, float] = {}
     failing = []
-    for column in columns:
-        result = trend(frame, column, "down")
-        shown = column[len(VARIATION_PREFIX):-1]
+    for _, shown, metric in variation_metrics(frame):
+        result = trend(frame, metric, "down")
         numbers.update({f"{k} @{shown}": v for k, v in result.numbers.items()})
         if not result.holds:
             failing.append(shown)
@@ -173,46 +281,70 @@ def loss_variation_shrinks(frame: Any) -> ClaimResult:
     return ClaimResult(not failing, numbers, detail)
 
 
+def _spectral_bound(defense_id: str, params: dict[str, Any]) -> Optional[float]:
+    """The bound of a spectral-clip PGD-AT configuration (None for anything else, or no bound)."""
+    if defense_id != SPECTRAL_CLIP_ID or params.get("base") != "pgd-at":
+        return None
+    bound = params.get("bound")
+    return float(bound) if isinstance(bound, (int, float)) else None
+
+
+def _plain_partner(rows: Any, clipped: dict[str, Any]) -> Optional[tuple[dict[str, Any], Any]]:
+    """The one PGD-AT configuration of ``rows`` at the clipped model's norm and eps (ties: the one
+    whose every PGD-AT parameter equals the clipped model's), or None."""
+    found = [(params, picked) for defense_id, params, picked in configurations(rows)
+             if defense_id == PGD_AT_ID and params.get("norm") == clipped.get("norm")
+             and _same(params.get("eps"), clipped.get("eps"))]
+    if len(found) > 1:
+        found = [(p, picked) for p, picked in found if all(_same(clipped.get(k), v) for k, v in p.items())]
+    return found[0] if len(found) == 1 else None
+
+
 def spectral_clip_lowers_loss_gap(frame: Any) -> ClaimResult:
-    """P1 B.4, Table 6: a spectral-norm bound (``"SN-<b> PGD-AT <eps>"``) gives a smaller loss gap than
-    PGD-AT at the same eps without it (``"PGD-AT <eps>"``), for every such pair."""
-    pattern = re.compile(r"^SN-(\S+) (PGD-AT \S+)$")
+    """P1 B.4, Table 6: a spectral-norm bound (``margins/spectral-clip`` over PGD-AT) gives a smaller
+    loss gap than PGD-AT (``classics/pgd-at``) at the same norm and eps without it, for every such pair."""
+    gap = column(frame, GAP)
     parts = list(groups(frame))
     numbers, failing, pairs = {}, [], 0
     for name, rows in parts:
-        labels = set(rows["defense"])
-        for label in sorted(labels):
-            match = pattern.match(str(label))
-            if not match or match.group(2) not in labels:
+        for defense_id, params, picked in configurations(rows):
+            if _spectral_bound(defense_id, params) is None:
+                continue
+            partner = _plain_partner(rows, params)
+            if partner is None:
                 continue
             pairs += 1
-            clipped, plain = value(rows, GAP, defense=label), value(rows, GAP, defense=match.group(2))
-            numbers[_key(name, label, len(parts) > 1)] = clipped
-            numbers[_key(name, match.group(2), len(parts) > 1)] = plain
+            label, plain_label = str(picked["defense"].iloc[0]), str(partner[1]["defense"].iloc[0])
+            clipped, plain = value(picked, gap), value(partner[1], gap)
+            numbers[_name(name, label, len(parts) > 1)] = clipped
+            numbers[_name(name, plain_label, len(parts) > 1)] = plain
             if not clipped < plain:
                 failing.append(f"{name}/{label}")
     if not pairs:
-        raise ClaimDataMissing("no 'SN-<bound> PGD-AT <eps>' row with a matching 'PGD-AT <eps>' row")
+        raise ClaimDataMissing(f"no {SPECTRAL_CLIP_ID!r} (base pgd-at) row with a {PGD_AT_ID!r} row at the same eps")
     detail = "every spectral-norm bound lowers the loss gap" if not failing else \
         f"the loss gap is not lower for {failing}"
     return ClaimResult(not failing, numbers, detail)
 
 
-
 def loss_gap_shrinks_at_every_bound(frame: Any) -> ClaimResult:
-    """P1 B.4, Table 6: at every spectral-norm bound (rows ``"SN-<b> PGD-AT <eps>"``) and without one
-    (``"PGD-AT <eps>"``), the loss gap decreases as the PGD-AT eps grows."""
-    labels = {str(label) for label in frame["defense"]} if "defense" in frame.columns else set()
-    families = sorted({m.group(1) for m in map(re.compile(r"^(SN-\S+ PGD-AT) \S+$").match, labels) if m})
-    if not families:
-        raise ClaimDataMissing("no 'SN-<bound> PGD-AT <eps>' rows")
+    """P1 B.4, Table 6: at every spectral-norm bound (``margins/spectral-clip`` over PGD-AT) and
+    without one (``classics/pgd-at``), the loss gap decreases as the PGD-AT eps grows."""
+    bounds = set()
+    if "defense_id" in frame.columns and "row_id" in frame.columns:
+        for rid, defense_id in zip(frame["row_id"], frame["defense_id"]):
+            bound = _spectral_bound(defense_id, component_params(frame, rid, "defense"))
+            if bound is not None:
+                bounds.add(bound)
+    if not bounds:
+        raise ClaimDataMissing(f"no {SPECTRAL_CLIP_ID!r} rows over PGD-AT with a spectral-norm bound")
     numbers: dict[str, float] = {}
     failing = []
-    for family in families + ["PGD-AT"]:
+    for family in [spectral_family(b) for b in sorted(bounds)] + [PGD_AT]:
         result = trend(frame, GAP, "down", family, with_standard=False)
         numbers.update(result.numbers)
         if not result.holds:
-            failing.append(family)
+            failing.append(family.name)
     detail = "the loss gap decreases with eps at every bound" if not failing else \
         f"the loss gap does not decrease strictly with eps for {failing}"
     return ClaimResult(not failing, numbers, detail)

@@ -7,8 +7,8 @@ groups: those whose STD decreased (``sigma_a > sigma_b``), with accumulated decr
 ``sum (sigma_b - sigma_a)`` and its mean. On ResNet-56 / CIFAR-10 it reports a decrease of 4.7465
 (mean 0.1158) against an increase of 0.4372 (mean 0.0312): AR lowers the STDs.
 
-Torch-free: works on leaderboard rows, whose ``probe[<label>.sv_std.<layer>]`` columns the
-``margins/layer-spectrum`` probe writes.
+Torch-free: works on leaderboard rows, whose ``sv_std.<layer>`` results the
+``margins/layer-spectrum`` probe writes (found by probe id and column name, not by label).
 """
 from __future__ import annotations
 
@@ -63,17 +63,15 @@ def accumulated_std_difference(row_a_stds: Mapping[str, float], row_b_stds: Mapp
                          sum(up), sum(up) / len(up) if up else math.nan, len(up))
 
 
-def stds_from_row(row: Mapping[str, Any], probe: str = "layer-spectrum") -> dict[str, float]:
-    """Layer name -> STD from a leaderboard row's ``probe[<probe>.sv_std.<layer>]`` columns.
+def stds_from_row(row: Any, probe: str = "margins/layer-spectrum") -> dict[str, float]:
+    """Layer name -> STD from a schema-2 leaderboard row (:class:`bench.rows.schema.Row`): the
+    ``sv_std.<layer>`` results of the probe with id ``probe``, whatever the suite labelled it.
 
-    Missing (NaN or None) values are dropped: a frame holding several architectures has every
-    architecture's layer columns, empty for the others' rows.
+    Missing (None or NaN) values are dropped.
     """
-    prefix = f"probe[{probe}.{STD_PREFIX}"
     out = {}
-    for key, value in row.items():
-        if isinstance(key, str) and key.startswith(prefix) and key.endswith("]") and value is not None:
-            value = float(value)
-            if not math.isnan(value):
-                out[key[len(prefix):-1]] = value
+    for m in row.probe_results:
+        if m.source_id == probe and m.column.startswith(STD_PREFIX) and m.value is not None \
+                and not math.isnan(float(m.value)):
+            out[m.column[len(STD_PREFIX):]] = float(m.value)
     return out

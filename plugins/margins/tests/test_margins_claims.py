@@ -1,27 +1,85 @@
-"""P1 claims on synthetic leaderboard frames (where they hold and where they fail), and B.2's STD differences."""
+"""P1 claims on schema-2 leaderboard frames (where they hold, where they fail, P1-cpu's published verdicts,
+and that renaming the suite's labels changes nothing), and B.2's STD differences."""
 from __future__ import annotations
 
 import math
+from typing import Any, Optional
 
-import pandas as pd
 import pytest
 
 from bench.api.claim import ClaimDataMissing
+from bench.claims import claims_for, evaluate_claims
 from bench.errors import UsageError
+from bench.registry import get_registry
+from bench.rows.schema import Row
+from bench.runner.plan import build_plan
+from bench.runner.suite import resolve_suite
+from bench.testing.rows import SMALL_CNN, attack, frame, metric, relabel, row
 from robarena_margins import claims
 from robarena_margins.std_difference import accumulated_std_difference, stds_from_row
 
-LABELS = ["standard", "PGD-AT 0.05", "PGD-AT 0.1", "PGD-AT 0.2"]
-PGD = "robust[PGD-10 Linf 0.1]"
+# the validated parameters the runner records for p1-cpu's components
+STANDARD = ("standard", "classics/standard", {})
+_PGD_AT = {"norm": "Linf", "random_start": True, "step_size": 0.025, "steps": 10}
 
 
-def frame(columns: dict[str, list[float]], labels=LABELS, dataset="digits", model="small-cnn") -> pd.DataFrame:
-    """One row per label (listed in a shuffled order, to check the claims sort by strength)."""
-    order = [2, 0, 3, 1][: len(labels)] if len(labels) == 4 else list(range(len(labels)))
-    data = {"dataset": [dataset] * len(labels), "model": [model] * len(labels),
-            "defense": [labels[i] for i in order], "seed": [0] * len(labels)}
-    data.update({name: [values[i] for i in order] for name, values in columns.items()})
-    return pd.DataFrame(data)
+def pgd_at(label: str, eps: float, **changes: Any) -> tuple:
+    return label, "classics/pgd-at", {**_PGD_AT, "eps": eps, **changes}
+
+
+def fgsm_at(label: str, eps: float) -> tuple:
+    return label, "classics/fast-at", {"check_drop": 0.2, "check_step_size": 0.025, "check_steps": 5,
+                                       "early_stop": True, "eps": eps, "norm": "Linf", "step_size": None}
+
+
+def spectral(label: str, bound: float, eps: float) -> tuple:
+    return label, "margins/spectral-clip", {**_PGD_AT, "base": "pgd-at", "bound": bound, "eps": eps, "grid": "input"}
+
+
+SWEEP = [STANDARD, pgd_at("PGD-AT 0.05", 0.05), pgd_at("PGD-AT 0.1", 0.1), pgd_at("PGD-AT 0.2", 0.2)]
+LABELS = [d[0] for d in SWEEP]
+PGD = "pgd"  # the PGD-10 attack of p1-cpu
+PGD_PARAMS = {"batched_restarts": False, "early_stop": True, "loss": "ce", "random_start": True, "restarts": 1,
+              "step_size": 0.025, "steps": 10}
+PROBES = {  # probe id -> (label, recorded parameters)
+    "classics/generalization": ("generalization", {"n_train": None}),
+    "classics/margin": ("margin", {"bins": 50, "n_train": None, "space": "logits"}),
+    "margins/confidence": ("confidence", {"bins": 50, "middle_high": 0.9, "middle_low": 0.1}),
+    "margins/layer-spectrum": ("layer-spectrum", {"conv": "operator", "grid": "input"}),
+    "margins/loss-variation": ("loss-variation", {"eps": [0.0125, 0.025, 0.05], "random_start": False,
+                                                  "step_factor": 2.5, "steps": 10}),
+}
+
+
+def sv(layer: str) -> tuple[str, str]:
+    return "margins/layer-spectrum", f"sv_std.{layer}"
+
+
+def lv(eps: str) -> tuple[str, str]:
+    return "margins/loss-variation", f"mean@{eps}"
+
+
+def model_row(defense: tuple, values: dict, model: tuple = SMALL_CNN, seed: int = 0,
+              probe_params: Optional[dict] = None) -> dict:
+    """One row: ``values`` maps "clean", PGD or (probe id, column) to a number; ``probe_params``
+    (probe id -> parameters) replaces the recorded parameters of :data:`PROBES`."""
+    params = {ident: p for ident, (_, p) in PROBES.items()} | (probe_params or {})
+    attacks = [attack("PGD-10", "classics/pgd", PGD_PARAMS, values[PGD])] if PGD in values else []
+    probes = [metric("probe", PROBES[m[0]][0], m[0], params[m[0]], m[1], v)
+              for m, v in values.items() if isinstance(m, tuple)]
+    return row(defense, model=model, seed=seed, clean=values.get("clean"), attacks=attacks, probes=probes)
+
+
+def sweep_rows(columns: dict, defenses=SWEEP, model: tuple = SMALL_CNN, seed: int = 0,
+               probe_params: Optional[dict] = None) -> list[dict]:
+    """One row per defense; ``columns`` maps a metric to its values in ``defenses`` order. Rows are
+    listed shuffled, to check that the claims sort by strength."""
+    order = [2, 0, 3, 1] if len(defenses) == 4 else list(range(len(defenses)))
+    return [model_row(defenses[i], {m: v[i] for m, v in columns.items()}, model, seed, probe_params) for i in order]
+
+
+def sweep(columns: dict, defenses=SWEEP, **kwargs: Any):
+    return frame(sweep_rows(columns, defenses, **kwargs))
 
 
 @pytest.mark.parametrize("check, column, rising", [
@@ -35,86 +93,211 @@ def frame(columns: dict[str, list[float]], labels=LABELS, dataset="digits", mode
 def test_trend_claims_hold_on_monotone_data_and_fail_otherwise(check, column, rising):
     up = [0.1, 0.2, 0.3, 0.4]
     good = up if rising else up[::-1]
-    result = check(frame({column: good}))
+    result = check(sweep({column: good}))
     assert result.holds is True
     assert result.numbers == dict(zip(LABELS, good))
     bad = [good[0], good[2], good[1], good[3]]  # the two middle strengths swapped
-    assert check(frame({column: bad})).holds is False
-    assert check(frame({column: [0.2] * 4})).holds is False  # flat is not a trend
+    assert check(sweep({column: bad})).holds is False
+    assert check(sweep({column: [0.2] * 4})).holds is False  # flat is not a trend
 
 
 def test_trend_claims_check_every_dataset_and_model_and_average_seeds():
-    ok = frame({claims.GAP: [0.4, 0.3, 0.2, 0.1]})
-    bad = frame({claims.GAP: [0.4, 0.3, 0.35, 0.1]}, model="resnet")
-    both = claims.loss_gap_shrinks(pd.concat([ok, bad]))
-    assert both.holds is False and "digits/resnet" in both.detail
+    resnet = ("resnet", "classics/resnet-cifar", {"depth": 8})
+    ok = sweep_rows({claims.GAP: [0.4, 0.3, 0.2, 0.1]})
+    bad = sweep_rows({claims.GAP: [0.4, 0.3, 0.35, 0.1]}, model=resnet)
+    both = claims.loss_gap_shrinks(frame(ok + bad))
+    assert both.holds is False and "digits/resnet" in both.detail and "digits/small-cnn" not in both.detail
     assert both.numbers["digits/small-cnn/PGD-AT 0.2"] == 0.1
-    seeds = pd.concat([ok, frame({claims.GAP: [0.6, 0.5, 0.4, 0.3]}).assign(seed=1)])
+    seeds = frame(ok + sweep_rows({claims.GAP: [0.6, 0.5, 0.4, 0.3]}, seed=1))
     assert claims.loss_gap_shrinks(seeds).numbers["PGD-AT 0.1"] == pytest.approx((0.2 + 0.4) / 2)
 
 
-def test_sweep_parses_strengths_and_needs_two():
-    rows = frame({"clean": [1, 1, 1, 1]}, labels=["standard", "PGD-AT 8/255", "PGD-AT 16/255", "FGSM-AT 0.1"])
-    assert [s for s, _ in claims.sweep(rows)] == [0.0, 8 / 255, 16 / 255]
-    assert claims.sweep(rows, family="FGSM-AT") == [(0.0, "standard"), (0.1, "FGSM-AT 0.1")]
+def test_models_sharing_an_id_are_told_apart_by_their_parameters():
+    wide = ("small-cnn-wide", "classics/small-cnn", {"width": 2})
+    rows = sweep_rows({claims.GAP: [0.4, 0.3, 0.2, 0.1]}) + sweep_rows({claims.GAP: [0.4, 0.5, 0.2, 0.1]}, model=wide)
+    result = claims.loss_gap_shrinks(frame(rows))
+    assert result.holds is False and "digits/small-cnn-wide" in result.detail
+    assert result.numbers["digits/small-cnn/PGD-AT 0.05"] == 0.3
+    assert result.numbers["digits/small-cnn-wide/PGD-AT 0.05"] == 0.5
+
+
+def test_sweep_reads_strengths_from_defense_parameters_and_needs_two():
+    defenses = [STANDARD, pgd_at("PGD-AT 8", 8 / 255), pgd_at("PGD-AT 16", 16 / 255), fgsm_at("FGSM-AT 0.1", 0.1)]
+    rows = sweep({"clean": [0.9, 0.8, 0.7, 0.6]}, defenses)
+    assert [(p.strength, p.name) for p in claims.sweep(rows)] == [
+        (0.0, "standard"), (pytest.approx(8 / 255), "PGD-AT 8"), (pytest.approx(16 / 255), "PGD-AT 16")]
+    assert [(p.strength, p.name) for p in claims.sweep(rows, family=claims.FGSM_AT)] == [(0.0, "standard"),
+                                                                                         (0.1, "FGSM-AT 0.1")]
     with pytest.raises(ClaimDataMissing, match="at least two"):
-        claims.sweep(rows, family="FGSM-AT", with_standard=False)
+        claims.sweep(rows, family=claims.FGSM_AT, with_standard=False)
     with pytest.raises(ClaimDataMissing):
-        claims.loss_gap_shrinks(frame({"clean": [1, 1, 1, 1]}))  # no loss-gap column
+        claims.loss_gap_shrinks(sweep({"clean": [0.9, 0.8, 0.7, 0.6]}))  # no loss-gap column
 
 
 def test_fgsm_at_claim_compares_with_standard():
-    labels = ["standard", "FGSM-AT 0.1"]
-    assert claims.fgsm_at_loss_gap_shrinks(frame({claims.GAP: [0.5, 0.3]}, labels)).holds is True
-    assert claims.fgsm_at_loss_gap_shrinks(frame({claims.GAP: [0.3, 0.5]}, labels)).holds is False
+    defenses = [STANDARD, fgsm_at("FGSM-AT 0.1", 0.1)]
+    assert claims.fgsm_at_loss_gap_shrinks(sweep({claims.GAP: [0.5, 0.3]}, defenses)).holds is True
+    assert claims.fgsm_at_loss_gap_shrinks(sweep({claims.GAP: [0.3, 0.5]}, defenses)).holds is False
 
 
 def test_strongest_ar_is_most_robust_on_clean_correct_points():
     clean = [0.9, 0.8, 0.8, 0.5]
-    holds = claims.strongest_ar_most_robust(frame({"clean": clean, PGD: [0.1, 0.5, 0.6, 0.45]}))
+    holds = claims.strongest_ar_most_robust(sweep({"clean": clean, PGD: [0.1, 0.5, 0.6, 0.45]}))
     assert holds.holds is True and holds.numbers["PGD-AT 0.2"] == pytest.approx(0.9)
     # 0.45 robust is the highest fraction of all points but not of the clean-correct ones
-    fails = claims.strongest_ar_most_robust(frame({"clean": [0.9, 0.8, 0.5, 0.8], PGD: [0.1, 0.5, 0.49, 0.45]}))
+    fails = claims.strongest_ar_most_robust(sweep({"clean": [0.9, 0.8, 0.5, 0.8], PGD: [0.1, 0.5, 0.49, 0.45]}))
     assert fails.holds is False
     with pytest.raises(ClaimDataMissing, match="robust"):
-        claims.strongest_ar_most_robust(frame({"clean": clean}))
-
-
-def sv_columns(per_layer: dict[str, list[float]]) -> dict[str, list[float]]:
-    return {f"probe[layer-spectrum.sv_std.{k}]": v for k, v in per_layer.items()}
+        claims.strongest_ar_most_robust(sweep({"clean": clean}))
 
 
 def test_sv_std_claim_compares_the_weakest_and_strongest_pgd_at():
     # layer a: 1.0 -> 0.4 (decrease 0.6); layer b: 0.5 -> 0.7 (increase 0.2); standard is ignored
-    good = sv_columns({"a": [9.0, 1.0, 0.8, 0.4], "b": [0.0, 0.5, 0.6, 0.7]})
-    result = claims.sv_std_shrinks(frame(good))
+    good = {sv("a"): [9.0, 1.0, 0.8, 0.4], sv("b"): [0.0, 0.5, 0.6, 0.7]}
+    result = claims.sv_std_shrinks(sweep(good))
     assert result.holds is True
     assert result.numbers["decrease_sum"] == pytest.approx(0.6) and result.numbers["increase_sum"] == pytest.approx(0.2)
-    bad = sv_columns({"a": [0.0, 1.0, 0.8, 0.9], "b": [0.0, 0.5, 0.6, 0.7]})
-    assert claims.sv_std_shrinks(frame(bad)).holds is False
+    bad = {sv("a"): [0.0, 1.0, 0.8, 0.9], sv("b"): [0.0, 0.5, 0.6, 0.7]}
+    assert claims.sv_std_shrinks(sweep(bad)).holds is False
+    with pytest.raises(ClaimDataMissing, match="sv_std"):
+        claims.sv_std_shrinks(sweep({("margins/layer-spectrum", "mean_sv_std"): [0.4, 0.3, 0.2, 0.1]}))
 
 
-def test_loss_variation_claim_needs_every_radius():
-    cols = {"probe[loss-variation.mean@0.0125]": [0.4, 0.3, 0.2, 0.1],
-            "probe[loss-variation.mean@0.05]": [0.8, 0.6, 0.4, 0.2]}
-    result = claims.loss_variation_shrinks(frame(cols))
+def test_loss_variation_claim_needs_every_radius_the_probe_recorded():
+    cols = {lv("0.0125"): [0.4, 0.3, 0.2, 0.1], lv("0.05"): [0.8, 0.6, 0.4, 0.2]}  # 0.025: no column
+    result = claims.loss_variation_shrinks(sweep(cols))
     assert result.holds is True and result.numbers["standard @0.05"] == 0.8
-    cols["probe[loss-variation.mean@0.05]"] = [0.8, 0.6, 0.7, 0.2]
-    fails = claims.loss_variation_shrinks(frame(cols))
-    assert fails.holds is False and "0.05" in fails.detail
+    assert sorted({k.split(" @")[1] for k in result.numbers}) == ["0.0125", "0.05"]
+    cols[lv("0.05")] = [0.8, 0.6, 0.7, 0.2]
+    fails = claims.loss_variation_shrinks(sweep(cols))
+    assert fails.holds is False and "0.05" in fails.detail and "0.0125" not in fails.detail
     with pytest.raises(ClaimDataMissing):
-        claims.loss_variation_shrinks(frame({"clean": [1, 1, 1, 1]}))
+        claims.loss_variation_shrinks(sweep({"clean": [1.0, 1.0, 1.0, 1.0]}))
+
+
+def test_loss_variation_radii_written_as_fractions_of_255():
+    params = {"margins/loss-variation": {**PROBES["margins/loss-variation"][1], "eps": ["1/255", "2/255"]}}
+    columns = {lv("1/255"): [0.4, 0.3, 0.2, 0.1], lv("2/255"): [0.5, 0.4, 0.35, 0.3]}
+    result = claims.loss_variation_shrinks(sweep(columns, probe_params=params))
+    assert result.holds is True and result.numbers["PGD-AT 0.2 @2/255"] == 0.3
 
 
 def test_spectral_clip_claim_pairs_bounds_with_plain_pgd_at_of_the_same_eps():
-    labels = ["standard", "PGD-AT 0.1", "SN-1 PGD-AT 0.1", "SN-3 PGD-AT 0.1"]
-    holds = claims.spectral_clip_lowers_loss_gap(frame({claims.GAP: [0.9, 0.5, 0.2, 0.4]}, labels))
+    defenses = [STANDARD, pgd_at("PGD-AT 0.1", 0.1), spectral("SN-1 PGD-AT 0.1", 1.0, 0.1),
+                spectral("SN-3 PGD-AT 0.1", 3.0, 0.1)]
+    holds = claims.spectral_clip_lowers_loss_gap(sweep({claims.GAP: [0.9, 0.5, 0.2, 0.4]}, defenses))
     assert holds.holds is True and holds.numbers == {"SN-1 PGD-AT 0.1": 0.2, "PGD-AT 0.1": 0.5, "SN-3 PGD-AT 0.1": 0.4}
-    assert claims.spectral_clip_lowers_loss_gap(frame({claims.GAP: [0.9, 0.5, 0.2, 0.6]}, labels)).holds is False
-    with pytest.raises(ClaimDataMissing, match="matching"):
-        claims.spectral_clip_lowers_loss_gap(frame({claims.GAP: [0.9, 0.5]}, ["standard", "SN-1 PGD-AT 0.2"]))
+    assert claims.spectral_clip_lowers_loss_gap(sweep({claims.GAP: [0.9, 0.5, 0.2, 0.6]}, defenses)).holds is False
+    with pytest.raises(ClaimDataMissing, match="same eps"):
+        claims.spectral_clip_lowers_loss_gap(sweep({claims.GAP: [0.9, 0.5]},
+                                                   [STANDARD, spectral("SN-1 PGD-AT 0.2", 1.0, 0.2)]))
 
 
+def test_spectral_clip_pairs_with_the_pgd_at_trained_like_it_when_two_share_the_eps():
+    defenses = [pgd_at("PGD-AT 0.1 k5", 0.1, steps=5), pgd_at("PGD-AT 0.1", 0.1), spectral("SN-1 PGD-AT 0.1", 1.0, 0.1)]
+    result = claims.spectral_clip_lowers_loss_gap(sweep({claims.GAP: [0.1, 0.5, 0.2]}, defenses))
+    assert result.holds is True and result.numbers == {"SN-1 PGD-AT 0.1": 0.2, "PGD-AT 0.1": 0.5}
+
+
+def test_loss_gap_shrinks_at_every_bound():
+    defenses = [pgd_at("PGD-AT 4", 4 / 255), pgd_at("PGD-AT 16", 16 / 255), spectral("SN-1 PGD-AT 4", 1.0, 4 / 255),
+                spectral("SN-1 PGD-AT 16", 1.0, 16 / 255)]
+    holds = claims.loss_gap_shrinks_at_every_bound(sweep({claims.GAP: [0.6, 0.5, 0.2, 0.1]}, defenses))
+    assert holds.holds is True and holds.numbers["SN-1 PGD-AT 16"] == 0.1
+    fails = claims.loss_gap_shrinks_at_every_bound(sweep({claims.GAP: [0.6, 0.5, 0.2, 0.3]}, defenses))
+    assert fails.holds is False and "SN-1 PGD-AT" in fails.detail
+    with pytest.raises(ClaimDataMissing, match="spectral-clip"):
+        claims.loss_gap_shrinks_at_every_bound(sweep({claims.GAP: [0.6, 0.5]}, defenses[:2]))
+
+
+def test_p1_full_sn_defenses_as_planned_pair_every_bound_with_pgd_at():
+    registry = get_registry()
+    plan = build_plan(resolve_suite("margins/p1-full-sn", registry), registry)
+    cells = plan.train_cells
+    assert len(cells) == 12  # bounds 1, 3, 5 and none, each at 4, 8, 16 /255
+    # loss gaps shaped like P1 Table 6: every bound lowers the gap, which falls with eps at every bound
+    base = {1.0: 0.06, 3.0: 0.16, 5.0: 0.26, None: 0.36}
+    step = {4: 0.0, 8: -0.01, 16: -0.02}
+
+    def rows(broken: str = "") -> list[dict]:
+        out = []
+        for c in cells:
+            params = c.defense.kwargs
+            gap = base[params.get("bound")] + step[round(params["eps"] * 255)]
+            out.append(row((c.defense.label, c.defense.qid, params), dataset=(c.dataset.label, c.dataset.qid, {}),
+                           model=(c.model.label, c.model.qid, c.model.kwargs),
+                           probes=[metric("probe", "generalization", "classics/generalization", {"n_train": None},
+                                          "loss_gap", 0.5 if c.defense.label == broken else gap)]))
+        return out
+
+    paired = claims.spectral_clip_lowers_loss_gap(frame(rows()))
+    assert paired.holds is True and len(paired.numbers) == 12
+    assert paired.numbers["SN-5 PGD-AT 8"] == pytest.approx(0.25) and paired.numbers["PGD-AT 8"] == pytest.approx(0.35)
+    every = claims.loss_gap_shrinks_at_every_bound(frame(rows()))
+    assert every.holds is True and every.numbers["SN-3 PGD-AT 16"] == pytest.approx(0.14)
+    broken = claims.spectral_clip_lowers_loss_gap(frame(rows("SN-1 PGD-AT 4")))  # 0.5 > PGD-AT 4's 0.36
+    assert broken.holds is False
+    assert broken.detail == "the loss gap is not lower for ['cifar10/ResNet-56/SN-1 PGD-AT 4']"
+    assert claims.loss_gap_shrinks_at_every_bound(frame(rows("SN-1 PGD-AT 4"))).holds is True  # still falls with eps
+    slow = claims.loss_gap_shrinks_at_every_bound(frame(rows("SN-5 PGD-AT 16")))
+    assert slow.holds is False and slow.detail.endswith("for ['SN-5 PGD-AT']")
+
+
+# ---------------------------------------------------------------- p1-cpu as published (docs/reproductions/p1.md)
+P1_CPU_DEFENSES = [STANDARD, pgd_at("PGD-AT 0.05", 0.05), pgd_at("PGD-AT 0.1", 0.1), pgd_at("PGD-AT 0.2", 0.2),
+                   fgsm_at("FGSM-AT 0.1", 0.1), spectral("SN-1 PGD-AT 0.1", 1.0, 0.1)]
+#: per defense: clean, PGD-10, train loss, loss gap, mean margin, mean p_y, frac middle,
+#: STD body.0 / body.2 / body.5 / head, loss variation @0.0125 / 0.025 / 0.05
+P1_CPU = [
+    (0.936, 0.544, 0.0079, 0.2886, 8.84, 0.921, 0.086, 0.806, 0.531, 0.335, 0.548, 0.0909, 0.2131, 0.5816),
+    (0.932, 0.710, 0.0109, 0.1773, 7.71, 0.928, 0.088, 0.640, 0.522, 0.325, 0.469, 0.0473, 0.1063, 0.2740),
+    (0.944, 0.778, 0.0321, 0.1473, 6.01, 0.914, 0.148, 0.516, 0.495, 0.311, 0.462, 0.0339, 0.0742, 0.1789),
+    (0.908, 0.770, 0.1757, 0.1507, 3.17, 0.806, 0.450, 0.434, 0.434, 0.239, 0.408, 0.0317, 0.0667, 0.1477),
+    (0.940, 0.758, 0.0246, 0.1580, 6.56, 0.918, 0.128, 0.550, 0.505, 0.316, 0.484, 0.0379, 0.0835, 0.2036),
+    (0.800, 0.632, 1.5684, 0.0425, 0.41, 0.210, 0.960, 0.234, 0.130, 0.121, 0.198, 0.0294, 0.0593, 0.1208),
+]
+P1_CPU_METRICS = ["clean", PGD, claims.TRAIN_LOSS, claims.GAP, claims.MARGIN, claims.P_Y, claims.P_Y_MIDDLE,
+                  sv("body.0"), sv("body.2"), sv("body.5"), sv("head"), lv("0.0125"), lv("0.025"), lv("0.05")]
+#: docs/reproductions/p1.md, "Which claims hold": 8 of 11
+P1_CPU_FAILING = {"loss-gap-shrinks", "test-accuracy-drops", "less-confident"}
+
+
+def p1_cpu_rows() -> list[dict]:
+    rows = [model_row(d, dict(zip(P1_CPU_METRICS, values))) for d, values in zip(P1_CPU_DEFENSES, P1_CPU)]
+    deepfool = attack("deepfool", "classics/deepfool", {"candidates": None, "max_iter": 50, "overshoot": 0.02}, 0.0,
+                      norm="L2", eps=8.0)
+    for r in rows:
+        r["attacks"].append(deepfool)
+    return rows
+
+
+def verdicts(rows: list[dict]) -> dict[str, Any]:
+    outcomes = evaluate_claims(claims_for(get_registry(), "p1-cpu"), frame(rows))
+    return {o.claim.split(".", 1)[-1]: (o.status, sorted(o.result.numbers.values())) for o in outcomes}
+
+
+def test_p1_cpu_published_numbers_give_the_published_verdicts():
+    found = verdicts(p1_cpu_rows())
+    assert len(found) == 11
+    assert {name for name, (status, _) in found.items() if status != "holds"} == P1_CPU_FAILING
+    assert {status for name, (status, _) in found.items() if name in P1_CPU_FAILING} == {"does not hold"}
+
+
+def test_renaming_the_suite_labels_changes_no_verdict():
+    rows = p1_cpu_rows()
+    # every label replaced; the defense labels are also permuted among the rows, so a claim that
+    # read its AR sweep from labels would see it reversed
+    labels = {"standard": "SN-1 PGD-AT 0.1", "PGD-AT 0.05": "PGD-AT 0.2", "PGD-AT 0.1": "FGSM-AT 0.1",
+              "PGD-AT 0.2": "standard", "FGSM-AT 0.1": "PGD-AT 0.05", "SN-1 PGD-AT 0.1": "PGD-AT 0.1",
+              "PGD-10": "attack-a", "deepfool": "attack-b", "generalization": "probe-a", "margin": "probe-b",
+              "confidence": "probe-c", "layer-spectrum": "probe-d", "loss-variation": "probe-e",
+              "digits": "data", "small-cnn": "net"}
+    renamed = relabel(rows, labels)
+    assert {r["defense"] for r in renamed} == {r["defense"] for r in rows}  # the same labels, on other rows
+    assert verdicts(renamed) == verdicts(rows)
+
+
+# ---------------------------------------------------------------- B.2's accumulated STD differences
 def test_accumulated_std_difference_of_identical_models_is_zero():
     stds = {"conv1": 0.7, "conv2": 1.3, "fc": 0.2}
     same = accumulated_std_difference(stds, dict(stds))
@@ -136,19 +319,12 @@ def test_accumulated_std_difference_splits_layers_as_p1_b2():
         accumulated_std_difference({"l1": float("nan")}, {"l1": 1.0})
 
 
-def test_stds_are_read_from_a_leaderboard_row_without_other_architectures_layers():
-    row = {"defense": "PGD-AT 0.1", "probe[layer-spectrum.sv_std.body.0]": 0.5,
-           "probe[layer-spectrum.sv_std.layer3.1.conv2]": float("nan"), "probe[layer-spectrum.mean_sv_std]": 0.4,
-           "probe[margin.mean]": 1.0}
-    assert stds_from_row(row) == {"body.0": 0.5}
-    assert stds_from_row(row, probe="other") == {}
-
-
-def test_loss_gap_shrinks_at_every_bound():
-    labels = ["PGD-AT 4/255", "PGD-AT 16/255", "SN-1 PGD-AT 4/255", "SN-1 PGD-AT 16/255"]
-    holds = claims.loss_gap_shrinks_at_every_bound(frame({claims.GAP: [0.6, 0.5, 0.2, 0.1]}, labels))
-    assert holds.holds is True and holds.numbers["SN-1 PGD-AT 16/255"] == 0.1
-    fails = claims.loss_gap_shrinks_at_every_bound(frame({claims.GAP: [0.6, 0.5, 0.2, 0.3]}, labels))
-    assert fails.holds is False and "SN-1 PGD-AT" in fails.detail
-    with pytest.raises(ClaimDataMissing, match="SN-"):
-        claims.loss_gap_shrinks_at_every_bound(frame({claims.GAP: [0.6, 0.5]}, labels[:2]))
+def test_stds_are_read_from_a_leaderboard_row_by_probe_id_whatever_its_label():
+    spectrum = ("margins/layer-spectrum", {"conv": "operator", "grid": "input"})
+    r = Row.model_validate(row(pgd_at("PGD-AT 0.1", 0.1), probes=[
+        metric("probe", "spectrum-renamed", *spectrum, "sv_std.body.0", 0.5),
+        metric("probe", "spectrum-renamed", *spectrum, "sv_std.layer3.1.conv2", None),  # another architecture's
+        metric("probe", "spectrum-renamed", *spectrum, "mean_sv_std", 0.4),
+        metric("probe", "layer-spectrum", "other/probe", {}, "sv_std.head", 1.0)]))
+    assert stds_from_row(r) == {"body.0": 0.5}
+    assert stds_from_row(r, probe="other/probe") == {"head": 1.0}

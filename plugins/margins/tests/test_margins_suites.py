@@ -6,10 +6,12 @@ import math
 import pytest
 
 import bench
+from bench.api.claim import ClaimDataMissing
 from bench.registry import get_registry
 from bench.runner.plan import build_plan
 from bench.runner.suite import resolve_suite
 from bench.threat import ThreatModel
+from bench.testing.rows import frame, row
 from robarena_margins import claims
 
 P1_EPS = [4 / 255, 8 / 255, 16 / 255]
@@ -59,8 +61,12 @@ def test_p1_cpu_plans_the_ar_sweep_the_claims_read():
     suite, plan = plan_of("p1-cpu")
     labels = [c.defense.label for c in plan.train_cells]
     assert labels == ["standard", "PGD-AT 0.05", "PGD-AT 0.1", "PGD-AT 0.2", "FGSM-AT 0.1", "SN-1 PGD-AT 0.1"]
-    rows = __import__("pandas").DataFrame({"defense": labels})
-    assert [s for s, _ in claims.sweep(rows)] == [0.0, 0.05, 0.1, 0.2]
+    rows = frame([row((c.defense.label, c.defense.qid, c.defense.kwargs), clean=0.5) for c in plan.train_cells])
+    assert [(p.strength, p.name) for p in claims.sweep(rows)] == [
+        (0.0, "standard"), (0.05, "PGD-AT 0.05"), (0.1, "PGD-AT 0.1"), (0.2, "PGD-AT 0.2")]
+    assert [p.name for p in claims.sweep(rows, claims.FGSM_AT)] == ["standard", "FGSM-AT 0.1"]
+    with pytest.raises(ClaimDataMissing, match="at least two"):  # one spectral-clip model: no sweep of its own
+        claims.sweep(rows, claims.spectral_family(1.0), with_standard=False)
     for label in labels[1:4]:  # P1 B.1: 10 steps of a fixed step (2/255 : 8/255 scaled to the middle eps 0.1)
         params = defense_params(plan, label)
         assert (params["steps"], params["step_size"], params["eps"]) == (10, 0.025, float(label.split()[-1]))

@@ -1,85 +1,169 @@
 """P3's qualitative claims as checks over the leaderboard frame of ``p3-cpu`` (or ``p3-full``).
 
-Rows are found by their defense labels as the P3 suites name them (``standard``, ``pgd-at``,
-``trades-b6``, ``trades-b10000``, ``fast-at``) or, for the smoothness regularizers, by defense id
-(``recognizability/gradient-penalty``, ``recognizability/fisher-penalty``), so every beta the
-suite trains is checked. Comparisons are made within each dataset (means over seeds) and a claim
-holds only if it holds on every dataset. Columns used:
+Rows are found by defense id and parameters, never by label: ``classics/standard``,
+``classics/pgd-at``, ``classics/trades`` with ``beta = 6`` and with ``beta = 10000``,
+``classics/fast-at``, and every configuration of the smoothness regularizers
+``recognizability/gradient-penalty`` and ``recognizability/fisher-penalty``, so every beta the
+suite trains is checked. Comparisons are made within each dataset configuration (means over
+seeds) and a claim holds only if it holds on every dataset. Columns, by component id and column:
 
-* ``task[recognizability.judge_target_rate]`` (and ``.target_success``): the recognizability proxy;
-* ``probe[jacobian.jacobian_fro]``, ``probe[jacobian.output_spread]`` (and ``.top_class_share``);
-* ``robust[profile Linf <eps>]``: the robust-accuracy profile (P3 Fig. 4.1); a model's
-  robustness is its mean robust accuracy over the profile's eps > 0 (the area under the profile
-  divided by its number of points).
+* ``recognizability/recognizability`` ``judge_target_rate`` (and ``target_success``): the
+  recognizability proxy;
+* ``recognizability/jacobian`` ``jacobian_fro``, ``output_spread`` (and ``top_class_share``);
+* the robust-accuracy profile (P3 Fig. 4.1): every untargeted Linf ``classics/pgd`` column with the
+  cross-entropy loss (the CW-loss run at one radius is not part of it); a model's robustness is its
+  mean robust accuracy over the profile's eps > 0 (the area under the profile divided by its
+  number of points).
 
 Thresholds: a classifier counts as (nearly) constant when its mean total-variation distance
 between outputs and the mean output (``output_spread``) is below :data:`CONSTANT_SPREAD`.
+Labels only name the numbers.
 """
 from __future__ import annotations
 
-import re
-from typing import Any
+import json
+from typing import Any, Iterator, Optional
 
-from bench.api.claim import ClaimDataMissing, ClaimResult, optional_value, value
-from bench.threat import parse_eps
+from bench.api.claim import ClaimDataMissing, ClaimResult, component_params, metric_column, robust_columns, value
 
 #: output_spread below which a classifier is called (nearly) constant: within 5 % total variation
 #: of one fixed output distribution on average (standard training: about 0.9 on digits).
 CONSTANT_SPREAD = 0.05
-RECOGNIZED = "task[recognizability.judge_target_rate]"
-SUCCESS = "task[recognizability.target_success]"
-CONTEXT = ("task[recognizability.start_correlation]", "task[recognizability.class_consistency]")
-JACOBIAN = "probe[jacobian.jacobian_fro]"
-SPREAD = "probe[jacobian.output_spread]"
-TOP_SHARE = "probe[jacobian.top_class_share]"
-PROFILE = re.compile(r"^robust\[profile Linf (?P<eps>[^\]]+)\]$")
-MINIMAX = ("pgd-at", "trades-b6", "fast-at")
+TASK = "recognizability/recognizability"
+JACOBIAN_PROBE = "recognizability/jacobian"
+RECOGNIZED = (TASK, "judge_target_rate")
+SUCCESS = (TASK, "target_success")
+CONTEXT = ((TASK, "start_correlation"), (TASK, "class_consistency"))
+JACOBIAN = (JACOBIAN_PROBE, "jacobian_fro")
+SPREAD = (JACOBIAN_PROBE, "output_spread")
+TOP_SHARE = (JACOBIAN_PROBE, "top_class_share")
+PGD = "classics/pgd"
+
+
+class Defense:
+    """A defense the claims name: ``name`` (for the numbers), ``defense_id`` and parameter values."""
+
+    def __init__(self, name: str, defense_id: str, **params: Any) -> None:
+        self.name, self.defense_id, self.params = name, defense_id, params
+
+    def __repr__(self) -> str:
+        shown = "".join(f", {k}={v!r}" for k, v in self.params.items())
+        return f"{self.defense_id}{shown}"
+
+
+STANDARD = Defense("standard", "classics/standard")
+PGD_AT = Defense("pgd-at", "classics/pgd-at")
+TRADES_B6 = Defense("trades-b6", "classics/trades", beta=6.0)
+TRADES_B10000 = Defense("trades-b10000", "classics/trades", beta=10000.0)
+FAST_AT = Defense("fast-at", "classics/fast-at")
+MINIMAX = (PGD_AT, TRADES_B6, FAST_AT)
 SMOOTHNESS_IDS = ("recognizability/gradient-penalty", "recognizability/fisher-penalty")
 
 
-def datasets(frame: Any) -> list[str]:
-    """The dataset labels of the frame (a claim is checked on each)."""
-    if "dataset" not in frame.columns or len(frame) == 0:
+def _params_key(frame: Any, row_id: str, role: str) -> str:
+    return json.dumps(component_params(frame, row_id, role), sort_keys=True, default=str)
+
+
+def datasets(frame: Any) -> Iterator[tuple[str, Any]]:
+    """(dataset label, rows) for every dataset configuration (id and parameters) of the frame."""
+    for name in ("row_id", "dataset_id", "defense_id"):
+        if name not in frame.columns:
+            raise ClaimDataMissing(f"results have no column {name!r}")
+    if len(frame) == 0:
         raise ClaimDataMissing("results have no rows")
-    return sorted(set(frame["dataset"]))
+    keys = [(d, _params_key(frame, r, "dataset")) for r, d in zip(frame["row_id"], frame["dataset_id"])]
+    found: dict[tuple[str, str], str] = {}
+    for key, label in zip(keys, frame["dataset"]):
+        found.setdefault(key, str(label))
+    for key, label in sorted(found.items(), key=lambda kv: (kv[1], kv[0])):
+        yield label, frame[[k == key for k in keys]]
+
+
+def configurations(rows: Any, defense_id: str) -> list[tuple[str, Any]]:
+    """(display label, rows) for every configuration (parameters) of ``defense_id`` in ``rows``."""
+    picked = rows[rows["defense_id"] == defense_id]
+    keys = [_params_key(picked, r, "defense") for r in picked["row_id"]]
+    found: dict[str, str] = {}
+    for key, label in zip(keys, picked["defense"]):
+        found.setdefault(key, str(label))
+    return [(label, picked[[k == key for k in keys]]) for key, label in sorted(found.items(), key=lambda kv: kv[1])]
+
+
+def rows_of(rows: Any, defense: Defense) -> Any:
+    """The rows of ``defense`` (its id, and its parameter values): one configuration, all seeds."""
+    found = [(label, picked) for label, picked in configurations(rows, defense.defense_id)
+             if all(_same(component_params(picked, picked["row_id"].iloc[0], "defense").get(k), v)
+                    for k, v in defense.params.items())]
+    if not found:
+        raise ClaimDataMissing(f"no {defense.name} row ({defense!r})")
+    if len(found) > 1:
+        raise ClaimDataMissing(f"{len(found)} configurations match {defense.name} ({defense!r}): "
+                               f"{[label for label, _ in found]}; the claim compares one")
+    return found[0][1]
+
+
+def _same(have: Any, want: Any) -> bool:
+    if isinstance(have, (int, float)) and isinstance(want, (int, float)) and not isinstance(have, bool):
+        return abs(float(have) - float(want)) <= 1e-9 * max(1.0, abs(float(want)))
+    return have == want
 
 
 def profile_columns(frame: Any) -> list[tuple[float, str]]:
     """(eps, column) of the robust-accuracy profile with eps > 0, sorted by eps."""
-    cols = [(parse_eps(m.group("eps"))[0], c) for c in frame.columns if (m := PROFILE.match(c))]
-    cols = sorted((eps, c) for eps, c in cols if eps > 0)
+    eps_of = {i["column"]: i["eps"] for i in frame.attrs.get("columns", []) if i.get("kind") == "robust"}
+    cols = sorted((eps_of[c], c) for c in robust_columns(frame, PGD, norm="Linf", loss="ce")
+                  if eps_of[c] is not None and eps_of[c] > 0)
     if not cols:
-        raise ClaimDataMissing("results have no 'robust[profile Linf <eps>]' columns with eps > 0")
+        raise ClaimDataMissing(f"results have no untargeted Linf {PGD!r} (loss ce) profile columns with eps > 0")
     return cols
 
 
-def profile_mean(frame: Any, **labels: Any) -> float:
-    """Mean robust accuracy over the profile's eps > 0 for the rows matching ``labels``."""
-    return sum(value(frame, c, **labels) for _, c in profile_columns(frame)) / len(profile_columns(frame))
+def profile_mean(rows: Any, profile: Optional[list[tuple[float, str]]] = None) -> float:
+    """Mean robust accuracy over the profile's eps > 0 for ``rows`` (means over seeds)."""
+    profile = profile if profile is not None else profile_columns(rows)
+    return sum(value(rows, c) for _, c in profile) / len(profile)
 
 
 def _tag(dataset: str, many: bool) -> str:
     return f"{dataset}:" if many else ""
 
 
+def _optional(rows: Any, column: Optional[str]) -> Optional[float]:
+    if column is None:
+        return None
+    try:
+        return value(rows, column)
+    except ClaimDataMissing:
+        return None
+
+
+def _maybe_column(frame: Any, metric: tuple[str, str]) -> Optional[str]:
+    try:
+        return metric_column(frame, *metric)
+    except ClaimDataMissing:
+        return None
+
+
 def robust_perturbations_recognized(frame: Any) -> ClaimResult:
     """PGD-AT's targeted unbounded perturbations are judged as the target class more often than
     the standard model's (P3 Fig. 1.1, 4.2; ``judge_target_rate``)."""
-    names = datasets(frame)
+    names = list(datasets(frame))
+    recognized, success = metric_column(frame, *RECOGNIZED), metric_column(frame, *SUCCESS)
     numbers, holds = {}, True
-    for ds in names:
+    for ds, rows in names:
         t = _tag(ds, len(names) > 1)
-        robust, standard = value(frame, RECOGNIZED, dataset=ds, defense="pgd-at"), \
-            value(frame, RECOGNIZED, dataset=ds, defense="standard")
+        robust_rows, standard_rows = rows_of(rows, PGD_AT), rows_of(rows, STANDARD)
+        robust, standard = value(robust_rows, recognized), value(standard_rows, recognized)
         numbers.update({f"{t}pgd-at": robust, f"{t}standard": standard,
-                        f"{t}pgd-at_success": value(frame, SUCCESS, dataset=ds, defense="pgd-at"),
-                        f"{t}standard_success": value(frame, SUCCESS, dataset=ds, defense="standard")})
+                        f"{t}pgd-at_success": value(robust_rows, success),
+                        f"{t}standard_success": value(standard_rows, success)})
         holds &= robust > standard
-        for col in CONTEXT:  # judge-free context; not part of the verdict
-            for label in ("pgd-at", "standard"):
-                context = optional_value(frame, col, dataset=ds, defense=label)
+        for metric in CONTEXT:  # judge-free context; not part of the verdict
+            col = _maybe_column(frame, metric)
+            for name, picked in (("pgd-at", robust_rows), ("standard", standard_rows)):
+                context = _optional(picked, col)
                 if context is not None:
-                    numbers[f"{t}{label}_{col[len('task[recognizability.'):-1]}"] = context
+                    numbers[f"{t}{name}_{metric[1]}"] = context
     return ClaimResult(holds, numbers, "judge_target_rate (independent standard judge) of PGD-AT vs standard; "
                                        "*_success: the attacked model's own target success; start_correlation and "
                                        "class_consistency shown for context")
@@ -88,38 +172,40 @@ def robust_perturbations_recognized(frame: Any) -> ClaimResult:
 def adversarial_training_lowers_jacobian(frame: Any) -> ClaimResult:
     """Every minimax defense present (PGD-AT, TRADES beta 6, fast-AT; PGD-AT required) has a smaller
     ``||J||_F`` than standard training (P3 Sec. 3, Prop. 3.1)."""
-    names = datasets(frame)
+    names = list(datasets(frame))
+    jacobian = metric_column(frame, *JACOBIAN)
     numbers, holds, checked = {}, True, []
-    for ds in names:
+    for ds, rows in names:
         t = _tag(ds, len(names) > 1)
-        standard = value(frame, JACOBIAN, dataset=ds, defense="standard")
+        standard = value(rows_of(rows, STANDARD), jacobian)
         numbers[f"{t}standard"] = standard
-        for label in MINIMAX:
+        for defense in MINIMAX:
             try:
-                jac = value(frame, JACOBIAN, dataset=ds, defense=label)
+                jac = value(rows_of(rows, defense), jacobian)
             except ClaimDataMissing:
-                if label == "pgd-at":
+                if defense is PGD_AT:
                     raise
                 continue
-            numbers[f"{t}{label}"] = jac
-            checked.append(label)
+            numbers[f"{t}{defense.name}"] = jac
+            checked.append(defense.name)
             holds &= jac < standard
-    return ClaimResult(holds, numbers, f"probe[jacobian.jacobian_fro] of {sorted(set(checked))} vs standard")
+    return ClaimResult(holds, numbers, f"{jacobian} of {sorted(set(checked))} vs standard")
 
 
 def trades_high_beta_constant(frame: Any) -> ClaimResult:
     """TRADES with beta = 10000 collapses to a (nearly) constant classifier (P3 Sec. 4.2):
     ``output_spread`` below :data:`CONSTANT_SPREAD`."""
-    names = datasets(frame)
+    names = list(datasets(frame))
+    spread_col, share_col = metric_column(frame, *SPREAD), metric_column(frame, *TOP_SHARE)
     numbers, holds = {}, True
-    for ds in names:
+    for ds, rows in names:
         t = _tag(ds, len(names) > 1)
-        spread = value(frame, SPREAD, dataset=ds, defense="trades-b10000")
+        collapsed = rows_of(rows, TRADES_B10000)
+        spread = value(collapsed, spread_col)
         numbers.update({f"{t}trades-b10000_spread": spread,
-                        f"{t}standard_spread": value(frame, SPREAD, dataset=ds, defense="standard"),
-                        f"{t}trades-b10000_top_class_share": value(frame, TOP_SHARE, dataset=ds,
-                                                                    defense="trades-b10000"),
-                        f"{t}trades-b10000_clean": value(frame, "clean", dataset=ds, defense="trades-b10000")})
+                        f"{t}standard_spread": value(rows_of(rows, STANDARD), spread_col),
+                        f"{t}trades-b10000_top_class_share": value(collapsed, share_col),
+                        f"{t}trades-b10000_clean": value(collapsed, "clean")})
         holds &= spread < CONSTANT_SPREAD
     return ClaimResult(holds, numbers, f"output_spread < {CONSTANT_SPREAD} (mean TV distance to the mean output); "
                                        "top_class_share: share of the most predicted class")
@@ -133,20 +219,22 @@ def smoothness_regularizers_robust(frame: Any) -> ClaimResult:
     are left out and named in the detail, as P3 leaves its collapsed TRADES model out of Fig. 4.1;
     the claim does not hold if either penalty has no model left.
     """
-    names = datasets(frame)
+    names = list(datasets(frame))
+    profile = profile_columns(frame)
+    spread_col = metric_column(frame, *SPREAD)
     numbers, holds, dropped = {}, True, []
-    for ds in names:
+    for ds, rows in names:
         t = _tag(ds, len(names) > 1)
-        standard = profile_mean(frame, dataset=ds, defense="standard")
+        standard = profile_mean(rows_of(rows, STANDARD), profile)
         numbers[f"{t}standard"] = standard
         for ident in SMOOTHNESS_IDS:
-            rows = frame[(frame["dataset"] == ds) & (frame["defense_id"] == ident)]
-            if len(rows) == 0:
+            found = configurations(rows, ident)
+            if not found:
                 raise ClaimDataMissing(f"no {ident} row for dataset {ds!r}")
             kept = 0
-            for label in sorted(set(rows["defense"])):
-                spread = value(frame, SPREAD, dataset=ds, defense=label)
-                acc = profile_mean(frame, dataset=ds, defense=label)
+            for label, picked in found:
+                spread = value(picked, spread_col)
+                acc = profile_mean(picked, profile)
                 if spread < CONSTANT_SPREAD:
                     dropped.append(f"{t}{label} (constant classifier: spread {spread:.4f}, profile mean {acc:.3f})")
                     continue
@@ -160,4 +248,3 @@ def smoothness_regularizers_robust(frame: Any) -> ClaimResult:
     if dropped:
         detail += "; left out: " + "; ".join(dropped)
     return ClaimResult(holds, numbers, detail)
-

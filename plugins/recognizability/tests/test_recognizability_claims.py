@@ -1,108 +1,170 @@
-"""P3's claims on small synthetic leaderboard frames: each holds, fails, or reports missing data."""
+"""P3's claims on small schema-2 leaderboard frames: each holds, fails, or reports missing data, and
+renaming the suite's labels changes no verdict."""
 from __future__ import annotations
 
-import pandas as pd
+from typing import Any, Optional
+
 import pytest
 
 from bench.api.claim import ClaimDataMissing
 from bench.claims import claims_for, evaluate_claims
 from bench.registry import get_registry
+from bench.testing.rows import attack, frame, metric, relabel, row
 from robarena_recognizability import claims
 
-IDS = {"standard": "classics/standard", "pgd-at": "classics/pgd-at", "trades-b6": "classics/trades",
-       "trades-b10000": "classics/trades", "fast-at": "classics/fast-at",
-       "gradient-penalty-b64": "recognizability/gradient-penalty",
-       "gradient-penalty-b1": "recognizability/gradient-penalty", "fisher-penalty": "recognizability/fisher-penalty"}
+# the validated parameters the runner records for p3-cpu's defenses
+_AT = {"eps": 0.1, "norm": "Linf", "step_size": 0.05, "steps": 5}
+_TRADES = {**_AT, "init_std": 0.001}
+DEFENSES = {
+    "standard": ("classics/standard", {}),
+    "pgd-at": ("classics/pgd-at", {**_AT, "random_start": True}),
+    "trades-b6": ("classics/trades", {**_TRADES, "beta": 6.0}),
+    "trades-b10000": ("classics/trades", {**_TRADES, "beta": 10000.0}),
+    "fast-at": ("classics/fast-at", {"check_drop": 0.2, "check_step_size": 0.05, "check_steps": 5,
+                                     "early_stop": True, "eps": 0.1, "norm": "Linf", "step_size": None}),
+    "gradient-penalty-b64": ("recognizability/gradient-penalty", {"beta": 64.0, "eps": 0.1, "norm": "Linf"}),
+    "gradient-penalty-b1": ("recognizability/gradient-penalty", {"beta": 1.0, "eps": 0.1, "norm": "Linf"}),
+    "fisher-penalty": ("recognizability/fisher-penalty", {"beta": 1.0, "eps": 0.1, "n_proj": 1}),
+}
+_PROFILE = {"batched_restarts": False, "early_stop": True, "random_start": True, "restarts": 10,
+            "step_size": 0.00784313725490196, "steps": 50}
+JACOBIAN_PARAMS = {"fd_radius": 0.00784313725490196, "fd_random": 4, "n": None, "n_proj": 1, "power_iters": 20}
+TASK_PARAMS = {"batch_size": 250, "judge": "train", "judge_model": "classics/small-cnn", "steps": 512}
+METRICS = ("recognized", "success", "jacobian", "spread", "top", "clean", "p05", "p10")
+BASE = {  # defense: (recognized, success, ||J||_F, spread, top share, clean, profile at 0.05 / 0.1)
+    "standard": (0.20, 1.0, 9.0, 0.89, 0.11, 0.93, 0.70, 0.45),
+    "pgd-at": (0.60, 1.0, 3.0, 0.88, 0.11, 0.96, 0.90, 0.80),
+    "trades-b6": (0.50, 1.0, 2.0, 0.83, 0.11, 0.94, 0.90, 0.83),
+    "trades-b10000": (0.10, 0.3, 0.01, 0.001, 0.66, 0.29, 0.28, 0.26),
+    "fast-at": (0.55, 1.0, 3.5, 0.88, 0.11, 0.96, 0.90, 0.80),
+    "gradient-penalty-b64": (0.10, 0.1, 0.0, 0.0, 1.0, 0.10, 0.10, 0.10),
+    "gradient-penalty-b1": (0.30, 1.0, 5.0, 0.89, 0.11, 0.95, 0.80, 0.64),
+    "fisher-penalty": (0.25, 1.0, 6.0, 0.89, 0.11, 0.95, 0.78, 0.56),
+}
 
 
-def frame(**changes: dict) -> pd.DataFrame:
-    """A p3-cpu-like frame in which every claim holds; ``changes[label][column] = value`` edits it."""
-    base = {  # defense: (recognized, success, ||J||_F, spread, top share, clean, profile at 0.05 / 0.1)
-        "standard": (0.20, 1.0, 9.0, 0.89, 0.11, 0.93, 0.70, 0.45),
-        "pgd-at": (0.60, 1.0, 3.0, 0.88, 0.11, 0.96, 0.90, 0.80),
-        "trades-b6": (0.50, 1.0, 2.0, 0.83, 0.11, 0.94, 0.90, 0.83),
-        "trades-b10000": (0.10, 0.3, 0.01, 0.001, 0.66, 0.29, 0.28, 0.26),
-        "fast-at": (0.55, 1.0, 3.5, 0.88, 0.11, 0.96, 0.90, 0.80),
-        "gradient-penalty-b64": (0.10, 0.1, 0.0, 0.0, 1.0, 0.10, 0.10, 0.10),
-        "gradient-penalty-b1": (0.30, 1.0, 5.0, 0.89, 0.11, 0.95, 0.80, 0.64),
-        "fisher-penalty": (0.25, 1.0, 6.0, 0.89, 0.11, 0.95, 0.78, 0.56),
-    }
+def p3_rows(changes: Optional[dict] = None, dataset: Optional[tuple] = None, context: Optional[float] = None,
+            skip: tuple = ()) -> list[dict]:
+    """A p3-cpu-like frame's rows in which every claim holds; ``changes[label][metric] = value``
+    edits it (metrics as in :data:`METRICS`), ``skip`` leaves defenses out, ``context`` adds the
+    task's ``start_correlation``."""
     rows = []
-    for name, (rec, succ, jac, spread, top, clean, p05, p10) in base.items():
-        row = {"dataset": "digits", "model": "small-cnn", "defense": name, "defense_id": IDS[name], "seed": 0,
-               "clean": clean, "robust[profile Linf 0.05]": p05, "robust[profile Linf 0.1]": p10,
-               "robust[profile-cw Linf 0.1]": p10,
-               claims.RECOGNIZED: rec, claims.SUCCESS: succ, claims.JACOBIAN: jac, claims.SPREAD: spread,
-               claims.TOP_SHARE: top}
-        row.update(changes.get(name, {}))
-        rows.append(row)
-    return pd.DataFrame(rows)
+    for name, numbers in BASE.items():
+        if name in skip:
+            continue
+        v = dict(zip(METRICS, numbers)) | (changes or {}).get(name, {})
+        attacks = [attack("profile", "classics/pgd", {**_PROFILE, "loss": "ce"}, v["p05"], eps=0.05),
+                   attack("profile", "classics/pgd", {**_PROFILE, "loss": "ce"}, v["p10"], eps=0.1),
+                   attack("profile-cw", "classics/pgd", {**_PROFILE, "loss": "cw"}, min(v["p10"], 0.05), eps=0.1)]
+        probes = [metric("probe", "jacobian", "recognizability/jacobian", JACOBIAN_PARAMS, column, v[key])
+                  for key, column in (("jacobian", "jacobian_fro"), ("spread", "output_spread"),
+                                      ("top", "top_class_share"))]
+        tasks = [metric("task", "recognizability", "recognizability/recognizability", TASK_PARAMS, column, v[key])
+                 for key, column in (("recognized", "judge_target_rate"), ("success", "target_success"))]
+        if context is not None:
+            tasks.append(metric("task", "recognizability", "recognizability/recognizability", TASK_PARAMS,
+                                "start_correlation", context))
+        extra = {} if dataset is None else {"dataset": dataset}
+        rows.append(row((name, *DEFENSES[name]), clean=v["clean"], attacks=attacks, probes=probes, tasks=tasks,
+                        **extra))
+    return rows
 
 
-def test_profile_columns_are_parsed_and_exclude_other_attacks():
-    f = frame()
+def p3_frame(changes: Optional[dict] = None, **kwargs: Any):
+    return frame(p3_rows(changes, **kwargs))
+
+
+def test_profile_columns_are_the_cross_entropy_pgd_columns_by_eps():
+    f = p3_frame()
     assert claims.profile_columns(f) == [(0.05, "robust[profile Linf 0.05]"), (0.1, "robust[profile Linf 0.1]")]
-    assert claims.profile_mean(f, defense="pgd-at") == pytest.approx(0.85)
-    f2 = f.rename(columns={"robust[profile Linf 0.05]": "robust[profile Linf 8/255]"})
-    assert claims.profile_columns(f2)[0] == (pytest.approx(8 / 255), "robust[profile Linf 8/255]")
+    assert claims.profile_mean(claims.rows_of(f, claims.PGD_AT)) == pytest.approx(0.85)
     with pytest.raises(ClaimDataMissing, match="profile"):
         claims.profile_columns(f.drop(columns=["robust[profile Linf 0.05]", "robust[profile Linf 0.1]"]))
 
 
+def test_profile_radii_come_from_the_threat_not_the_label():
+    rows = p3_rows()
+    for r in rows:
+        r["attacks"][0]["threat"].update(eps=8 / 255, eps_display="8/255")
+    assert claims.profile_columns(frame(rows))[0] == (pytest.approx(8 / 255), "robust[profile Linf 8/255]")
+
+
 def test_recognized_holds_fails_and_needs_its_rows():
-    result = claims.robust_perturbations_recognized(frame())
+    result = claims.robust_perturbations_recognized(p3_frame())
     assert result.holds is True and result.numbers["pgd-at"] == 0.6 and result.numbers["standard"] == 0.2
-    assert claims.robust_perturbations_recognized(frame(**{"pgd-at": {claims.RECOGNIZED: 0.2}})).holds is False
+    assert claims.robust_perturbations_recognized(p3_frame({"pgd-at": {"recognized": 0.2}})).holds is False
     # judge-free measures are context only
-    context = claims.robust_perturbations_recognized(frame().assign(**{claims.CONTEXT[0]: 0.9}))
+    context = claims.robust_perturbations_recognized(p3_frame(context=0.9))
     assert context.holds is True and context.numbers["pgd-at_start_correlation"] == 0.9
     with pytest.raises(ClaimDataMissing, match="pgd-at"):
-        claims.robust_perturbations_recognized(frame()[lambda d: d["defense"] != "pgd-at"])
+        claims.robust_perturbations_recognized(p3_frame(skip=("pgd-at",)))
 
 
 def test_jacobian_claim_checks_every_minimax_defense_present():
-    assert claims.adversarial_training_lowers_jacobian(frame()).holds is True
-    fails = claims.adversarial_training_lowers_jacobian(frame(**{"fast-at": {claims.JACOBIAN: 9.5}}))
+    assert claims.adversarial_training_lowers_jacobian(p3_frame()).holds is True
+    fails = claims.adversarial_training_lowers_jacobian(p3_frame({"fast-at": {"jacobian": 9.5}}))
     assert fails.holds is False and fails.numbers["fast-at"] == 9.5
-    without_fast = frame()[lambda d: d["defense"] != "fast-at"]
-    assert claims.adversarial_training_lowers_jacobian(without_fast).holds is True
+    assert claims.adversarial_training_lowers_jacobian(p3_frame(skip=("fast-at",))).holds is True
     with pytest.raises(ClaimDataMissing):
-        claims.adversarial_training_lowers_jacobian(frame()[lambda d: d["defense"] != "pgd-at"])
+        claims.adversarial_training_lowers_jacobian(p3_frame(skip=("pgd-at",)))
+
+
+def test_the_two_trades_models_are_told_apart_by_beta():
+    # trades-b6's Jacobian above standard's fails the Jacobian claim; the beta-10000 model decides the other
+    f = p3_frame({"trades-b6": {"jacobian": 9.5}})
+    assert claims.adversarial_training_lowers_jacobian(f).numbers["trades-b6"] == 9.5
+    assert claims.adversarial_training_lowers_jacobian(f).holds is False
+    assert claims.trades_high_beta_constant(f).numbers["trades-b10000_spread"] == 0.001
 
 
 def test_trades_high_beta_constant_uses_the_output_spread():
-    result = claims.trades_high_beta_constant(frame())
+    result = claims.trades_high_beta_constant(p3_frame())
     assert result.holds is True and result.numbers["trades-b10000_top_class_share"] == 0.66
-    assert claims.trades_high_beta_constant(frame(**{"trades-b10000": {claims.SPREAD: 0.3}})).holds is False
+    assert claims.trades_high_beta_constant(p3_frame({"trades-b10000": {"spread": 0.3}})).holds is False
     assert claims.trades_high_beta_constant(
-        frame(**{"trades-b10000": {claims.SPREAD: claims.CONSTANT_SPREAD}})).holds is False
+        p3_frame({"trades-b10000": {"spread": claims.CONSTANT_SPREAD}})).holds is False
 
 
 def test_smoothness_claim_leaves_out_collapsed_models_and_says_so():
-    result = claims.smoothness_regularizers_robust(frame())
+    result = claims.smoothness_regularizers_robust(p3_frame())
     assert result.holds is True
     assert set(result.numbers) == {"standard", "gradient-penalty-b1", "fisher-penalty"}
     assert "gradient-penalty-b64 (constant classifier" in result.detail
-    weak = frame(**{"fisher-penalty": {"robust[profile Linf 0.05]": 0.5, "robust[profile Linf 0.1]": 0.4}})
+    weak = p3_frame({"fisher-penalty": {"p05": 0.5, "p10": 0.4}})
     assert claims.smoothness_regularizers_robust(weak).holds is False
     # every gradient-penalty model collapsed: nothing left to be robust
-    collapsed = frame(**{"gradient-penalty-b1": {claims.SPREAD: 0.0}})
+    collapsed = p3_frame({"gradient-penalty-b1": {"spread": 0.0}})
     result = claims.smoothness_regularizers_robust(collapsed)
     assert result.holds is False and "no usable recognizability/gradient-penalty" in result.detail
     with pytest.raises(ClaimDataMissing, match="fisher-penalty"):
-        claims.smoothness_regularizers_robust(frame()[lambda d: d["defense"] != "fisher-penalty"])
+        claims.smoothness_regularizers_robust(p3_frame(skip=("fisher-penalty",)))
 
 
 def test_claims_are_checked_per_dataset():
-    both = pd.concat([frame(), frame(**{"pgd-at": {claims.RECOGNIZED: 0.1}}).assign(dataset="other")])
-    result = claims.robust_perturbations_recognized(both)
+    other = p3_rows({"pgd-at": {"recognized": 0.1}}, dataset=("other", "core/digits", {"n_test": 100, "n_train": None}))
+    result = claims.robust_perturbations_recognized(frame(p3_rows() + other))
     assert result.holds is False and result.numbers["digits:pgd-at"] == 0.6 and result.numbers["other:pgd-at"] == 0.1
 
 
+def verdicts(rows: list[dict], suite: str = "p3-cpu") -> dict[str, Any]:
+    outcomes = evaluate_claims(claims_for(get_registry(), suite), frame(rows))
+    return {o.claim: (o.status, sorted(o.result.numbers.values())) for o in outcomes}
+
+
 def test_registered_claims_run_on_a_frame():
-    registry = get_registry()
     for suite in ("p3-cpu", "p3-full"):
-        entries = claims_for(registry, suite)
-        assert len(entries) == 4
-        outcomes = evaluate_claims(entries, frame())
-        assert [o.result.holds for o in outcomes] == [True] * 4, [o.result.detail for o in outcomes]
+        found = verdicts(p3_rows(), suite)
+        assert len(found) == 4 and {status for status, _ in found.values()} == {"holds"}, found
+
+
+def test_renaming_the_suite_labels_changes_no_verdict():
+    rows = p3_rows({"fast-at": {"jacobian": 9.5}})  # the Jacobian claim fails, the others hold
+    # defense labels permuted (standard <-> pgd-at, the two TRADES betas swapped), attack, probe
+    # and task labels renamed: a claim reading labels would compare other rows and columns
+    labels = {"standard": "pgd-at", "pgd-at": "standard", "trades-b6": "trades-b10000", "trades-b10000": "trades-b6",
+              "fast-at": "gp", "profile": "profile-cw", "profile-cw": "profile", "jacobian": "j",
+              "recognizability": "r", "digits": "d"}
+    before = verdicts(rows)
+    assert {claim: status for claim, (status, _) in before.items() if status != "holds"} == {
+        "recognizability/adversarial-training-lowers-jacobian": "does not hold"}
+    assert verdicts(relabel(rows, labels)) == before

@@ -9,7 +9,7 @@ from PIL import Image
 import bench
 from bench.runner.results import load_rows
 from bench.store.cache import ArtifactCache
-from robarena_recognizability.claims import profile_columns, profile_mean
+from robarena_recognizability.claims import STANDARD, profile_columns, profile_mean, rows_of
 from robarena_recognizability.tasks import judge as judge_module
 
 
@@ -44,7 +44,7 @@ def test_tiny_suite_runs_the_probe_and_the_task(tmp_path):
     # one judge for both rows: the same judge accuracy
     assert frame["task[recognizability.judge_clean_accuracy]"].nunique() == 1
     assert [eps for eps, _ in profile_columns(frame)] == [0.05, 0.1]
-    assert 0 <= profile_mean(frame, defense="standard") <= 1
+    assert 0 <= profile_mean(rows_of(frame, STANDARD)) <= 1
     cache = ArtifactCache(tmp_path / "cache")
     grids, starts = [], []
     for row in load_rows(tmp_path, "tiny-p3"):

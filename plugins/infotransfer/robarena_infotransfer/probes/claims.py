@@ -1,38 +1,30 @@
 """P2's claims about the representation probes, as checks over a suite's leaderboard frame.
 
-Rows by defense label, in increasing training eps: ``standard`` (eps 0), ``PGD-AT`` (P2's
-robust source: L2 eps 1 on CIFAR, the data-scaled equivalent in the CPU suite) and, where the
-suite trains it, ``PGD-AT-large`` (a larger eps: P2 Fig. 5's eps > 1 regime). Probe columns:
-``probe[rep-fisher.trace_mean]``, ``probe[rep-fisher.logdet_mean]``,
-``probe[weight-norm.weight_norm]``, ``probe[entanglement.snn_loss_median]`` (with
-``probe[entanglement.snn_loss]`` reported alongside).
+Rows by defense id and training eps (:mod:`robarena_infotransfer.claim_rows`), in increasing eps:
+``standard`` (``classics/standard``, eps 0), ``PGD-AT`` (``classics/pgd-at`` at the smallest eps:
+P2's robust source, L2 eps 1 on CIFAR, the data-scaled equivalent in the CPU suite) and, where the
+suite trains it, ``PGD-AT-large`` (``classics/pgd-at`` at a larger eps: P2 Fig. 5's eps > 1
+regime). Probe columns by probe id and column: ``infotransfer/rep-fisher`` ``trace_mean`` and
+``logdet_mean``, ``infotransfer/weight-norm`` ``weight_norm``, ``infotransfer/entanglement``
+``snn_loss_median`` (with ``snn_loss`` reported alongside).
 """
 from __future__ import annotations
 
-from bench.api.claim import ClaimDataMissing, ClaimResult, optional_value, select, value
+from bench.api.claim import ClaimDataMissing, ClaimResult, metric_column, value
+from robarena_infotransfer.claim_rows import EPS_ORDER, ROBUST_LARGE, STANDARD, roles, rows_of
 
-STANDARD, ROBUST, ROBUST_LARGE = "standard", "PGD-AT", "PGD-AT-large"
-EPS_ORDER = (STANDARD, ROBUST, ROBUST_LARGE)
-
-TRACE = "probe[rep-fisher.trace_mean]"
-LOGDET = "probe[rep-fisher.logdet_mean]"
-WEIGHT_NORM = "probe[weight-norm.weight_norm]"
-SNN_MEDIAN = "probe[entanglement.snn_loss_median]"
-SNN_OPTIMAL = "probe[entanglement.snn_loss]"
+TRACE = ("infotransfer/rep-fisher", "trace_mean")
+LOGDET = ("infotransfer/rep-fisher", "logdet_mean")
+WEIGHT_NORM = ("infotransfer/weight-norm", "weight_norm")
+SNN_MEDIAN = ("infotransfer/entanglement", "snn_loss_median")
+SNN_OPTIMAL = ("infotransfer/entanglement", "snn_loss")
 
 
-def by_eps(frame, column: str) -> dict[str, float]:
-    """``column`` for each of standard, PGD-AT and (when trained) PGD-AT-large, in increasing eps."""
-    out = {}
-    for label in EPS_ORDER:
-        try:
-            select(frame, defense=label)
-        except ClaimDataMissing:
-            if label == ROBUST_LARGE:  # optional row
-                continue
-            raise
-        out[label] = value(frame, column, defense=label)
-    return out
+def by_eps(frame, metric: tuple[str, str]) -> dict[str, float]:
+    """``metric`` for each of standard, PGD-AT and (when trained) PGD-AT-large, in increasing eps."""
+    column = metric_column(frame, *metric)
+    found = roles(frame)
+    return {role: value(found[role], column) for role in EPS_ORDER if role in found}
 
 
 def _monotone(values: dict[str, float], decreasing: bool) -> bool:
@@ -58,7 +50,7 @@ def large_eps_lowers_weight_norm(frame) -> ClaimResult:
 
     P2 finds the reduction only for eps > 1; the PGD-AT row (P2's eps 1) is reported but not tested.
     """
-    select(frame, defense=ROBUST_LARGE)  # this claim needs the large-eps row
+    rows_of(frame, ROBUST_LARGE)  # this claim needs the large-eps row
     values = by_eps(frame, WEIGHT_NORM)
     return ClaimResult(values[ROBUST_LARGE] < values[STANDARD], values,
                        "tested: PGD-AT-large < standard; P2 reports no reduction for eps <= 1")
@@ -73,9 +65,17 @@ def eps_entangles_features(frame) -> ClaimResult:
     """
     values = by_eps(frame, SNN_MEDIAN)
     numbers = dict(values)
-    for label in values:
-        optimal = optional_value(frame, SNN_OPTIMAL, defense=label)
-        if optimal is not None:
-            numbers[f"optimal_T[{label}]"] = optimal
+    try:
+        optimal_column = metric_column(frame, *SNN_OPTIMAL)
+    except ClaimDataMissing:
+        optimal_column = None
+    found = roles(frame)
+    for role in values:
+        if optimal_column is None:
+            break
+        try:
+            numbers[f"optimal_T[{role}]"] = value(found[role], optimal_column)
+        except ClaimDataMissing:
+            pass
     return ClaimResult(_monotone(values, decreasing=False), numbers,
                        "snn_loss at T = median squared distance, in increasing eps: " + ", ".join(values))

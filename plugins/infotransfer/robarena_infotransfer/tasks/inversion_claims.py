@@ -1,26 +1,28 @@
 """P2's inversion claims as checks over a suite's leaderboard frame (``robarena claims p2-cpu``).
 
-Rows are told apart by their defense label, ``standard`` (ordinary training) and ``PGD-AT`` (the
-robust model), the p2 suites' labels; values are means over seeds (and over any other rows with
-that label). The inversion task's columns are ``task[inversion.<metric>]``
+Rows by defense id and training eps (:mod:`robarena_infotransfer.claim_rows`): ``standard``
+(``classics/standard``, ordinary training) and ``PGD-AT`` (``classics/pgd-at`` at the smallest
+training eps, the robust model); values are means over seeds (and over any other rows of that
+role). Columns by task id and metric: the ``infotransfer/inversion`` task's ``<metric>``
 (:mod:`robarena_infotransfer.tasks.inversion`).
 """
 from __future__ import annotations
 
-from bench.api.claim import ClaimResult, value
+from bench.api.claim import ClaimResult, metric_column, value
+from robarena_infotransfer.claim_rows import ROBUST, STANDARD, rows_of
 
-TASK = "inversion"
-ROBUST = "PGD-AT"
-STANDARD = "standard"
+TASK = "infotransfer/inversion"
 
 
-def column(metric: str, task: str = TASK) -> str:
-    return f"task[{task}.{metric}]"
+def column(frame, metric: str, task: str = TASK) -> str:
+    """The frame column of the inversion task's ``metric``."""
+    return metric_column(frame, task, metric)
 
 
 def _pair(frame, metric: str) -> tuple[float, float]:
     """(robust, standard) means of one inversion metric."""
-    return value(frame, column(metric), defense=ROBUST), value(frame, column(metric), defense=STANDARD)
+    col = column(frame, metric)
+    return value(rows_of(frame, ROBUST), col), value(rows_of(frame, STANDARD), col)
 
 
 def robust_inverts_closer(frame) -> ClaimResult:
@@ -39,9 +41,9 @@ def robust_inverts_closer(frame) -> ClaimResult:
 def robust_inverts_faster(frame) -> ClaimResult:
     """The robust model needs fewer iterations to reach the loss threshold than the standard model."""
     robust, standard = _pair(frame, "iters_to_threshold")
+    final_robust, final_standard = _pair(frame, "final_loss")
     numbers = {"robust_iters": robust, "standard_iters": standard,
-               "robust_final_loss": value(frame, column("final_loss"), defense=ROBUST),
-               "standard_final_loss": value(frame, column("final_loss"), defense=STANDARD)}
+               "robust_final_loss": final_robust, "standard_final_loss": final_standard}
     return ClaimResult(robust < standard, numbers,
                        "iterations until the mean relative inversion loss reaches the task's threshold fraction "
                        "of its start (steps + 1 = never)")
@@ -49,11 +51,12 @@ def robust_inverts_faster(frame) -> ClaimResult:
 
 def noise_once_speeds_inversion(frame) -> ClaimResult:
     """On the robust model, inverting with f_{w+n} reaches the threshold in fewer iterations than with f_w."""
-    plain = value(frame, column("iters_to_threshold"), defense=ROBUST)
-    noisy = value(frame, column("noise_iters_to_threshold"), defense=ROBUST)
+    robust = rows_of(frame, ROBUST)
+    plain = value(robust, column(frame, "iters_to_threshold"))
+    noisy = value(robust, column(frame, "noise_iters_to_threshold"))
     numbers = {"iters": plain, "noise_iters": noisy, "speedup": plain / noisy if noisy > 0 else float("inf"),
-               "psnr": value(frame, column("psnr"), defense=ROBUST),
-               "noise_psnr": value(frame, column("noise_psnr"), defense=ROBUST),
-               "noise_feature_shift": value(frame, column("noise_feature_shift"), defense=ROBUST)}
+               "psnr": value(robust, column(frame, "psnr")),
+               "noise_psnr": value(robust, column(frame, "noise_psnr")),
+               "noise_feature_shift": value(robust, column(frame, "noise_feature_shift"))}
     return ClaimResult(noisy < plain, numbers,
                        "robust model; each run counts iterations on its own objective (P2 Fig. 2 reports ~40x)")

@@ -1,9 +1,12 @@
 """P2's transfer claims as checks over a suite's leaderboard frame (``robarena claims p2-cpu``).
 
-Rows are told apart by their defense label: ``standard`` (ordinary training) and ``PGD-AT`` (the
-robust source P2 transfers from, L2 eps 1 in P2); both are the p2 suites' labels. The task's
-columns are ``task[transfer.<target>.accuracy]``, ``.distance`` and ``.robust_accuracy``; every
-target found in the frame is used. Cross-row quantities computed here:
+Rows by defense id and training eps (:mod:`robarena_infotransfer.claim_rows`): ``standard``
+(``classics/standard``, ordinary training) and ``PGD-AT`` (``classics/pgd-at`` at the smallest
+training eps: the robust source P2 transfers from, L2 eps 1 in P2). The targets are those of the
+``infotransfer/transfer`` task's recorded ``targets`` parameter (each named by its ``label``, or
+its dataset's name), and its columns ``<target>.accuracy``, ``.distance`` and ``.robust_accuracy``
+are found by task id and metric name; every target with an accuracy column is used. Cross-row
+quantities computed here:
 
 * ``gap[t] = accuracy_PGD-AT[t] - accuracy_standard[t]``, the robust-minus-standard transfer
   accuracy (P2 Table 1, Fig. 3 and 7);
@@ -13,37 +16,48 @@ target found in the frame is used. Cross-row quantities computed here:
 """
 from __future__ import annotations
 
-import re
-
 from scipy.stats import spearmanr
 
-from bench.api.claim import ClaimDataMissing, ClaimResult, value
+from bench.api.claim import ClaimDataMissing, ClaimResult, metric_column, value
+from robarena_infotransfer.claim_rows import ROBUST, STANDARD, rows_of
 
-TASK = "transfer"
-ROBUST = "PGD-AT"
-STANDARD = "standard"
+TASK = "infotransfer/transfer"
+
+
+def target_name(target: dict) -> str:
+    """A target's name in the task's metric names: its ``label``, else its dataset's name."""
+    return target.get("label") or str(target["id"]).rsplit("/", 1)[-1]
 
 
 def targets(frame, task: str = TASK) -> list[str]:
-    """Target labels with an accuracy column, in column order."""
-    pattern = re.compile(rf"^task\[{re.escape(task)}\.(.+)\.accuracy\]$")
-    found = [m.group(1) for c in frame.columns if (m := pattern.match(c))]
+    """Targets of the task's recorded parameters that have an accuracy column, in parameter order."""
+    from bench.rows.frame import find_columns
+
+    found: list[str] = []
+    for info in frame.attrs.get("columns", []):
+        if info.get("kind") == "task" and info.get("id") == task and info["column"] in frame.columns:
+            for target in (info.get("params") or {}).get("targets") or []:
+                name = target_name(target)
+                if name not in found and find_columns(frame, "task", id=task, name=f"{name}.accuracy"):
+                    found.append(name)
     if not found:
-        raise ClaimDataMissing(f"no task[{task}.<target>.accuracy] column; run a suite with the transfer task")
+        raise ClaimDataMissing(f"no {task} <target>.accuracy column; run a suite with the transfer task")
     return found
 
 
-def column(target: str, metric: str, task: str = TASK) -> str:
-    return f"task[{task}.{target}.{metric}]"
+def column(frame, target: str, metric: str, task: str = TASK) -> str:
+    return metric_column(frame, task, f"{target}.{metric}")
 
 
 def gaps_and_distances(frame) -> dict[str, tuple[float, float]]:
     """target -> (robust-minus-standard accuracy gap, distance in the standard model's features)."""
+    names = targets(frame)
+    robust, standard = rows_of(frame, ROBUST), rows_of(frame, STANDARD)
     out = {}
-    for t in targets(frame):
-        accuracy = column(t, "accuracy")
-        gap = value(frame, accuracy, defense=ROBUST) - value(frame, accuracy, defense=STANDARD)
-        out[t] = (gap, value(frame, column(t, "distance"), defense=STANDARD))
+    for t in names:
+        accuracy = column(frame, t, "accuracy")
+        gap = value(robust, accuracy) - value(standard, accuracy)
+        out[t] = (gap, value(standard, column(frame, t, "distance")))
     return out
 
 
@@ -52,9 +66,9 @@ def robust_transfers_better_far(frame) -> ClaimResult:
     data = gaps_and_distances(frame)
     far = max(data, key=lambda t: data[t][1])
     gap, dist = data[far]
-    numbers = {"gap": gap, "distance": dist,
-               "robust_accuracy": value(frame, column(far, "accuracy"), defense=ROBUST),
-               "standard_accuracy": value(frame, column(far, "accuracy"), defense=STANDARD)}
+    accuracy = column(frame, far, "accuracy")
+    numbers = {"gap": gap, "distance": dist, "robust_accuracy": value(rows_of(frame, ROBUST), accuracy),
+               "standard_accuracy": value(rows_of(frame, STANDARD), accuracy)}
     return ClaimResult(gap > 0, numbers, f"farthest target: {far!r} (of {sorted(data)})")
 
 
@@ -70,7 +84,7 @@ def gap_grows_with_distance(frame) -> ClaimResult:
     numbers = {"spearman": rho}
     for t in names:
         numbers[f"gap[{t}]"], numbers[f"distance[{t}]"] = data[t]
-        numbers[f"robust_row_distance[{t}]"] = value(frame, column(t, "distance"), defense=ROBUST)
+        numbers[f"robust_row_distance[{t}]"] = value(rows_of(frame, ROBUST), column(frame, t, "distance"))
     return ClaimResult(rho > 0, numbers, "targets by increasing distance: " + ", ".join(names))
 
 
@@ -81,9 +95,11 @@ def transferred_robust_models_stay_robust(frame) -> ClaimResult:
     strictly more robust on at least one (robust accuracy under the task's PGD).
     """
     numbers, at_least, strictly = {}, True, False
-    for t in targets(frame):
-        rob = value(frame, column(t, "robust_accuracy"), defense=ROBUST)
-        st = value(frame, column(t, "robust_accuracy"), defense=STANDARD)
+    names = targets(frame)
+    robust, standard = rows_of(frame, ROBUST), rows_of(frame, STANDARD)
+    for t in names:
+        rob = value(robust, column(frame, t, "robust_accuracy"))
+        st = value(standard, column(frame, t, "robust_accuracy"))
         numbers[f"robust_source[{t}]"], numbers[f"standard_source[{t}]"] = rob, st
         at_least, strictly = at_least and rob >= st, strictly or rob > st
     return ClaimResult(at_least and strictly, numbers,
