@@ -89,7 +89,7 @@ def render_compare(diff: SnapshotDiff, *, suite: str, old: str, new: str,
              '<meta name="viewport" content="width=device-width, initial-scale=1">', f"<title>{esc(title)}</title>",
              f"<style>{CSS}</style>", "</head>", "<body>", f"<h1>{esc(title)}</h1>"]
     if links is not None:
-        parts.append(f'<p class="meta"><a href="{esc(links[0])}">version {esc(old)}</a> · '
+        parts.append(f'<p class="links"><a href="{esc(links[0])}">version {esc(old)}</a> · '
                      f'<a href="{esc(links[1])}">version {esc(new)}</a></p>')
     parts.append(f'<p id="summary">{esc(summary)}.</p>')
     parts.append('<p class="explain">Rows are matched by row id, metrics by column. An accuracy change is '

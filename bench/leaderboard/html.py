@@ -347,7 +347,8 @@ def render_flag_notes(rows: Sequence[Row]) -> str:
     flagged = sum(1 for r in rows if r.flags)
     intro = (f"<p>An attack-failure indicator says a row's robust numbers may be overestimates: the attacks, not "
              f"the model, may have failed. {_plural(flagged, 'row')} of {len(rows)} {'is' if flagged == 1 else 'are'} "
-             f"flagged here. A flag reads <code>indicator:where</code>. Definitions and thresholds: "
+             f"flagged here. A flag reads <code>indicator:where</code>. The thresholds quoted are the defaults; "
+             f"definitions and parameters: "
              f"{esc(flag_notes.DOCS)}.</p>")
     return (intro + '<div class="plain-wrap"><table class="plain" id="flag-notes"><thead><tr><th>indicator</th>'
             "<th>rows</th><th>meaning</th><th>from</th></tr></thead><tbody>" + "".join(lines) + "</tbody></table></div>")
