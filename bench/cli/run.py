@@ -61,6 +61,8 @@ def report(result, elapsed: float, table: Optional[TableOptions] = None) -> int:
 
     for what, why in result.dropped:
         print(f"dropped {what}: {why}")
+    for what, why in getattr(getattr(result, "plan", None), "notes", ()):  # ran anyway, e.g. a marginal eps reach
+        print(f"WARNING: {what}: {why}", file=sys.stderr)
     table = table or TableOptions()
     try:
         print_rows(result.rows, table)

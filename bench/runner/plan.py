@@ -5,7 +5,9 @@ attack (trained model x attack x threat) -> probe (trained model x probe) -> tas
 Probes registered with ``always = True`` (attack-failure indicators) join every row's
 probes unless the suite lists them itself or sets ``integrity = false``.
 Component parameters are validated against each implementation's ``Config`` here, so a
-typo fails before anything is computed.
+typo fails before anything is computed, and so is every iterative attack's reach of the eps
+boundary (:mod:`bench.runner.reach_check`: unreachable configurations are refused, marginal
+ones recorded in ``Plan.notes``).
 """
 from __future__ import annotations
 
@@ -121,6 +123,9 @@ class Plan:
     probe_cells: list[ProbeCell] = field(default_factory=list)
     task_cells: list[TaskCell] = field(default_factory=list)
     dropped: list[tuple[str, str]] = field(default_factory=list)
+    #: (what, why) warnings about cells that run anyway, e.g. attacks that only marginally reach the eps
+    #: boundary (bench.runner.reach_check); printed by ``robarena run``
+    notes: list[tuple[str, str]] = field(default_factory=list)
 
     def for_train(self, cell: TrainCell) -> tuple[list[AttackCell], list[ProbeCell], list[TaskCell]]:
         return ([a for a in self.attack_cells if a.train == cell], [p for p in self.probe_cells if p.train == cell],
@@ -259,6 +264,9 @@ def build_plan(suite: Suite, registry: Registry) -> Plan:
             needs = probe.entry.spec.needs_attacks
             plan.probe_cells.append(ProbeCell(cell, probe, tuple(own_attacks) if needs else ()))
         plan.task_cells.extend(TaskCell(cell, task) for task in tasks)
+    from bench.runner.reach_check import check_reach_of_plan
+
+    check_reach_of_plan(plan)  # steps x step size must reach eps: unreachable refused, marginal noted
     return plan
 
 

@@ -15,7 +15,7 @@ from pydantic import Field
 from torch import nn
 
 from bench.eps import Eps
-from bench.steps import Steps
+from bench.steps import StepBudget, Steps
 from bench.threat import ThreatConfig
 from bench.toolkit.gradients import madry_step_size, pgd_steps
 from bench.toolkit.models import eval_mode
@@ -33,6 +33,11 @@ class PGDTrainingConfig(ThreatConfig):
     def absolute_step(self) -> float:
         """``step_size``, or Madry et al.'s ``2.5 * eps / steps`` when it is None."""
         return float(self.step_size) if self.step_size is not None else madry_step_size(self.eps, self.steps)
+
+    def step_budgets(self) -> list[StepBudget]:
+        """The inner PGD's steps, step length and start (the plan's eps-reachability check)."""
+        return [StepBudget(self.norm, float(self.eps), self.steps, self.absolute_step(), self.random_start,
+                           "inner PGD of training")]
 
 
 def cross_entropy_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, ctx: object = None) -> torch.Tensor:

@@ -20,7 +20,9 @@ def test_defaults_are_wong_et_al():
     assert cfg.absolute_step() == 1.25 * cfg.eps == 10 / 255
     assert FastATConfig(eps=0.1).absolute_step() == 1.25 * 0.1
     assert (cfg.early_stop, cfg.check_steps, cfg.check_drop) == (True, 5, 0.2)
-    assert cfg.absolute_check_step() == 2 / 255
+    assert cfg.check_step_size is None and cfg.absolute_check_step() == 2 / 255  # eps / 4: Wong et al.'s value
+    assert FastATConfig(eps="16/255").absolute_check_step() == 4 / 255          # scales with eps
+    assert FastATConfig(norm="L2", eps=0.5).absolute_check_step() == 2.5 * 0.5 / 5
 
 
 def test_random_start_is_in_the_ball_and_the_step_is_1_25_eps_along_the_gradient_sign():

@@ -6,7 +6,8 @@ with ``alpha = 1.25 eps`` (Wong et al.: 10/255 at eps 8/255; P1 B.6, P3). For L2
 along the unit-L2 gradient and the start uniform in the L2 ball.
 
 Catastrophic overfitting check (Wong et al. Sec. 5, their ``--early-stop``): at the end of
-every epoch, PGD (5 steps of 2/255, random start, one run) attacks the *first minibatch of
+every epoch, PGD (5 steps of eps / 4, Wong et al.'s 2/255 at eps 8/255, random start, one run;
+L2: 2.5 eps / steps) attacks the *first minibatch of
 that epoch*; if its robust accuracy falls by more than 0.2 below the previous epoch's, training
 stops and the model is rolled back to the state at the end of the previous epoch (the first
 check compares with 0, as in the reference code, so it never stops). After a stop the
@@ -32,9 +33,10 @@ from torch import nn
 from bench.api import Defense, DatasetSplits, TrainContext
 from bench.api.training import fit_with_loss
 from bench.eps import Eps
-from bench.steps import Steps
+from bench.steps import StepBudget, Steps
 from bench.threat import ThreatConfig, ThreatModel
-from bench.toolkit import eval_mode, madry_step_size, pgd_steps
+from bench.stats import default_step_size
+from bench.toolkit import eval_mode, pgd_steps
 
 #: Wong et al.'s FGSM step as a multiple of eps (10/255 at eps 8/255).
 STEP_RATIO = 1.25
@@ -48,7 +50,9 @@ class FastATConfig(ThreatConfig):
     step_size: Optional[float] = Field(None, gt=0, description="FGSM step alpha; None = 1.25 * eps")
     early_stop: bool = Field(True, description="roll back and stop on catastrophic overfitting")
     check_steps: Steps = Field(5, description="PGD steps of the end-of-epoch check")
-    check_step_size: Optional[float] = Field(2 / 255, gt=0, description="check's PGD step; None = 2.5*eps/steps")
+    check_step_size: Optional[float] = Field(
+        None, gt=0, description="check's PGD step; None (default) = scaled to eps: Linf eps / 4 (Wong et al.'s 2/255 "
+                                "at eps 8/255), L2 2.5 * eps / check_steps")
     check_drop: float = Field(0.2, gt=0, le=1, description="robust-accuracy drop that counts as a collapse")
 
     def absolute_step(self) -> float:
@@ -57,7 +61,16 @@ class FastATConfig(ThreatConfig):
     def absolute_check_step(self) -> float:
         if self.check_step_size is not None:
             return float(self.check_step_size)
-        return madry_step_size(self.eps, self.check_steps)
+        return default_step_size(self.norm, float(self.eps), self.check_steps)
+
+    def step_budgets(self) -> list[StepBudget]:
+        """The FGSM training step (from a random start) and, with early_stop, the collapse check's PGD
+        (the plan's eps-reachability check; Wong et al.'s 1.25 eps FGSM step is marginal by its rule)."""
+        out = [StepBudget(self.norm, float(self.eps), 1, self.absolute_step(), True, "FGSM step of training")]
+        if self.early_stop:
+            out.append(StepBudget(self.norm, float(self.eps), self.check_steps, self.absolute_check_step(), True,
+                                  "PGD of the collapse check"))
+        return out
 
 
 def fgsm_rs_examples(model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: ThreatModel, step_size: float,
@@ -106,7 +119,7 @@ class FastAT(Defense):
 
     Args:
         config: :class:`FastATConfig` — norm="Linf", eps=8/255, step_size=None (1.25 eps),
-            early_stop=True, check_steps=5, check_step_size=2/255, check_drop=0.2.
+            early_stop=True, check_steps=5, check_step_size=None (eps / 4: 2/255 at 8/255), check_drop=0.2.
         train: the suite's :class:`bench.api.TrainConfig` (Wong et al. use a cyclic schedule).
 
     Cost: 2 forward/backward passes per minibatch, plus ``check_steps + 1`` per epoch for the check.

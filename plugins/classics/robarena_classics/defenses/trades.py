@@ -27,7 +27,7 @@ from torch import nn
 from bench.api import Defense, DatasetSplits, TrainContext
 from bench.api.training import fit_with_loss
 from bench.eps import Eps
-from bench.steps import Steps
+from bench.steps import StepBudget, Steps
 from bench.threat import ThreatConfig, ThreatModel
 from bench.toolkit import eval_mode, madry_step_size, steepest_direction
 
@@ -45,6 +45,14 @@ class TRADESConfig(ThreatConfig):
     def absolute_step(self) -> float:
         """``step_size``, or Madry et al.'s ``2.5 * eps / steps`` when it is None."""
         return float(self.step_size) if self.step_size is not None else madry_step_size(self.eps, self.steps)
+
+    def step_budgets(self) -> list[StepBudget]:
+        """The inner maximisation's steps, step length and start (the plan's eps-reachability check); its
+        start ``x + init_std * N(0, I)`` stays next to ``x``, so it counts as no random start. None at beta 0."""
+        if self.beta == 0:
+            return []
+        return [StepBudget(self.norm, float(self.eps), self.steps, self.absolute_step(), False,
+                           "inner KL maximisation of training")]
 
 
 def kl_divergence(logits_p: torch.Tensor, logits_q: torch.Tensor) -> torch.Tensor:

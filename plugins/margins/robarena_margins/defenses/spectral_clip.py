@@ -26,6 +26,7 @@ from torch import nn
 
 from bench.api import Defense, DatasetSplits, TrainContext
 from bench.api.training import fit_with_loss
+from bench.steps import StepBudget
 from bench.toolkit import PGDTrainingConfig, cross_entropy_loss, pgd_training_loss
 from robarena_margins.spectral import clip_model, conv_input_sizes, layer_spectral_norms
 
@@ -44,6 +45,10 @@ class SpectralClipConfig(PGDTrainingConfig):
     base: Literal["pgd-at", "standard"] = Field("pgd-at", description="training loss between the clips")
     grid: Literal["input", "padded"] = Field("input", description="conv operator grid for zero padding "
                                              "(see robarena_margins.spectral)")
+
+    def step_budgets(self) -> list[StepBudget]:
+        """PGD-AT's inner PGD when ``base="pgd-at"``; none for standard training (the plan's reach check)."""
+        return super().step_budgets() if self.base == "pgd-at" else []
 
 
 def _uncontrolled(model: nn.Module, sizes: dict[str, tuple[int, int]]) -> list[str]:
