@@ -77,9 +77,10 @@ def robarena_attacks() -> list[AttackSpec]:
             paper=GOODFELLOW2015, norms=["Linf", "L2"], targeted=True,
         ),
         AttackSpec(
-            name="pgd", version="2", target=f"{PKG}.attacks.pgd:PGD",  # v2: restarts draw full-batch starts
+            # v2: restarts draw full-batch starts; v3: the default step scales with eps
+            name="pgd", version="3", target=f"{PKG}.attacks.pgd:PGD",
             summary="PGD with random start, restarts, CE or CW loss, per-example early stop; "
-                    "defaults P0: 20 steps of 2/255",
+                    "defaults P0: 20 steps of eps/4 (2/255 at 8/255; L2: 2.5 eps/steps)",
             paper=MADRY2018, norms=["Linf", "L2"], targeted=True,
         ),
     ]

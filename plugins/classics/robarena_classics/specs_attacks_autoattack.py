@@ -37,7 +37,8 @@ ATTACKS: list = [
                 "5000 queries (no gradients)",
     ),
     AttackSpec(
-        name="autoattack", version="2", target=f"{PKG}.autoattack:AutoAttack", paper=CROCE2020,
+        # v3: standard Square keeps the 10,000-iteration p schedule (not rescaled), as the reference
+        name="autoattack", version="3", target=f"{PKG}.autoattack:AutoAttack", paper=CROCE2020,
         norms=["Linf", "L2"],
         summary="AutoAttack ensemble on still-robust points: standard = APGD-CE, APGD-T, FAB-T, Square "
                 "(the published version); rand = APGD-CE, APGD-DLR with EOT 20",

@@ -30,9 +30,9 @@ P3 = Paper(
 
 ATTACKS: list = [
     AttackSpec(
-        name="cw-l2", version="1", target=f"{PKG}.attacks.cw:CWL2",
+        name="cw-l2", version="2", target=f"{PKG}.attacks.cw:CWL2",  # v2: the reference's batch-level abort
         summary="Carlini-Wagner L2: tanh box, Adam lr 0.01, binary search on c (9 steps from 1e-3), "
-                "kappa 0, abort early; smallest successful distance per example, inf and the clean "
+                "kappa 0, batch-level early abort as the reference; smallest successful distance per example, inf and the clean "
                 "input on failure or beyond eps (P4: eps 2.0)",
         paper=CARLINI2017, norms=["L2"], targeted=True, minimal=True,
     ),
@@ -62,9 +62,9 @@ ATTACKS: list = [
         paper=P3, norms=["unbounded"], targeted=True,
     ),
     AttackSpec(
-        name="pgd-eot", version="1", target=f"{PKG}.attacks.eot:PGDEOT",
+        name="pgd-eot", version="2", target=f"{PKG}.attacks.eot:PGDEOT",  # v2: the default step scales with eps
         summary="PGD with Expectation over Transformation for randomized defenses: each step sums "
-                "20 stochastic gradients; PGD defaults of P0 (20 steps of 2/255)",
+                "20 stochastic gradients; PGD defaults of P0 (20 steps of eps/4; L2: 2.5 eps/steps)",
         paper=ATHALYE2018, norms=["Linf", "L2"], targeted=True,
     ),
 ]

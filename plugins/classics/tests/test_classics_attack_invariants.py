@@ -126,10 +126,15 @@ def test_robust_accuracy_does_not_increase_with_eps(standard_digits_model, digit
     assert accs[-1] < 0.5 * clean, f"{name} should break an undefended model at eps 0.3: {accs}"
 
 
-def test_pgd_default_step_size_rule():
-    attack = PGD(PGD.Config(steps=10, step_size=None))
-    assert attack.step_size_for(ThreatModel(norm="L2", eps=0.5)) == pytest.approx(0.125)
-    assert PGD().step_size_for(ThreatModel(norm="L2", eps=0.5)) == pytest.approx(2 / 255)
+def test_pgd_default_step_size_scales_with_the_threat():
+    """Linf eps / 4 (P0's 2/255 at 8/255, float-equal), L2 2.5 eps / steps (Madry et al.); an explicit step wins."""
+    assert PGD().step_size_for(ThreatModel(norm="Linf", eps="8/255")) == 2 / 255
+    assert PGD().step_size_for(ThreatModel(norm="Linf", eps=0.3)) == 0.075
+    assert PGD(PGD.Config(steps=10)).step_size_for(ThreatModel(norm="L2", eps=0.5)) == 0.125
+    assert PGD().step_size_for(ThreatModel(norm="L2", eps=0.5)) == 0.0625
+    assert PGD(PGD.Config(step_size=0.01)).step_size_for(ThreatModel(norm="Linf", eps=0.3)) == 0.01
+    budget, = PGD.Config(steps=7, step_size=0.02, random_start=False).step_budgets(ThreatModel(norm="L2", eps=1.0))
+    assert budget == ("L2", 1.0, 7, 0.02, False, "")
 
 
 def test_unsupported_threat_models_are_user_errors():

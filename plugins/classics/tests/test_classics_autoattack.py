@@ -38,6 +38,9 @@ def test_published_versions():
     assert (ce.config.n_iter, ce.config.n_restarts, ce.config.eot_iter) == (100, 1, 1)
     assert (t.config.n_iter, t.config.n_restarts, t.config.n_target_classes) == (100, 1, 9)
     assert (sq.config.n_queries, sq.config.p_init, sq.config.n_restarts) == (5000, 0.8, 1)
+    assert sq.config.rescale_schedule is False  # standard runs Square with resc_schedule=False
+    assert (ce.config.rho, t.config.rho, t.config.eot_iter) == (0.75, 0.75, 1)
+    assert (fab.config.alpha_max, fab.config.eta, fab.config.beta) == (0.1, 1.05, 0.9)
     rand = dict(AutoAttack(AutoAttack.Config(version="rand"), seed=0).members())
     assert list(rand) == ["apgd-ce", "apgd-dlr"] and isinstance(rand["apgd-dlr"], APGDDLR)
     assert all((a.config.eot_iter, a.config.n_iter, a.config.n_restarts) == (20, 100, 1) for a in rand.values())
@@ -125,3 +128,34 @@ def test_configuration_errors():
     small = AutoAttack.Config(member_configs={k: SMALL[k] for k in ("apgd-ce", "apgd-t", "fab-t", "square")})
     with pytest.raises(UsageError, match="4 classes"):
         AutoAttack(small)(three, x, y3, ThreatModel(norm="Linf", eps=1e-4))
+
+
+def test_standard_members_use_the_published_standard_settings():
+    """Every member's settings in the standard version, against the reference code's values
+    (github.com/fra31/auto-attack, autoattack/autoattack.py: AutoAttack.__init__ and set_version('standard'),
+    Linf/L2; FAB's alpha_max, eta, beta from fab_base.py): APGD-CE 100 iterations, 1 restart, rho 0.75, no EOT;
+    APGD-T 9 targets x 1 restart of 100 iterations; FAB-T 9 targets, 100 iterations, 1 restart; Square 5000
+    queries, p_init 0.8, 1 restart, schedule not rescaled. A user override still wins."""
+    published = {
+        "apgd-ce": {"n_iter": 100, "n_restarts": 1, "rho": 0.75, "eot_iter": 1},
+        "apgd-t": {"n_iter": 100, "n_restarts": 1, "n_target_classes": 9, "rho": 0.75, "eot_iter": 1},
+        "fab-t": {"n_iter": 100, "restarts": 1, "n_target_classes": 9, "alpha_max": 0.1, "eta": 1.05, "beta": 0.9},
+        "square": {"n_queries": 5000, "p_init": 0.8, "n_restarts": 1, "rescale_schedule": False},
+    }
+    members = dict(AutoAttack(seed=0).members())
+    for name, settings in published.items():
+        assert {k: getattr(members[name].config, k) for k in settings} == settings, name
+    custom = dict(AutoAttack(AutoAttack.Config(member_configs={"square": {"rescale_schedule": True,
+                                                                          "n_queries": 100}})).members())
+    assert (custom["square"].config.rescale_schedule, custom["square"].config.n_queries) == (True, 100)
+    assert custom["square"].config.p_init == 0.8
+    # a standalone Square keeps the reference SquareAttack's own default (rescaled)
+    assert Square().config.rescale_schedule is True
+    # AutoAttack's own members have no step length to check at plan time
+    assert AutoAttack.Config().step_budgets(ThreatModel(norm="Linf", eps=0.3)) == []
+
+
+def test_registered_members_report_their_step_budgets():
+    cfg = AutoAttack.Config(version="custom", members=["apgd-ce", "classics/pgd"],
+                            member_configs={"classics/pgd": {"steps": 3}})
+    assert cfg.step_budgets(ThreatModel(norm="Linf", eps=0.2)) == [("Linf", 0.2, 3, 0.05, True, "member classics/pgd")]

@@ -52,7 +52,11 @@ def accuracy(model, x, y) -> float:
 def test_defaults():
     cfg = PGDEOT.Config()
     assert cfg.eot_samples == 20   # AutoAttack's "rand" version: eot_iter = 20
-    assert cfg.steps == 20 and cfg.step_size == pytest.approx(2 / 255) and cfg.random_start and cfg.loss == "ce"
+    assert cfg.steps == 20 and cfg.step_size is None and cfg.random_start and cfg.loss == "ce"
+    # the step scales with the threat as PGD's: Linf eps / 4 (P0's 2/255 at 8/255), L2 2.5 eps / steps
+    assert PGDEOT().step_size_for(ThreatModel(norm="Linf", eps="8/255")) == 2 / 255
+    assert PGDEOT().step_size_for(ThreatModel(norm="L2", eps=0.5)) == 2.5 * 0.5 / 20
+    assert cfg.step_budgets(ThreatModel(norm="Linf", eps=0.3)) == [("Linf", 0.3, 20, 0.075, True, "")]
 
 
 def test_eot_beats_plain_pgd_on_a_randomized_model(problem):

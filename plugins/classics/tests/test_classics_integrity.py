@@ -241,7 +241,12 @@ def test_spec_runs_on_every_row_and_declares_its_columns():
     assert entry.spec.always and entry.spec.needs_attacks and not entry.spec.needs_train
     cfg = IntegrityProbe.Config()
     assert (cfg.max_zero_frac, cfg.max_nan_frac, cfg.max_tiny_frac, cfg.tiny_ratio) == (0.05, 0.0, 0.05, 1.0)
-    assert (cfg.continue_steps, cfg.continue_step, cfg.loss_tol, cfg.fooled_tol) == (10, 0.25, 0.05, 0.01)
+    assert (cfg.continue_steps, cfg.continue_step, cfg.loss_tol, cfg.fooled_tol) == (10, None, 0.05, 0.01)
+    # the attacks' scaled step: Linf eps / 4, L2 2.5 eps / steps; both 0.25 eps at 10 steps
+    assert cfg.absolute_step(ThreatModel(norm="Linf", eps="8/255")) == 2 / 255
+    assert cfg.absolute_step(ThreatModel(norm="L2", eps=0.5)) == 0.125
+    assert IntegrityProbe.Config(continue_steps=20).absolute_step(ThreatModel(norm="L2", eps=0.5)) == 0.0625
+    assert IntegrityProbe.Config(continue_step=0.1).absolute_step(ThreatModel(norm="Linf", eps=0.3)) == 0.1 * 0.3
 
 
 @pytest.mark.parametrize("integrity", [True, False])

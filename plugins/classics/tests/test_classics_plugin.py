@@ -88,8 +88,12 @@ def test_defaults_are_pinned_to_the_papers():
     from robarena_classics.attacks.pgd import PGD
     from robarena_classics.defenses.pgd_at import PGDAT
 
-    p = PGD.Config()  # P0's evaluation: PGD-20, step 2/255, random start, one run
-    assert (p.steps, p.step_size, p.random_start, p.restarts, p.loss) == (20, 2 / 255, True, 1, "ce")
+    from bench.threat import ThreatModel
+
+    p = PGD.Config()  # P0's evaluation: PGD-20, step eps / 4 (2/255 at 8/255), random start, one run
+    assert (p.steps, p.step_size, p.random_start, p.restarts, p.loss) == (20, None, True, 1, "ce")
+    assert p.absolute_step(ThreatModel(norm="Linf", eps="8/255")) == 2 / 255  # P0's value, float-equal
+    assert p.absolute_step(ThreatModel(norm="L2", eps=0.5)) == 2.5 * 0.5 / 20  # Madry et al.'s L2 rule
     a = PGDAT.Config()  # P1 Appendix B.1: 10 steps of 2/255, random start (eps 8/255 default)
     assert (a.norm, a.eps, a.steps, a.step_size, a.random_start) == ("Linf", 8 / 255, 10, 2 / 255, True)
     assert FGSM.Config().model_dump() == {}

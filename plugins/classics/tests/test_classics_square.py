@@ -29,7 +29,8 @@ def _single_thread():
 
 def test_defaults_are_the_published_ones(robarena_registry):
     cfg = SquareConfig()
-    assert (cfg.n_queries, cfg.p_init, cfg.n_restarts) == (5000, 0.8, 1)
+    # the reference SquareAttack's defaults (github.com/fra31/auto-attack, square.py): resc_schedule=True
+    assert (cfg.n_queries, cfg.p_init, cfg.n_restarts, cfg.rescale_schedule) == (5000, 0.8, 1, True)
     spec = robarena_registry.get("attack", "classics/square").spec
     assert spec.needs_gradients is False and spec.norms == ["Linf", "L2"] and not spec.targeted
 
@@ -44,6 +45,13 @@ def test_p_schedule_is_the_published_piecewise_schedule():
     # rescaled: iteration i of 5000 is iteration int(2 i) of 10,000
     assert p_schedule(0.8, 5, 5000) == 0.8 and p_schedule(0.8, 6, 5000) == 0.4
     assert p_schedule(0.8, 100, 5000) == 0.2 and p_schedule(0.8, 101, 5000) == 0.1
+    # not rescaled (AutoAttack standard, resc_schedule=False): iteration i of 5000 is iteration i of the schedule,
+    # which never gets past 4000 < i <= 6000, p_init / 128
+    for j, end in enumerate(ends[:7]):
+        assert p_schedule(0.8, end, 5000, rescale=False) == 0.8 / 2**j
+        assert p_schedule(0.8, end + 1, 5000, rescale=False) == 0.8 / 2 ** (j + 1)
+    assert p_schedule(0.8, 4_999, 5000, rescale=False) == 0.8 / 128
+    assert p_schedule(0.8, 2_000, 5000, rescale=False) == 0.8 / 32 != p_schedule(0.8, 2_000, 5000)
 
 
 def test_window_sides():
@@ -193,3 +201,21 @@ def test_square_stays_inside_the_ball_and_the_box(seed, shape, norm, eps, inputs
     delta = (x_adv - x).flatten(1)
     dist = delta.abs().amax(1) if norm == "Linf" else delta.norm(dim=1)
     assert float(dist.max()) <= eps * (1 + 1e-5) + 1e-6
+
+
+@pytest.mark.parametrize("rescale", [True, False])
+def test_the_search_reads_the_schedule_as_configured(monkeypatch, rescale):
+    import robarena_classics.attacks.square as square
+
+    seen = []
+
+    def recording(p_init, i, n_queries, rescale_arg=True):
+        seen.append((i, n_queries, rescale_arg))
+        return p_schedule(p_init, i, n_queries, rescale_arg)
+
+    monkeypatch.setattr(square, "p_schedule", recording)
+    model = tiny_mlp((1, 6, 6), 3, seed=0)
+    x = interior_inputs(4, shape=(1, 6, 6), seed=1)
+    y = model(x).argmax(1)
+    Square(SquareConfig(n_queries=20, rescale_schedule=rescale), seed=0)(model, x, y, ThreatModel(norm="Linf", eps=0.01))
+    assert seen and {(n, r) for _, n, r in seen} == {(20, rescale)}

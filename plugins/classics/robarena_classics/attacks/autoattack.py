@@ -5,9 +5,13 @@ of diverse parameter-free attacks", ICML 2020 (https://arxiv.org/abs/2003.01690)
 
 Versions (member lists, in order):
 
-* ``"standard"``: APGD-CE (1 restart), APGD-T (9 target classes, 1 restart each), FAB-T (9
-  target classes, 100 iterations, 1 restart each), Square (5000 queries): the published
-  standard version, all at their published defaults.
+* ``"standard"``: APGD-CE (100 iterations, 1 restart), APGD-T (9 target classes, 100
+  iterations, 1 restart each), FAB-T (9 target classes, 100 iterations, 1 restart each),
+  Square (5000 queries, ``p_init`` 0.8, 1 restart, schedule *not* rescaled to the budget):
+  the published standard version, as ``AutoAttack.__init__`` and ``set_version("standard")``
+  of the authors' code set it for Linf and L2 (github.com/fra31/auto-attack,
+  ``autoattack/autoattack.py``; APGD ``rho`` 0.75, ``eot_iter`` 1; FAB ``alpha_max`` 0.1,
+  ``eta`` 1.05, ``beta`` 0.9 from ``fab_base.py``). ``STANDARD_SETTINGS`` lists them.
 * ``"rand"`` (randomized defenses): APGD-CE and APGD-DLR with 20 EOT iterations.
 * ``"custom"``: the list given in ``members``.
 
@@ -36,6 +40,7 @@ from torch import nn
 
 from bench.api import Attack, AttackOutput, BaseConfig
 from bench.errors import UsageError
+from bench.steps import StepBudget
 from bench.threat import ThreatModel
 from robarena_classics.attacks.aa_common import clean_correct
 from robarena_classics.attacks.apgd import APGDCE, APGDDLR, APGDT
@@ -45,9 +50,18 @@ from robarena_classics.attacks.square import Square
 OWN_MEMBERS: dict[str, type[Attack]] = {"apgd-ce": APGDCE, "apgd-dlr": APGDDLR, "apgd-t": APGDT, "fab-t": FABTargeted,
                                         "square": Square}
 
+#: every member's settings in the standard version (Linf, L2) of the reference code; the members' own
+#: defaults are these except Square's rescale_schedule (the standalone SquareAttack rescales by default)
+STANDARD_SETTINGS: dict[str, dict[str, Any]] = {
+    "apgd-ce": {"n_iter": 100, "n_restarts": 1, "rho": 0.75, "eot_iter": 1},
+    "apgd-t": {"n_iter": 100, "n_restarts": 1, "n_target_classes": 9, "rho": 0.75, "eot_iter": 1},
+    "fab-t": {"n_iter": 100, "restarts": 1, "n_target_classes": 9, "alpha_max": 0.1, "eta": 1.05, "beta": 0.9},
+    "square": {"n_queries": 5000, "p_init": 0.8, "n_restarts": 1, "rescale_schedule": False},
+}
+
 #: member lists and per-member settings of the published versions
 VERSIONS: dict[str, tuple[list[str], dict[str, dict[str, Any]]]] = {
-    "standard": (["apgd-ce", "apgd-t", "fab-t", "square"], {}),
+    "standard": (["apgd-ce", "apgd-t", "fab-t", "square"], STANDARD_SETTINGS),
     "rand": (["apgd-ce", "apgd-dlr"], {"apgd-ce": {"eot_iter": 20}, "apgd-dlr": {"eot_iter": 20}}),
 }
 
@@ -86,6 +100,29 @@ class AutoAttackConfig(BaseConfig):
     def member_config(self, name: str) -> dict[str, Any]:
         defaults = VERSIONS.get(self.version, ([], {}))[1].get(name, {})
         return {**defaults, **self.member_configs.get(name, {})}
+
+    def step_budgets(self, threat: ThreatModel) -> list[StepBudget]:
+        """The step budgets of registered members that report one (the plan's eps-reachability check).
+
+        The own members have none to check: APGD starts with a step of 2 eps and adapts it, FAB
+        measures distances, Square sets whole windows to the eps boundary.
+        """
+        out: list[StepBudget] = []
+        for name in self.member_names():
+            if name in OWN_MEMBERS:
+                continue
+            from bench.registry import get_registry
+
+            impl = get_registry().get("attack", name).load()
+            try:
+                config = impl.Config(**self.member_config(name))
+            except ValueError as exc:
+                raise UsageError(f"autoattack member {name!r}: invalid member_configs "
+                                 f"{self.member_config(name)}: {exc}") from None
+            report = getattr(config, "step_budgets", None)
+            for b in report(threat) if callable(report) else []:
+                out.append(b._replace(what=f"member {name}" + (f", {b.what}" if b.what else "")))
+        return out
 
 
 class AutoAttack(Attack):

@@ -18,9 +18,10 @@ from pydantic import Field
 from torch import nn
 
 from bench.api import Attack, BaseConfig
-from bench.steps import Steps
+from bench.stats import default_step_size
+from bench.steps import StepBudget, Steps
 from bench.threat import ThreatModel
-from bench.toolkit import input_gradient, madry_step_size, random_start, steepest_direction
+from bench.toolkit import input_gradient, random_start, steepest_direction
 
 
 @contextmanager
@@ -45,10 +46,22 @@ class PGDEOTConfig(BaseConfig):
     """Parameters of :class:`PGDEOT` (PGD defaults of P0; EOT samples of AutoAttack's "rand")."""
 
     steps: Steps = Field(20, description="gradient steps (P0: 20)")
-    step_size: Optional[float] = Field(2 / 255, gt=0, description="absolute step (P0: 2/255); None = 2.5 * eps / steps")
+    step_size: Optional[float] = Field(
+        None, gt=0, description="absolute step; None (default) = scaled to the threat as PGD's: Linf eps / 4 "
+                                "(P0's 2/255 at eps 8/255), L2 2.5 * eps / steps (Madry et al.)")
     random_start: bool = Field(True, description="start uniformly inside the eps-ball")
     loss: Literal["ce", "cw"] = Field("ce", description="'ce' cross-entropy or 'cw' margin loss")
     eot_samples: int = Field(20, ge=1, description="forward/backward passes averaged per step (AutoAttack rand: 20)")
+
+    def absolute_step(self, threat: ThreatModel) -> float:
+        """``step_size``, or the default scaled to ``threat`` (:func:`bench.stats.default_step_size`)."""
+        if self.step_size is not None:
+            return float(self.step_size)
+        return default_step_size(threat.norm, float(threat.eps), self.steps)
+
+    def step_budgets(self, threat: ThreatModel) -> list[StepBudget]:
+        """The run's steps, step length and start at ``threat`` (the plan's eps-reachability check)."""
+        return [StepBudget(threat.norm, float(threat.eps), self.steps, self.absolute_step(threat), self.random_start)]
 
 
 class PGDEOT(Attack):
@@ -68,7 +81,7 @@ class PGDEOT(Attack):
     On a deterministic model EOT-PGD with any ``k`` takes exactly PGD's Linf steps (and
     PGD's L2 steps up to float rounding) for the same seed.
 
-    Args (``PGDEOTConfig``): steps=20, step_size=2/255 (None: 2.5 * eps / steps),
+    Args (``PGDEOTConfig``): steps=20, step_size=None (Linf eps / 4, L2 2.5 * eps / steps),
     random_start=True, loss="ce", eot_samples=20. ``seed``: seed of the attack's generator.
 
     Shapes: ``x`` (N, C, H, W) in the box, ``y`` (N,) int64, ``target`` (N,) or None;
@@ -86,8 +99,7 @@ class PGDEOT(Attack):
 
     def step_size_for(self, threat: ThreatModel) -> float:
         """The absolute step length used for ``threat``."""
-        cfg = self.config
-        return float(cfg.step_size) if cfg.step_size is not None else madry_step_size(threat.eps, cfg.steps)
+        return self.config.absolute_step(threat)
 
     def run(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: ThreatModel,
             generator: torch.Generator, target: Optional[torch.Tensor] = None) -> torch.Tensor:

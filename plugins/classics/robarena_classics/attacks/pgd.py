@@ -1,9 +1,12 @@
 """PGD: projected gradient descent with random start and restarts, Linf and L2.
 
 Paper: Madry, Makelov, Schmidt, Tsipras and Vladu, "Towards Deep Learning Models Resistant
-to Adversarial Attacks", ICLR 2018. Defaults follow P0's evaluation protocol: 20 steps of
-2/255 (at eps 8/255), random start, one run. ``loss="cw"`` gives P0's "CW-Linf" (the
-Carlini-Wagner margin loss solved by PGD with the same settings).
+to Adversarial Attacks", ICLR 2018. Defaults follow P0's evaluation protocol: 20 steps,
+random start, one run, with the step scaled to the threat: Linf ``eps / 4`` (exactly P0's
+2/255 at eps 8/255) and L2 ``2.5 * eps / steps`` (Madry et al.'s rule; P0 gives no L2 value),
+so the default reaches the eps boundary at every radius (:func:`bench.stats.default_step_size`).
+``loss="cw"`` gives P0's "CW-Linf" (the Carlini-Wagner margin loss solved by PGD with the
+same settings).
 """
 from __future__ import annotations
 
@@ -14,9 +17,9 @@ from pydantic import Field, model_validator
 from torch import nn
 
 from bench.api import Attack, BaseConfig
-from bench.steps import Steps
+from bench.stats import default_step_size
+from bench.steps import StepBudget, Steps
 from bench.threat import ThreatModel
-from bench.toolkit import madry_step_size
 from robarena_classics.attacks.core import pgd_restarts
 
 
@@ -25,9 +28,9 @@ class PGDConfig(BaseConfig):
 
     steps: Steps = Field(20, description="gradient steps per run (P0: 20)")
     step_size: Optional[float] = Field(
-        2 / 255, gt=0,
-        description="absolute step length (P0: 2/255); None = 2.5 * eps / steps (Madry et al.'s rule, "
-                    "useful for L2 or eps sweeps)",
+        None, gt=0,
+        description="absolute step length; None (default) = scaled to the threat: Linf eps / 4 (P0's 2/255 at "
+                    "eps 8/255), L2 2.5 * eps / steps (Madry et al.)",
     )
     random_start: bool = Field(True, description="start uniformly inside the eps-ball")
     restarts: int = Field(1, ge=1, description="runs; later runs only attack examples not yet fooled")
@@ -42,6 +45,16 @@ class PGDConfig(BaseConfig):
         if self.restarts > 1 and not self.random_start:
             raise ValueError("restarts > 1 repeats the same deterministic run; set random_start = true")
         return self
+
+    def absolute_step(self, threat: ThreatModel) -> float:
+        """``step_size``, or the default scaled to ``threat`` (:func:`bench.stats.default_step_size`)."""
+        if self.step_size is not None:
+            return float(self.step_size)
+        return default_step_size(threat.norm, float(threat.eps), self.steps)
+
+    def step_budgets(self, threat: ThreatModel) -> list[StepBudget]:
+        """One run's steps, step length and start at ``threat`` (the plan's eps-reachability check)."""
+        return [StepBudget(threat.norm, float(threat.eps), self.steps, self.absolute_step(threat), self.random_start)]
 
 
 class PGD(Attack):
@@ -70,7 +83,7 @@ class PGD(Attack):
     * for an example that no run fools, the last iterate of the run with the highest
       objective (loss) among the runs.
 
-    Args (``PGDConfig``): steps=20, step_size=2/255 (None: 2.5 * eps / steps),
+    Args (``PGDConfig``): steps=20, step_size=None (Linf eps / 4, L2 2.5 * eps / steps),
     random_start=True, restarts=1, loss="ce", early_stop=True, batched_restarts=False.
     ``seed``: seed of the attack's generator.
 
@@ -89,10 +102,7 @@ class PGD(Attack):
 
     def step_size_for(self, threat: ThreatModel) -> float:
         """The absolute step length used for ``threat``."""
-        cfg = self.config
-        if cfg.step_size is not None:
-            return float(cfg.step_size)
-        return madry_step_size(threat.eps, cfg.steps)
+        return self.config.absolute_step(threat)
 
     def run(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: ThreatModel,
             generator: torch.Generator, target: Optional[torch.Tensor] = None) -> torch.Tensor:

@@ -18,7 +18,12 @@ The L2 version (tiled pseudo-Gaussian bumps, windows that move mass from one squ
 another) is in :mod:`.aa_square_l2`; the search loop is shared.
 
 ``p_i`` starts at ``p_init = 0.8`` and halves on the published piecewise schedule, written
-for 10,000 iterations and rescaled to ``n_queries`` (:func:`p_schedule`). One query is the
+for 10,000 iterations (:func:`p_schedule`). By default the schedule is rescaled to
+``n_queries``, as the reference ``SquareAttack`` does by default (``resc_schedule=True``);
+AutoAttack's standard version runs Square with ``resc_schedule=False`` (5000 queries on the
+10,000-iteration schedule, so ``p`` only falls to ``p_init / 128``), which
+``rescale_schedule=False`` reproduces (github.com/fra31/auto-attack, ``autoattack.py`` and
+``square.py``, ``p_selection``). One query is the
 initial point, so there are ``n_queries - 1`` iterations. Only forward passes are used
 (``torch.no_grad``). Random numbers (stripes, positions, signs) are drawn for the whole
 batch at every iteration and only then restricted to the examples still attacked, so an
@@ -51,13 +56,14 @@ _SCHEDULE = ((10, 1), (50, 2), (200, 4), (500, 8), (1000, 16), (2000, 32), (4000
              (8000, 256))
 
 
-def p_schedule(p_init: float, i: int, n_queries: int) -> float:
+def p_schedule(p_init: float, i: int, n_queries: int, rescale: bool = True) -> float:
     """Fraction of pixels in the window at iteration ``i`` (0-based) of ``n_queries``.
 
     The published schedule halves ``p`` after iterations 10, 50, 200, 500, 1000, 2000, 4000,
-    6000 and 8000 of 10,000; ``i`` is first rescaled to ``int(i / n_queries * 10000)``.
+    6000 and 8000 of 10,000; with ``rescale`` ``i`` is first rescaled to
+    ``int(i / n_queries * 10000)``, without it the schedule is read at ``i`` itself.
     """
-    it = int(i / n_queries * 10000)
+    it = int(i / n_queries * 10000) if rescale else i
     for end, divisor in _SCHEDULE:
         if it <= end:
             return p_init / divisor
@@ -77,6 +83,9 @@ class SquareConfig(BaseConfig):
                                                    "(AutoAttack standard: 5000)")
     p_init: float = Field(0.8, gt=0, le=1, description="initial fraction of pixels changed per step (paper: 0.8)")
     n_restarts: int = Field(1, ge=1, description="runs; later runs attack only the examples not yet fooled")
+    rescale_schedule: bool = Field(
+        True, description="stretch the 10,000-iteration p schedule to n_queries (the reference SquareAttack's "
+                          "default); AutoAttack standard runs it with false")
 
 
 class Square(Attack):
@@ -85,8 +94,8 @@ class Square(Attack):
     Threat model: Linf or L2 ball of radius eps intersected with the box. Needs only the
     logits (forward passes under ``torch.no_grad``).
 
-    Args (``SquareConfig``): n_queries=5000, p_init=0.8, n_restarts=1. ``seed``: seed of the
-    attack's generator.
+    Args (``SquareConfig``): n_queries=5000, p_init=0.8, n_restarts=1, rescale_schedule=True
+    (AutoAttack standard: False). ``seed``: seed of the attack's generator.
 
     Returns, per example: the first proposal the model misclassifies; for an example never
     fooled, the point of lowest margin found (the first run's on ties); the clean input for
@@ -150,7 +159,7 @@ class Square(Attack):
                     pos, x, y, x_best, m_best, fooled = (t[keep] for t in (pos, x, y, x_best, m_best, fooled))
                 if pos.numel() == 0:
                     break
-            p = p_schedule(self.config.p_init, i, n_queries)
+            p = p_schedule(self.config.p_init, i, n_queries, self.config.rescale_schedule)
             x_new = propose(x, x_best, threat, p, pos, n_all, generator)
             logits = model(x_new)
             m_new = margin(logits, y)

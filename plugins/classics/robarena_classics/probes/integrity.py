@@ -23,7 +23,8 @@ model rather than of the stored attack results. Computed on the evaluation subse
   transfer attacks, are skipped), take the examples that every attack at that threat model
   left correctly classified (and that are clean-correct), start each from the attack output
   with the highest cross-entropy, and run ``continue_steps`` more PGD steps on the
-  cross-entropy (step ``continue_step * eps``: signed for Linf, unit-L2 for L2; projection
+  cross-entropy (step ``continue_step * eps``, by default the attacks' scaled step
+  :func:`bench.stats.default_step_size`: signed for Linf, unit-L2 for L2; projection
   onto the eps-ball around the clean input and the box). The rise of an example is the
   highest cross-entropy over the continued iterates minus the starting one. The threat model
   is flagged when the mean rise over those examples exceeds ``loss_tol`` (nats), or when the
@@ -44,8 +45,9 @@ Flags: ``zero-gradients`` (``grad_zero_frac > max_zero_frac``), ``nan-gradients`
 ``randomized-output``, ``attack-loss-not-converged:<threat>`` per flagged threat model.
 
 Args (``IntegrityConfig``): max_zero_frac=0.05, max_nan_frac=0.0, max_tiny_frac=0.05,
-tiny_ratio=1.0, output_atol=1e-5, output_rtol=1e-4, continue_steps=10, continue_step=0.25
-(Madry et al.'s step rule 2.5 * eps / steps for 10 steps), loss_tol=0.05, fooled_tol=0.01.
+tiny_ratio=1.0, output_atol=1e-5, output_rtol=1e-4, continue_steps=10, continue_step=None
+(the step rule of the attacks' defaults, :func:`bench.stats.default_step_size`: Linf eps / 4,
+L2 2.5 * eps / continue_steps, both 0.25 eps at 10 steps), loss_tol=0.05, fooled_tol=0.01.
 Measured on the quick suite's two SmallCNNs (digits, 500 examples, Linf 0.1 and 0.05, each
 attack alone): PGD with 5, 20 or 200 steps left a mean rise of at most 0.007 nats and the
 continued steps fooled at most 0.4 % (the quick suite itself, FGSM + PGD-20: at most 0.012
@@ -57,6 +59,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from contextlib import contextmanager
+from typing import Optional
 
 import numpy as np
 import torch
@@ -66,6 +69,7 @@ from torch import nn
 
 from bench.api import BaseConfig, Probe, ProbeInput, ProbeResult
 from bench.api.probe import AttackRecord
+from bench.stats import default_step_size
 from bench.steps import Steps
 from bench.threat import ThreatModel
 from bench.toolkit import batched_logits, margin, steepest_direction
@@ -79,7 +83,15 @@ class IntegrityConfig(BaseConfig):
     output_atol: float = Field(1e-5, ge=0, description="absolute logit tolerance between two forward passes")
     output_rtol: float = Field(1e-4, ge=0, description="relative logit tolerance between two forward passes")
     continue_steps: Steps = Field(10, description="PGD steps continued from the attacks' outputs")
-    continue_step: float = Field(0.25, gt=0, description="continued step length as a fraction of eps")
+    continue_step: Optional[float] = Field(
+        None, gt=0, description="continued step length as a fraction of eps; None (default) = the attacks' scaled "
+                                "step: Linf 1/4, L2 2.5 / continue_steps (0.25 at 10 steps)")
+
+    def absolute_step(self, threat: ThreatModel) -> float:
+        """The continued steps' length at ``threat``: ``continue_step * eps``, or the default scaled step."""
+        if self.continue_step is not None:
+            return self.continue_step * float(threat.eps)
+        return default_step_size(threat.norm, float(threat.eps), self.continue_steps)
     loss_tol: float = Field(0.05, ge=0, description="flag when the mean cross-entropy rises by more (nats)")
     fooled_tol: float = Field(0.01, ge=0, le=1, description="flag when the continued steps fool more of the N examples")
 
@@ -230,7 +242,7 @@ class IntegrityProbe(Probe):
                 chunk = idx[i:i + data.batch_size]
                 start = torch.stack([records[int(best[j])].x_adv[j] for j in chunk.tolist()]).to(data.device)
                 rise, hit = continued_pgd(model, data.x[chunk].to(data.device), data.y[chunk].to(data.device), start,
-                                          threat, cfg.continue_steps, cfg.continue_step * threat.eps)
+                                          threat, cfg.continue_steps, cfg.absolute_step(threat))
                 rises.append(rise)
                 fooled.append(hit)
             out[label] = (float(torch.cat(rises).mean()), int(torch.cat(fooled).sum()) / max(1, int(y.shape[0])))
