@@ -202,9 +202,51 @@ class Registry:
     def plugins(self) -> list[PluginInfo]:
         return sorted(self.pm.infos.values(), key=lambda p: p.name)
 
+    def shadows(self) -> list["Shadow"]:
+        """Bare names that several plugins register for one kind, with what the bare name resolves to."""
+        out = []
+        for kind in Kind:
+            by_name: dict[str, list[Entry[ComponentSpec]]] = {}
+            for entry in self.entries(kind):
+                by_name.setdefault(entry.spec.name, []).append(entry)
+            for name, entries in sorted(by_name.items()):
+                if len(entries) < 2:
+                    continue
+                try:
+                    resolved: Optional[str] = self.get(kind, name).qualified_id
+                except UnknownComponentError:
+                    resolved = None
+                out.append(Shadow(kind, name, tuple(entries), resolved))
+        return out
+
     def __iter__(self) -> Iterator[Entry[ComponentSpec]]:
         for kind in Kind:
             yield from self.entries(kind)
+
+
+@dataclass(frozen=True)
+class Shadow:
+    """A bare component name that more than one plugin registers (e.g. a third-party ``pgd`` next to
+    ``classics/pgd``): ``resolved`` is the qualified id a bare name resolves to, None when it is ambiguous."""
+
+    kind: Kind
+    name: str
+    entries: tuple[Entry[ComponentSpec], ...]
+    resolved: Optional[str]
+
+    @property
+    def plugins(self) -> list[str]:
+        return [e.plugin.name for e in self.entries]
+
+    def message(self) -> str:
+        owners = " and ".join(f"{e.qualified_id} ({e.plugin.header()})" for e in self.entries)
+        if self.resolved is None:
+            outcome = (f"a bare {self.name!r} now resolves to none of them: it is ambiguous and fails wherever "
+                       "a suite, a command or an example names it")
+        else:
+            outcome = f"a bare {self.name!r} resolves to {self.resolved}"
+        return (f"{self.kind} name {self.name!r} is registered by {owners}: {outcome}; suites and commands should "
+                f"use the qualified id (e.g. {self.entries[0].qualified_id!r})")
 
 
 _CACHE: dict[tuple, Registry] = {}

@@ -124,9 +124,10 @@ def test_validate_and_run_with_the_plugin(installed, tmp_path):
     assert len(checked) == 3 and all(words[0] == "ok" for words in checked), out.stdout
     suite = tmp_path / "suite.toml"
     suite.write_text(SUITE)
-    out = sh("robarena", "run", str(suite), "--workdir", str(tmp_path / "wd"), "--no-progress")
+    out = sh("robarena", "run", str(suite), "--workdir", str(tmp_path / "wd"), "--no-progress", "--columns", "corner")
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "corner Linf 16/255" in out.stdout
+    header = out.stdout.splitlines()[:2]  # two-line headers: the attack, then its threat
+    assert "corner" in header[0].split() and "Linf 16/255" in header[1]
     out = sh("robarena", "show", "third-party", "lin", "--workdir", str(tmp_path / "wd"))
     assert f'"{DIST}": "0.3.1"' in out.stdout and '"demo3p/corner": "4"' in out.stdout
 
@@ -134,4 +135,5 @@ def test_validate_and_run_with_the_plugin(installed, tmp_path):
 def test_mock_run_of_the_plugin(installed):
     out = sh("robarena", "mock-run", "demo3p")
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "corner Linf 0.1" in out.stdout
+    header = out.stdout.splitlines()[:2]  # every column, two-line headers: the attack, then its threat
+    assert "corner" in header[0].split() and "Linf 0.1" in header[1]
