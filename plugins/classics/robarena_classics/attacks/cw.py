@@ -125,8 +125,9 @@ class CWL2(Attack):
     total loss has not fallen by 0.01 % over ``max_iterations // 10`` steps, so an example's
     result depends on the examples batched with it, as in the reference; ``"example"`` applies
     the same rule to each example's own loss (an aborted example keeps its iterate; results do
-    not depend on batching, but an example whose own hinge stalls stops early, which measured
-    2-5 points weaker than the batch rule at c = 1, 200 steps); ``"off"`` runs every step.
+    not depend on batching, but an example whose own loss stalls stops early: on the digits
+    SmallCNN at c = 1, 200 steps, one search step, robust accuracy 70.2 % vs 67.8 % at L2 0.5 and
+    28.6 % vs 25.6 % at L2 1.0, where the batch rule never fired); ``"off"`` runs every step.
 
     Returned, per example: the adversarial example of smallest L2 distance found over all
     steps and all ``c`` (an iterate counts when the model misclassifies it -- or predicts
