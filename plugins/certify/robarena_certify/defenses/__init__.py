@@ -1,0 +1,1 @@
+"""Training for certification: Gaussian data augmentation (the base classifier of randomized smoothing)."""

@@ -1,0 +1,1 @@
+"""Certified-accuracy probes: randomized smoothing (L2) and interval bound propagation (Linf)."""
