@@ -1,4 +1,5 @@
-"""``robarena claims SUITE``: which of the papers' qualitative claims hold on a suite's results."""
+"""``robarena claims SUITE``: which of the papers' qualitative claims hold on a suite's results, each
+with its verdict (holds / does not hold / inconclusive / error, or not checked), test, level and p-value."""
 from __future__ import annotations
 
 import argparse
@@ -12,14 +13,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--version", default=None, help="check a published leaderboard version instead of the workdir")
     p.add_argument("--root", default="leaderboard", help="leaderboard root for --version (default ./leaderboard)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.add_argument("--all", action="store_true", help="also each claim's statement, every number and the full "
-                   "detail (the default table shows one line of evidence, cut to the terminal width)")
-    p.add_argument("--strict", action="store_true", help="exit 1 when a claim does not hold or cannot be checked")
+    p.add_argument("--all", action="store_true", help="also each claim's statement, test, level, statistic, "
+                   "p-values, interval, every number and the full detail (the default table shows the verdict, "
+                   "the p-value and one line of evidence, cut to the terminal width)")
+    p.add_argument("--strict", action="store_true", help="exit 1 unless every claim holds (a claim that does not "
+                   "hold, is inconclusive, raised an error or could not be checked)")
     p.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
-    from bench.claims import claims_for, evaluate_claims, outcomes_json
+    from bench.claims import claims_for, evaluate_claims, outcomes_json, summary
     from bench.cli.tables import print_claims
     from bench.errors import UsageError
     from bench.rows.frame import to_frame
@@ -45,8 +48,7 @@ def handle(args: argparse.Namespace) -> int:
         print(json.dumps(outcomes_json(outcomes), indent=2))
     else:
         print_claims(outcomes, show_all=args.all)
-        held = sum(o.result.holds is True for o in outcomes)
-        print(f"\n{held} of {len(outcomes)} claims hold on {len(rows)} rows of suite {suite!r}")
+        print(f"\n{summary(outcomes)} on {len(rows)} rows of suite {suite!r}")
     if args.strict and any(o.result.holds is not True for o in outcomes):
         return 1
     return 0

@@ -312,34 +312,63 @@ def _first_line(text: str) -> str:
     return " ".join(text.strip().splitlines()[:1])
 
 
+def _claim_fields(o: Any) -> list[tuple[str, str]]:
+    """(name, text) of everything a claim's outcome states: its verdict, test, level, statistic,
+    p-values, interval, numbers and detail (empty fields left out)."""
+    from bench.claims import format_numbers, format_p
+
+    r = o.result
+    fields = [("claim", o.claim), ("verdict", o.status), ("statement", o.statement), ("test", r.test)]
+    if not math.isnan(r.level):
+        fields.append(("level", f"{r.level:g}"))
+    if not math.isnan(r.statistic):
+        fields.append(("statistic", f"{r.statistic:.4g}"))
+    if not math.isnan(r.p_value) or not math.isnan(r.p_reverse):
+        fields.append(("p-value", f"{format_p(r.p_value)} (for the claim), {format_p(r.p_reverse)} (against it)"))
+    if r.interval is not None:
+        fields.append(("interval", f"[{r.interval[0]:.4g}, {r.interval[1]:.4g}]"))
+    fields += [("numbers", format_numbers(r.numbers)), ("detail", r.detail)]
+    return [(name, text) for name, text in fields if text]
+
+
 def claims_view(outcomes: Sequence[Any], show_all: bool = False, width: Optional[int] = None) -> list[RenderableType]:
-    """Claim verdicts: claim, verdict and one line of evidence (its detail, else its numbers), cut to
-    the width; ``show_all``: also the statement, every number and the full detail, wrapped."""
+    """Claim verdicts: claim, verdict and one line of evidence (the p-value and level, then the
+    detail's first line, else the numbers), cut to the width; ``show_all``: one block per claim with
+    its statement, test, level, statistic, p-values, interval, every number and the full detail, wrapped."""
     from rich.cells import cell_len
+    from rich.table import Table
     from rich.text import Text
 
+    from bench.claims import evidence as p_evidence
     from bench.claims import format_numbers
 
     width = width or terminal_width()
+    if show_all:
+        out: list[RenderableType] = []
+        for i, o in enumerate(outcomes):
+            grid = Table.grid(padding=(0, GAP, 0, 0))
+            grid.add_column(no_wrap=True)
+            grid.add_column(overflow="fold")
+            for name, text in _claim_fields(o):
+                grid.add_row(Text(name), Text(text))
+            if i:
+                out.append(Text(""))
+            out.append(grid)
+        return out
     table = _bare_table()
     table.add_column("claim", overflow="fold")
     table.add_column("verdict", no_wrap=True)
-    if show_all:
-        for name in ("statement", "numbers", "detail"):
-            table.add_column(name, overflow="fold")
-        for o in outcomes:
-            table.add_row(Text(o.claim), Text(o.status), Text(o.statement),
-                          Text(format_numbers(o.result.numbers)), Text(o.result.detail))
-        return [table]
     table.add_column("evidence", no_wrap=True, overflow="ellipsis")
     claim_w = max([cell_len("claim")] + [cell_len(o.claim) for o in outcomes])
     verdict_w = max([cell_len("verdict")] + [cell_len(o.status) for o in outcomes])
     room = max(12, width - claim_w - verdict_w - 2 * GAP)
     for o in outcomes:
-        evidence = Text(_first_line(o.result.detail) or format_numbers(o.result.numbers))
+        line = _first_line(o.result.detail) or format_numbers(o.result.numbers)
+        p = p_evidence(o.result)
+        evidence = Text(f"{p}; {line}" if p and line else p or line)
         evidence.truncate(room, overflow="ellipsis")
         table.add_row(Text(o.claim), Text(o.status), evidence)
-    return [table, Text("the statement, every number and the full detail: --all", style="dim")]
+    return [table, Text("the statement, test, level, p-values, every number and the full detail: --all", style="dim")]
 
 
 def print_claims(outcomes: Sequence[Any], show_all: bool = False, stream: Optional[TextIO] = None) -> None:

@@ -4,7 +4,8 @@ Column names are display labels (``robust[pgd Linf 8/255]``). What each metric c
 travels with the frame in ``frame.attrs["columns"]`` (kind, component id, parameters, threat as
 norm/eps/targeted) and each row's component parameters in ``frame.attrs["params"]``, so code
 that reads a frame (claims) selects columns by parameters (:func:`find_columns`), never by
-parsing a label.
+parsing a label. ``frame.attrs["counts"]`` holds each accuracy's count, ``{row_id: {column:
+(correct, n)}}``, for the claims' exact tests (:func:`bench.api.claim.accuracy_counts`).
 """
 from __future__ import annotations
 
@@ -131,4 +132,6 @@ def to_frame(rows: Iterable[RowLike], provenance: bool = True) -> pd.DataFrame:
     frame.attrs["columns"] = [i for i in column_info(rows) if i["column"] in metrics]
     frame.attrs["params"] = {row.row_id: {"dataset": dict(row.dataset_params), "model": dict(row.model_params),
                                           "defense": dict(row.defense_params)} for row in rows}
+    frame.attrs["counts"] = {row.row_id: {name: (acc.correct, acc.n) for name, acc in row.accuracies().items()
+                                          if acc is not None and name in metrics} for row in rows}
     return frame

@@ -1,7 +1,8 @@
 """Schema-2 leaderboard rows built by hand, shaped as the runner writes them, and their frame:
 for testing claims (a plugin author's and the built-in plugins' claim tests).
 
-A component is ``(label, id, params)``; accuracies are fractions turned into counts of ``N``.
+A component is ``(label, id, params)``; accuracies are fractions turned into counts of ``N``, or
+counts ``(correct, n)`` given as a tuple.
 """
 from __future__ import annotations
 
@@ -19,7 +20,10 @@ PROVENANCE = {"core_version": "0.1.0", "plugins": {}, "specs": {}, "config_hash"
               "platform": "Linux", "suite": "test", "suite_version": "1"}
 
 
-def accuracy(value: Optional[float], n: int = N) -> Optional[dict[str, Any]]:
+def accuracy(value: Any, n: int = N) -> Optional[dict[str, Any]]:
+    """An accuracy record: a fraction ``value`` of ``n`` examples, or exact counts ``(correct, n)``."""
+    if isinstance(value, tuple):
+        return Accuracy.of(*value).model_dump()
     return None if value is None else Accuracy.of(round(value * n), n).model_dump()
 
 

@@ -77,12 +77,15 @@ class AdvGap(Probe):
 
 # --------------------------------------------------------------------------- claims
 def attack_hurts(frame):
-    from bench.api.claim import ClaimResult, robust_columns, select_where, value
+    """The strongest sign attack (lowest robust accuracy) lowers accuracy below the clean accuracy:
+    one-sided exact McNemar test at level 0.05 (robust-correct examples are clean-correct)."""
+    from bench.api.claim import ClaimResult, compare_nested_accuracies, robust_columns, select_where, value
 
     rows = select_where(frame, defense_id="robarena_testkit/erm")
     clean = value(rows, "clean")
-    robust = min(value(rows, column) for column in robust_columns(frame, "robarena_testkit/sign"))
-    return ClaimResult(robust < clean, {"clean": clean, "robust": robust})
+    column = min(robust_columns(frame, "robarena_testkit/sign"), key=lambda c: value(rows, c))
+    robust = value(rows, column)
+    return ClaimResult.of(compare_nested_accuracies(rows, column, "clean", 0.05), {"clean": clean, "robust": robust})
 
 
 def needs_missing_defense(frame):
