@@ -54,6 +54,13 @@ def gratings_pgdat_cnn():
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    import sys
+
+    helpers = sys.modules.get("benchmark_helpers")  # imported by a module that added a table
+    for title, table in (config.stash.get(helpers.SUMMARIES, {}) if helpers else {}).items():
+        terminalreporter.section(title)
+        for line in table:
+            terminalreporter.write_line(line)
     session = getattr(config, "_benchmarksession", None)
     if session is None or not session.benchmarks:
         return
