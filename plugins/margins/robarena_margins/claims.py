@@ -9,8 +9,15 @@ of the strengths matters. Columns are found by component id and column name
 (:func:`bench.api.claim.metric_column`, :func:`bench.api.claim.robust_column`). Every
 (dataset, model) configuration of the frame is checked on its own and a claim holds when it holds
 for all of them; labels only name the numbers. Values are means over seeds
-(:func:`bench.api.claim.value`). A "trend" holds when the value moves strictly in the stated
-direction between every two consecutive strengths.
+(:func:`bench.api.claim.value`).
+
+Verdicts (level :data:`LEVEL` = 0.05): a "trend" tests every step between two consecutive strengths
+one-sided (:func:`bench.api.claim.trend`): an accuracy by Fisher's exact test on its counts, a probe
+metric by the paired t-test over seeds (one seed: no sampling distribution, inconclusive). It holds
+when every step of every configuration holds (intersection-union) and does not hold when a step is
+significant the other way after Bonferroni over all the claim's steps. Comparisons of two points
+(strongest AR vs each weaker one, spectral clip vs plain PGD-AT) are combined the same way
+(:func:`bench.api.claim_stats.every`).
 """
 from __future__ import annotations
 
@@ -19,7 +26,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Optional, Union
 
-from bench.api.claim import (ClaimDataMissing, ClaimResult, component_params, metric_column, robust_column,
+from bench.api.claim import (DEFAULT_LEVEL, ClaimDataMissing, ClaimResult, Decision, compare_rows, compare_seed_values,
+                             component_params, every, metric_column, robust_column, seed_values, trend as step_trend,
                              value)
 from bench.threat import parse_eps
 from robarena_margins.std_difference import STD_PREFIX, accumulated_std_difference
@@ -31,6 +39,8 @@ SPECTRAL_CLIP_ID = "margins/spectral-clip"
 PGD_ID = "classics/pgd"
 LAYER_SPECTRUM_ID = "margins/layer-spectrum"
 LOSS_VARIATION_ID = "margins/loss-variation"
+#: the significance level of every P1 claim
+LEVEL = DEFAULT_LEVEL
 
 #: a metric column: ``"clean"``, or (probe id, probe column)
 Metric = Union[str, tuple[str, str]]
@@ -146,29 +156,35 @@ def _name(group: str, label: str, several: bool) -> str:
     return f"{group}/{label}" if several else label
 
 
-def trend(frame: Any, metric: Metric, direction: str, family: Family = PGD_AT,
-          with_standard: bool = True) -> ClaimResult:
-    """Does ``metric`` move strictly ``direction`` ("up"/"down") with AR strength in every group?"""
+def trend_steps(frame: Any, metric: Metric, direction: str, family: Family = PGD_AT,
+                with_standard: bool = True) -> tuple[dict[str, float], dict[str, Decision]]:
+    """The values of ``metric`` along the sweep of every group (means over seeds) and the one-sided
+    decision of every step (:func:`bench.api.claim.trend`), named ``[<group>/]<weaker> -> <stronger>``."""
     col = column(frame, metric)
     parts = list(groups(frame))
     numbers: dict[str, float] = {}
-    failing = []
+    steps: dict[str, Decision] = {}
     for name, rows in parts:
         points = sweep(rows, family, with_standard)
-        values = [value(p.rows, col) for p in points]
-        numbers.update({_name(name, p.name, len(parts) > 1): v for p, v in zip(points, values)})
-        if not strictly_monotone(values, direction):
-            failing.append(name)
+        numbers.update({_name(name, p.name, len(parts) > 1): value(p.rows, col) for p in points})
+        _, found = step_trend([(p.name, p.rows) for p in points], col, direction, LEVEL)
+        steps.update({_name(name, step, len(parts) > 1): d for step, d in found.items()})
+    return numbers, steps
+
+
+def trend(frame: Any, metric: Metric, direction: str, family: Family = PGD_AT,
+          with_standard: bool = True) -> ClaimResult:
+    """Does ``metric`` move ``direction`` ("up"/"down") with AR strength at every step of every group?"""
+    numbers, steps = trend_steps(frame, metric, direction, family, with_standard)
     word = "decreases" if direction == "down" else "increases"
-    detail = f"{col} {word} strictly with AR strength" if not failing else \
-        f"{col} does not {word[:-1]} strictly with AR strength for {failing}"
-    return ClaimResult(not failing, numbers, detail)
+    return ClaimResult.of(every(steps, LEVEL), numbers,
+                          f"claim: {column(frame, metric)} {word} with {family.name} strength at every step")
 
 
 def trend_claim(metric: Metric, direction: str, family: Family = PGD_AT) -> Callable[[Any], ClaimResult]:
     def check(frame: Any) -> ClaimResult:
         return trend(frame, metric, direction, family)
-    check.__doc__ = f"{metric} moves {direction} with {family.name} strength (standard = 0)."
+    check.__doc__ = f"{metric} moves {direction} with {family.name} strength (standard = 0), every step one-sided."
     return check
 
 
@@ -186,22 +202,27 @@ p_y_concentrates_middle = trend_claim(P_Y_MIDDLE, "up")
 def strongest_ar_most_robust(frame: Any) -> ClaimResult:
     """The highest AR strength has the highest PGD accuracy on clean-correct points (P1 Fig. 1c, 11; D.2).
 
-    P1 counts only clean-correct examples: its "PGD" accuracy is robust / clean. The PGD column is
-    the one untargeted ``classics/pgd`` robust-accuracy column of the frame.
+    P1 counts only clean-correct examples: its "PGD" accuracy is robust / clean, here the robust
+    count among the clean-correct examples (robust-correct examples are clean-correct). The PGD
+    column is the one untargeted ``classics/pgd`` robust-accuracy column of the frame. Each weaker
+    strength is compared with the strongest one-sided (Fisher's exact test given the clean-correct
+    examples, or the paired t-test over seeds), all combined by :func:`bench.api.claim_stats.every`.
     """
     pgd = robust_column(frame, PGD_ID)
     clean = column(frame, "clean")
     parts = list(groups(frame))
-    numbers, failing = {}, []
+    numbers: dict[str, float] = {}
+    comparisons: dict[str, Decision] = {}
     for name, rows in parts:
         points = sweep(rows)
-        ratios = [value(p.rows, pgd) / value(p.rows, clean) for p in points]
-        numbers.update({_name(name, p.name, len(parts) > 1): r for p, r in zip(points, ratios)})
-        if not all(ratios[-1] > r for r in ratios[:-1]):
-            failing.append(name)
-    detail = "the strongest AR gives the highest PGD accuracy on clean-correct points" if not failing else \
-        f"a weaker AR strength is at least as robust for {failing}"
-    return ClaimResult(not failing, numbers, detail)
+        numbers.update({_name(name, p.name, len(parts) > 1): value(p.rows, pgd) / value(p.rows, clean)
+                        for p in points})
+        strongest = points[-1]
+        for p in points[:-1]:
+            comparisons[_name(name, f"{strongest.name} > {p.name}", len(parts) > 1)] = compare_rows(
+                strongest.rows, p.rows, pgd, "greater", LEVEL, given=clean)
+    return ClaimResult.of(every(comparisons, LEVEL), numbers,
+                          "PGD accuracy on clean-correct points, strongest AR vs every weaker strength")
 
 
 def layer_columns(frame: Any) -> dict[str, str]:
@@ -216,34 +237,41 @@ def layer_columns(frame: Any) -> dict[str, str]:
     return out
 
 
-def _layer_stds(rows: Any, name: str) -> dict[str, float]:
-    """Per-layer STDs of ``rows`` (one defense configuration), averaged over seeds."""
-    per_row = [{layer: float(record[col]) for layer, col in layer_columns(rows).items()
-                if record[col] is not None and not math.isnan(float(record[col]))}
-               for record in rows.to_dict("records")]
-    layers = set().union(*per_row)
-    if not layers:
+def _layer_stds(rows: Any, name: str) -> dict[int, dict[str, float]]:
+    """Seed -> per-layer STDs of ``rows`` (one defense configuration)."""
+    per_layer = {layer: seed_values(rows, col) for layer, col in layer_columns(rows).items()
+                 if any(v is not None and not math.isnan(float(v)) for v in rows[col])}
+    if not per_layer:
         raise ClaimDataMissing(f"no per-layer STDs of {LAYER_SPECTRUM_ID!r} ({STD_PREFIX}<layer>) for {name!r}")
-    return {k: sum(r[k] for r in per_row if k in r) / sum(1 for r in per_row if k in r) for k in layers}
+    seeds = sorted(set().union(*(set(v) for v in per_layer.values())))
+    return {s: {layer: v[s] for layer, v in per_layer.items() if s in v} for s in seeds}
 
 
 def sv_std_shrinks(frame: Any) -> ClaimResult:
     """P1 B.2: from the weakest to the strongest PGD-AT model, the accumulated STD decrease over the
-    layers whose singular-value STD dropped exceeds the accumulated increase over those where it rose."""
+    layers whose singular-value STD dropped exceeds the accumulated increase over those where it rose.
+
+    Per seed (the weakest and strongest models of one seed), paired t-test over seeds of the decrease
+    against the increase, one-sided; one seed is inconclusive. Numbers: means over seeds."""
     parts = list(groups(frame))
-    numbers, failing = {}, []
+    numbers: dict[str, float] = {}
+    comparisons: dict[str, Decision] = {}
     for name, rows in parts:
         points = sweep(rows, with_standard=False)
         weak, strong = points[0], points[-1]
-        diff = accumulated_std_difference(_layer_stds(weak.rows, weak.name), _layer_stds(strong.rows, strong.name))
+        weak_stds, strong_stds = _layer_stds(weak.rows, weak.name), _layer_stds(strong.rows, strong.name)
+        diffs = {s: accumulated_std_difference(weak_stds[s], strong_stds[s])
+                 for s in sorted(set(weak_stds) & set(strong_stds))}
+        if not diffs:
+            raise ClaimDataMissing(f"no seed with both {weak.name!r} and {strong.name!r} for {name!r}")
         prefix = f"{name}/" if len(parts) > 1 else ""
-        numbers.update({f"{prefix}decrease_sum": diff.decrease_sum, f"{prefix}n_decrease": diff.n_decrease,
-                        f"{prefix}increase_sum": diff.increase_sum, f"{prefix}n_increase": diff.n_increase})
-        if not diff.decrease_sum > diff.increase_sum:
-            failing.append(name)
-    detail = "accumulated STD decrease exceeds the accumulated increase (weakest -> strongest PGD-AT)" \
-        if not failing else f"accumulated STD decrease does not exceed the increase for {failing}"
-    return ClaimResult(not failing, numbers, detail)
+        for key in ("decrease_sum", "n_decrease", "increase_sum", "n_increase"):
+            numbers[f"{prefix}{key}"] = math.fsum(getattr(d, key) for d in diffs.values()) / len(diffs)
+        comparisons[name] = compare_seed_values({s: d.decrease_sum for s, d in diffs.items()},
+                                                {s: d.increase_sum for s, d in diffs.items()}, "greater", LEVEL,
+                                                f"accumulated STD decrease vs increase ({weak.name} -> {strong.name})")
+    return ClaimResult.of(every(comparisons, LEVEL), numbers,
+                          "accumulated singular-value STD decrease vs increase, weakest -> strongest PGD-AT")
 
 
 def variation_metrics(frame: Any) -> list[tuple[float, str, Metric]]:
@@ -268,17 +296,16 @@ def variation_metrics(frame: Any) -> list[tuple[float, str, Metric]]:
 
 
 def loss_variation_shrinks(frame: Any) -> ClaimResult:
-    """P1 B.5, Table 1: at every perturbation radius the mean maximal loss variation decreases with AR."""
+    """P1 B.5, Table 1: at every perturbation radius the mean maximal loss variation decreases with AR
+    (every step at every radius, one-sided, combined by :func:`bench.api.claim_stats.every`)."""
     numbers: dict[str, float] = {}
-    failing = []
+    steps: dict[str, Decision] = {}
     for _, shown, metric in variation_metrics(frame):
-        result = trend(frame, metric, "down")
-        numbers.update({f"{k} @{shown}": v for k, v in result.numbers.items()})
-        if not result.holds:
-            failing.append(shown)
-    detail = "mean maximal loss variation decreases with AR strength at every radius" if not failing else \
-        f"it does not decrease strictly at radius {failing}"
-    return ClaimResult(not failing, numbers, detail)
+        values, found = trend_steps(frame, metric, "down")
+        numbers.update({f"{k} @{shown}": v for k, v in values.items()})
+        steps.update({f"{k} @{shown}": d for k, d in found.items()})
+    return ClaimResult.of(every(steps, LEVEL), numbers,
+                          "claim: the mean maximal loss variation decreases with AR strength at every radius")
 
 
 def _spectral_bound(defense_id: str, params: dict[str, Any]) -> Optional[float]:
@@ -302,10 +329,12 @@ def _plain_partner(rows: Any, clipped: dict[str, Any]) -> Optional[tuple[dict[st
 
 def spectral_clip_lowers_loss_gap(frame: Any) -> ClaimResult:
     """P1 B.4, Table 6: a spectral-norm bound (``margins/spectral-clip`` over PGD-AT) gives a smaller
-    loss gap than PGD-AT (``classics/pgd-at``) at the same norm and eps without it, for every such pair."""
+    loss gap than PGD-AT (``classics/pgd-at``) at the same norm and eps without it, for every such pair
+    (each pair one-sided, combined by :func:`bench.api.claim_stats.every`)."""
     gap = column(frame, GAP)
     parts = list(groups(frame))
-    numbers, failing, pairs = {}, [], 0
+    numbers: dict[str, float] = {}
+    comparisons: dict[str, Decision] = {}
     for name, rows in parts:
         for defense_id, params, picked in configurations(rows):
             if _spectral_bound(defense_id, params) is None:
@@ -313,23 +342,21 @@ def spectral_clip_lowers_loss_gap(frame: Any) -> ClaimResult:
             partner = _plain_partner(rows, params)
             if partner is None:
                 continue
-            pairs += 1
             label, plain_label = str(picked["defense"].iloc[0]), str(partner[1]["defense"].iloc[0])
-            clipped, plain = value(picked, gap), value(partner[1], gap)
-            numbers[_name(name, label, len(parts) > 1)] = clipped
-            numbers[_name(name, plain_label, len(parts) > 1)] = plain
-            if not clipped < plain:
-                failing.append(f"{name}/{label}")
-    if not pairs:
+            numbers[_name(name, label, len(parts) > 1)] = value(picked, gap)
+            numbers[_name(name, plain_label, len(parts) > 1)] = value(partner[1], gap)
+            comparisons[_name(name, f"{label} < {plain_label}", len(parts) > 1)] = compare_rows(
+                picked, partner[1], gap, "less", LEVEL)
+    if not comparisons:
         raise ClaimDataMissing(f"no {SPECTRAL_CLIP_ID!r} (base pgd-at) row with a {PGD_AT_ID!r} row at the same eps")
-    detail = "every spectral-norm bound lowers the loss gap" if not failing else \
-        f"the loss gap is not lower for {failing}"
-    return ClaimResult(not failing, numbers, detail)
+    return ClaimResult.of(every(comparisons, LEVEL), numbers,
+                          "claim: every spectral-norm bound lowers the loss gap of PGD-AT at the same eps")
 
 
 def loss_gap_shrinks_at_every_bound(frame: Any) -> ClaimResult:
     """P1 B.4, Table 6: at every spectral-norm bound (``margins/spectral-clip`` over PGD-AT) and
-    without one (``classics/pgd-at``), the loss gap decreases as the PGD-AT eps grows."""
+    without one (``classics/pgd-at``), the loss gap decreases as the PGD-AT eps grows (every step of
+    every bound one-sided, combined by :func:`bench.api.claim_stats.every`)."""
     bounds = set()
     if "defense_id" in frame.columns and "row_id" in frame.columns:
         for rid, defense_id in zip(frame["row_id"], frame["defense_id"]):
@@ -339,12 +366,9 @@ def loss_gap_shrinks_at_every_bound(frame: Any) -> ClaimResult:
     if not bounds:
         raise ClaimDataMissing(f"no {SPECTRAL_CLIP_ID!r} rows over PGD-AT with a spectral-norm bound")
     numbers: dict[str, float] = {}
-    failing = []
+    steps: dict[str, Decision] = {}
     for family in [spectral_family(b) for b in sorted(bounds)] + [PGD_AT]:
-        result = trend(frame, GAP, "down", family, with_standard=False)
-        numbers.update(result.numbers)
-        if not result.holds:
-            failing.append(family.name)
-    detail = "the loss gap decreases with eps at every bound" if not failing else \
-        f"the loss gap does not decrease strictly with eps for {failing}"
-    return ClaimResult(not failing, numbers, detail)
+        values, found = trend_steps(frame, GAP, "down", family, with_standard=False)
+        numbers.update(values)
+        steps.update({f"{family.name}: {k}": d for k, d in found.items()})
+    return ClaimResult.of(every(steps, LEVEL), numbers, "claim: the loss gap decreases with eps at every bound")
