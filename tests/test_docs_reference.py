@@ -192,7 +192,7 @@ def test_ls_long_prints_parameters_and_capabilities_within_the_width(capsys, tes
 
 # --------------------------------------------------------------------------- README
 def test_headline_table_ranks_rows_with_intervals_from_the_published_snapshot():
-    table = readme.headline_table(readme.load_rows(ROOT))
+    table = readme.headline_table(readme.load_rows(ROOT), readme.latest_version(ROOT))
     lines = table.splitlines()
     assert lines[0].startswith("| rank | model | defense | dataset | clean (%) |")
     assert lines[2].startswith("| 1 | small-cnn | pgd-at | digits | 96.0 [93.9, 97.5] |")

@@ -159,7 +159,7 @@ def expected_files(root: Union[str, Path, None] = None, registry=None) -> dict[s
     out: dict[str, Union[str, bytes]] = dict(reference_pages(registry, distributions))
     rows = readme.load_rows(root)
     current = (root / "README.md").read_text(encoding="utf-8")
-    out["README.md"] = readme.replace_block(current, readme.headline_table(rows))
+    out["README.md"] = readme.replace_block(current, readme.headline_table(rows, readme.latest_version(root)))
     guide = (root / lists.USER_GUIDE).read_text(encoding="utf-8")
     out[lists.USER_GUIDE] = readme.replace_block(guide, lists.component_list(_registry(registry), distributions),
                                                  where=lists.USER_GUIDE, begin=lists.BEGIN, end=lists.END)

@@ -1,6 +1,6 @@
 """The README's headline: a result table and a figure from the published quick leaderboard.
 
-Both come from ``leaderboard/quick/1`` (read with :func:`bench.leaderboard.build.load_snapshot`,
+Both come from the latest published version of ``leaderboard/quick`` (read with :func:`bench.leaderboard.build.load_snapshot`,
 which verifies the snapshot's checksum): the table lists every row, ranked by its worst-case robust
 accuracy, with each accuracy's 95 % Clopper-Pearson interval; the figure is the leaderboard's own
 worst-case eps curve (:mod:`bench.leaderboard.plots`), saved as ``docs/img/quick-worst-case.png``.
@@ -13,18 +13,18 @@ from typing import Iterable, Optional, Union
 
 from bench.errors import RobarenaError
 
-SNAPSHOT = ("leaderboard", "quick", "1")  # root, suite, version
+SNAPSHOT = ("leaderboard", "quick")  # root, suite; the latest published version is used
 FIGURE = "docs/img/quick-worst-case.png"
-BEGIN = ("<!-- headline table: generated from leaderboard/quick/1 by `python -m bench.docs_gen --write`; "
-         "do not edit by hand -->")
+BEGIN = ("<!-- headline table: generated from the latest leaderboard/quick version by "
+         "`python -m bench.docs_gen --write`; do not edit by hand -->")
 END = "<!-- end of headline table -->"
 
 
 def load_rows(root: Union[str, Path]) -> list:
     from bench.leaderboard.build import load_snapshot
 
-    base, suite, version = SNAPSHOT
-    return load_snapshot(Path(root) / base, suite, version)
+    base, suite = SNAPSHOT
+    return load_snapshot(Path(root) / base, suite, latest_version(root))
 
 
 def _cell(acc) -> str:
@@ -40,7 +40,18 @@ def _cell(acc) -> str:
     return f"{100 * acc.value:.{digits}f} {interval}"
 
 
-def headline_table(rows: Iterable) -> str:
+def latest_version(root: Union[str, Path]) -> str:
+    """The newest published version of the headline suite."""
+    from bench.leaderboard.build import list_versions
+
+    base, suite = SNAPSHOT
+    versions = list_versions(Path(root) / base, suite)
+    if not versions:
+        raise RobarenaError(f"no published version of {base}/{suite} to take the headline from")
+    return versions[-1]
+
+
+def headline_table(rows: Iterable, version: str) -> str:
     """The rows as a markdown table (rank, model, defense, dataset, clean, every attack, every worst
     case, flags when any), ranked as on the leaderboard's web page, then a line saying where the
     numbers come from."""
@@ -72,7 +83,7 @@ def headline_table(rows: Iterable) -> str:
     ns = sorted({r.provenance.n for r in rows})
     lines += ["", f"Accuracy in % on the first {', '.join(map(str, ns))} test images, each with its 95 % "
               "Clopper-Pearson interval; *worst case* counts an example as robust only if it survives every "
-              f"attack of the suite. Source: [`leaderboard/quick/{SNAPSHOT[2]}`](leaderboard/quick/{SNAPSHOT[2]}/) "
+              f"attack of the suite. Source: [`leaderboard/quick/{version}`](leaderboard/quick/{version}/) "
               f"(seed {', '.join(sorted({str(r.seed) for r in rows}))}, {prov.device}, torch "
               f"{prov.torch_version.split('+')[0]})."]
     return "\n".join(lines)
