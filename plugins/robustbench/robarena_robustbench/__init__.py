@@ -1,0 +1,1 @@
+"""RobustBench model-zoo checkpoints in robarena (see docs/robustbench.md)."""
