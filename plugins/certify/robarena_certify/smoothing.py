@@ -67,7 +67,8 @@ class Smooth:
         while remaining > 0:
             b = min(self.batch_size, remaining)
             batch = x.unsqueeze(0).expand(b, *x.shape)
-            noise = torch.randn(batch.shape, generator=generator, device=x.device, dtype=x.dtype) * self.sigma
+            noise = torch.randn(batch.shape, generator=generator, device=generator.device, dtype=x.dtype)
+            noise = noise.to(x.device) * self.sigma  # the generator may live on another device than x
             pred = self.base(batch + noise).argmax(dim=1)
             counts += torch.bincount(pred.cpu(), minlength=self.num_classes)
             remaining -= b

@@ -189,3 +189,10 @@ def test_digits_sandwich_certified_below_empirical():
     cert = torch.as_tensor(res.arrays["certified"][0])
     assert not (cert & ~robust).any()  # per example: certified => not broken by PGD
     assert res.scalars[f"certified@{eps:g}_low"] <= certified <= res.scalars[f"certified@{eps:g}_high"]
+
+
+def test_the_probe_names_the_layer_it_cannot_handle():
+    model = nn.Sequential(nn.Flatten(), nn.Linear(4, 3), nn.Sigmoid(), nn.Linear(3, 2))
+    data = ProbeInput(x=torch.rand(3, 1, 2, 2), y=torch.tensor([0, 1, 0]), num_classes=2, device=torch.device("cpu"))
+    with pytest.raises(UnsupportedLayerError, match=r"layer 2 \(Sigmoid\)"):
+        IBPProbe()(model, data)
