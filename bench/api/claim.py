@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional, Sequence, Union
+from typing import Any, Mapping, Optional, Sequence, Union
 
 from bench.api.claim_stats import (bound, compare_mean_accuracies, every, inconclusive, noninferiority, reference,
                                    some, spearman_trend)

@@ -8,14 +8,23 @@ Probe columns by probe id and column (``disentangle/input-fisher`` ``fnorm_mean`
 accuracy columns by attack parameters: P0's PGD-20 is ``classics/pgd`` with the cross-entropy loss,
 its CW the same attack with ``loss = "cw"``. Labels only name the numbers. Values are means over
 seeds (:func:`bench.api.claim.value`); a missing row or column is reported as "not checked"
-(:class:`ClaimDataMissing`), never as holding. "Increases" is strict.
+(:class:`ClaimDataMissing`), never as holding.
+
+Verdicts (level :data:`LEVEL` = 0.05): every comparison is one-sided — accuracies by Fisher's exact
+test on their counts, probe metrics by the paired t-test over seeds (one seed: no sampling
+distribution, inconclusive), "accurate" as a bound the claim states (:func:`bench.api.claim.metric_bound`)
+— and a claim over several models, defenses, radii or capacity steps is combined by
+:func:`bench.api.claim_stats.every` (holds when every comparison holds; does not hold when one is
+significant against it after Bonferroni).
 """
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, NamedTuple, Optional
+from typing import Any, NamedTuple, Optional
 
-from bench.api.claim import ClaimDataMissing, ClaimResult, component_params, metric_column, robust_column, value
+from bench.api.claim import (DEFAULT_LEVEL, ClaimDataMissing, ClaimResult, Decision, compare_metrics,
+                             compare_seed_values, component_params, every, metric_bound, metric_column, robust_column,
+                             seed_values, trend, value)
 from bench.threat import parse_eps
 
 STANDARD = ("standard", "classics/standard")
@@ -35,6 +44,8 @@ G1G2 = {"KL": ("disentangle/g1g2", "kl_mean"), "G2": ("disentangle/g1g2", "g2_me
 FISHER_APPROX = "disentangle/fisher-approx"
 PGD = "classics/pgd"
 SMALL_EPS_ERROR = 0.1  # "accurate": below 0.1 (P0 Table 2: 0.058 at 1/255)
+#: the significance level of every P0 claim
+LEVEL = DEFAULT_LEVEL
 
 
 class Model(NamedTuple):
@@ -95,26 +106,19 @@ def _column(frame: Any, metric: tuple[str, str]) -> str:
     return metric_column(frame, *metric)
 
 
-def _verdict(failed: list[str], numbers: dict[str, float], ok: str) -> ClaimResult:
-    return ClaimResult(not failed, numbers, "; ".join(failed) if failed else ok)
-
-
-def _increasing(values: list[float]) -> bool:
-    return all(b > a for a, b in zip(values, values[1:]))
-
-
 def _lower_than_standard(frame: Any, metric: tuple[str, str], what: str) -> ClaimResult:
     column = _column(frame, metric)
-    numbers, failed = {}, []
+    numbers: dict[str, float] = {}
+    comparisons: dict[str, Decision] = {}
     for model in _models(frame):
-        base = value(rows_of(frame, model, STANDARD), column)
-        numbers[f"{model.name}/{STANDARD[0]}"] = base
+        base_rows = rows_of(frame, model, STANDARD)
+        numbers[f"{model.name}/{STANDARD[0]}"] = value(base_rows, column)
         for defense in ADVERSARIAL:
-            other = value(rows_of(frame, model, defense), column)
-            numbers[f"{model.name}/{defense[0]}"] = other
-            if not other < base:
-                failed.append(f"{model.name}: {defense[0]} {other:.4g} >= standard {base:.4g}")
-    return _verdict(failed, numbers, f"{what} is lower with PGD-AT and TRADES than standard for every model")
+            rows = rows_of(frame, model, defense)
+            numbers[f"{model.name}/{defense[0]}"] = value(rows, column)
+            comparisons[f"{model.name}/{defense[0]}"] = compare_metrics(rows, base_rows, column, "less", LEVEL)
+    return ClaimResult.of(every(comparisons, LEVEL), numbers,
+                          f"claim: {what} is lower with PGD-AT and TRADES than standard for every model")
 
 
 def adversarial_training_lowers_fisher(frame: Any) -> ClaimResult:
@@ -148,12 +152,6 @@ def approx_columns(frame: Any) -> list[tuple[float, str]]:
     return sorted(found)
 
 
-def _approx_curve(frame: Any, model: Model) -> list[tuple[float, float]]:
-    """(eps, mean relative error) of the TRADES rows of ``model``, by increasing eps."""
-    rows = rows_of(frame, model, TRADES)
-    return [(eps, value(rows, c)) for eps, c in approx_columns(frame)]
-
-
 def _trades_models(frame: Any) -> list[Model]:
     _models(frame)
     rows = frame[frame["defense_id"] == TRADES[1]]
@@ -162,55 +160,59 @@ def _trades_models(frame: Any) -> list[Model]:
     return _model_list(rows)
 
 
-def _per_trades_model(frame: Any, check: Callable[[str, list[tuple[float, float]]], tuple[bool, dict, str]],
-                      ) -> ClaimResult:
-    numbers, failed = {}, []
-    for model in _trades_models(frame):
-        ok, nums, why = check(model.name, _approx_curve(frame, model))
-        numbers.update(nums)
-        if not ok:
-            failed.append(why)
-    return _verdict(failed, numbers, "holds for every TRADES model")
-
-
 def fisher_approximation_accurate_at_small_eps(frame: Any) -> ClaimResult:
-    """Mean |KL - G1| / KL at the smallest eps < 0.1 for every TRADES model (P0 Table 2, App. C)."""
-    def check(model: str, curve: list[tuple[float, float]]) -> tuple[bool, dict, str]:
-        eps, err = curve[0]
-        return (err < SMALL_EPS_ERROR, {f"{model}@{eps:.4g}": err},
-                f"{model}: {err:.3f} >= {SMALL_EPS_ERROR} at eps {eps:.4g}")
-
-    return _per_trades_model(frame, check)
+    """Mean |KL - G1| / KL at the smallest eps < 0.1 for every TRADES model (P0 Table 2, App. C): a
+    bound the claim states (one seed: the measured value against it; seeds: one-sided t-test)."""
+    numbers: dict[str, float] = {}
+    parts: dict[str, Decision] = {}
+    eps, column = approx_columns(frame)[0]
+    for model in _trades_models(frame):
+        rows = rows_of(frame, model, TRADES)
+        numbers[f"{model.name}@{eps:.4g}"] = value(rows, column)
+        parts[model.name] = metric_bound(rows, column, SMALL_EPS_ERROR, "less", LEVEL,
+                                         f"the relative error at eps {eps:.4g}")
+    return ClaimResult.of(every(parts, LEVEL), numbers,
+                          f"claim: below {SMALL_EPS_ERROR} at the smallest eps for every TRADES model")
 
 
 def fisher_approximation_error_grows_with_eps(frame: Any) -> ClaimResult:
-    """The mean relative error increases strictly with eps for every TRADES model (P0 Table 2)."""
-    def check(model: str, curve: list[tuple[float, float]]) -> tuple[bool, dict, str]:
-        errors = [e for _, e in curve]
-        grows = len(errors) >= 2 and _increasing(errors)
-        nums = {f"{model}@{eps:.4g}": err for eps, err in curve}
-        return grows, nums, f"{model}: errors {', '.join(f'{e:.3f}' for e in errors)} do not increase with eps"
-
-    return _per_trades_model(frame, check)
+    """The mean relative error increases with eps for every TRADES model (P0 Table 2): every step
+    between two consecutive radii one-sided (paired t-test over seeds; one seed inconclusive)."""
+    radii = approx_columns(frame)
+    if len(radii) < 2:
+        raise ClaimDataMissing(f"needs the error at two radii at least, found {[e for e, _ in radii]}")
+    numbers: dict[str, float] = {}
+    steps: dict[str, Decision] = {}
+    for model in _trades_models(frame):
+        rows = rows_of(frame, model, TRADES)
+        numbers.update({f"{model.name}@{eps:.4g}": value(rows, c) for eps, c in radii})
+        for (e1, c1), (e2, c2) in zip(radii, radii[1:]):
+            steps[f"{model.name}: {e1:.4g} -> {e2:.4g}"] = compare_seed_values(
+                seed_values(rows, c2), seed_values(rows, c1), "greater", LEVEL, f"the relative error at {e2:.4g} vs {e1:.4g}")
+    return ClaimResult.of(every(steps, LEVEL), numbers, "claim: the error grows with eps for every TRADES model")
 
 
 def robust_samples_have_lower_fisher(frame: Any) -> ClaimResult:
-    """Every adversarially trained row: mean F-norm of robust < non-robust correct examples (P0 Fig. 9)."""
+    """Every adversarially trained row: mean F-norm of robust < non-robust correct examples (P0 Fig. 9);
+    paired t-test over seeds per model and defense, combined by :func:`bench.api.claim_stats.every`."""
     models = _models(frame)
     present = set(frame["defense_id"])
     defenses = [d for d in ADVERSARIAL if d[1] in present]
     if not defenses:
         raise ClaimDataMissing(f"no row with defense in {[d[1] for d in ADVERSARIAL]}")
     robust_col, nonrobust_col = _column(frame, FNORM_ROBUST), _column(frame, FNORM_NONROBUST)
-    numbers, failed = {}, []
+    numbers: dict[str, float] = {}
+    comparisons: dict[str, Decision] = {}
     for model in models:
         for defense in defenses:
             rows = rows_of(frame, model, defense)
-            rob, non = value(rows, robust_col), value(rows, nonrobust_col)
-            numbers[f"{model.name}/{defense[0]}/robust"], numbers[f"{model.name}/{defense[0]}/nonrobust"] = rob, non
-            if not rob < non:
-                failed.append(f"{model.name}/{defense[0]}: robust {rob:.4g} >= non-robust {non:.4g}")
-    return _verdict(failed, numbers, "holds for every adversarially trained row")
+            numbers[f"{model.name}/{defense[0]}/robust"] = value(rows, robust_col)
+            numbers[f"{model.name}/{defense[0]}/nonrobust"] = value(rows, nonrobust_col)
+            comparisons[f"{model.name}/{defense[0]}"] = compare_seed_values(
+                seed_values(rows, robust_col), seed_values(rows, nonrobust_col), "less", LEVEL,
+                "the F-norm of robust vs non-robust correct examples")
+    return ClaimResult.of(every(comparisons, LEVEL), numbers,
+                          "claim: robust examples have the lower F-norm for every adversarially trained row")
 
 
 def _rung(present: list[Model], model_id: str, wanted: dict[str, Any]) -> Optional[Model]:
@@ -231,14 +233,15 @@ def _ladder(frame: Any) -> list[Model]:
 
 def _increases_with_capacity(frame: Any, columns: dict[str, str], what: str) -> ClaimResult:
     ladder = _ladder(frame)
-    numbers, failed = {}, []
+    points = [(m.name, rows_of(frame, m, TRADES)) for m in ladder]
+    numbers: dict[str, float] = {}
+    steps: dict[str, Decision] = {}
     for name, column in columns.items():
-        values = [value(rows_of(frame, m, TRADES), column) for m in ladder]
-        numbers.update({f"{name}/{m.name}": v for m, v in zip(ladder, values)})
-        if not _increasing(values):
-            shown = ", ".join(f"{m.name} {v:.4g}" for m, v in zip(ladder, values))
-            failed.append(f"{name} does not increase with capacity: {shown}")
-    return _verdict(failed, numbers, f"{what} increases along {' < '.join(m.name for m in ladder)}")
+        numbers.update({f"{name}/{m}": value(rows, column) for m, rows in points})
+        _, found = trend(points, column, "up", LEVEL)
+        steps.update({f"{name}: {step}": d for step, d in found.items()})
+    return ClaimResult.of(every(steps, LEVEL), numbers,
+                          f"claim: {what} increases along {' < '.join(m.name for m in ladder)}")
 
 
 def capacity_helps_under_trades(frame: Any) -> ClaimResult:
