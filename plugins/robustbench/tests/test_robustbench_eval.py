@@ -75,3 +75,34 @@ def test_cli_eval_with_a_zoo_id(tmp_path, capsys):
                  "--no-progress"])
     assert code != 0
     assert "Ding2020MMA is not supported" in capsys.readouterr().err
+
+
+def test_suite_file_with_a_pretrained_zoo_entry(tmp_path):
+    """The same id in a suite TOML's [[pretrained]] (weights-only file, zoo layout), as a user writes it."""
+    state = Z.preact18().random(seed=5)
+    state["mu"] = torch.tensor([0.4914, 0.4822, 0.4465]).view(1, 3, 1, 1)
+    state["sigma"] = torch.tensor([0.2471, 0.2435, 0.2616]).view(1, 3, 1, 1)
+    torch.save(Z.as_zoo_file(state), tmp_path / "Wong2020Fast.pt")
+    suite = tmp_path / "zoo.toml"
+    suite.write_text(f"""
+name = "zoo"
+seeds = [0]
+
+[[pretrained]]
+label = "wong2020"
+arch = "{ID}Wong2020Fast"
+checkpoint = "{tmp_path / 'Wong2020Fast.pt'}"
+dataset = "core/gratings32"
+
+[[attacks]]
+id = "classics/fgsm"
+norm = "Linf"
+eps = "8/255"
+
+[eval]
+n = 3
+""")
+    res = bench.run(str(suite), workdir=tmp_path / "wd")
+    assert res.ok, res.failures
+    (row,) = res.rows
+    assert row.clean_accuracy == _clean_predictions("Wong2020Fast", Z.as_zoo_file(state), 3)
