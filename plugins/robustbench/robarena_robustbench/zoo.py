@@ -80,15 +80,15 @@ class ZooEntry:
 
 def _e(name: str, arch: str, kwargs: dict, description: str, clean: float, aa: float, paper: str, link: str,
        mean: Optional[tuple] = None, std: Optional[tuple] = None, norm_keys: tuple[str, str] = ("", ""),
-       eps: str = "8/255") -> ZooEntry:
-    return ZooEntry(name, "cifar10", "Linf", arch, kwargs, description, mean, std, norm_keys, clean, aa, eps,
+       eps: str = "8/255", threat: str = "Linf") -> ZooEntry:
+    return ZooEntry(name, "cifar10", threat, arch, kwargs, description, mean, std, norm_keys, clean, aa, eps,
                     paper, link)
 
 
 _MU = ("mu", "sigma")
 _DM = ("mean", "std")
 
-#: The supported entries (CIFAR-10, Linf), values copied from RobustBench's model_info JSON files.
+#: The supported entries (CIFAR-10; Linf, and L2 for Rice2020Overfitting), values copied from RobustBench's model_info JSON files.
 ENTRIES: tuple[ZooEntry, ...] = (
     _e("Standard", "trades_wrn", {"depth": 28, "widen": 10}, "WideResNet-28-10 (TRADES layout), no normalization",
        94.78, 0.0, "Standardly trained model", "https://github.com/RobustBench/robustbench/"),
@@ -119,6 +119,10 @@ ENTRIES: tuple[ZooEntry, ...] = (
        "ResNet-50 (CIFAR stem) with an input normalization layer (mu, sigma)", 87.03, 49.25,
        "Robustness library (GitHub, Oct 2019)", "https://github.com/MadryLab/robustness",
        CIFAR10_MEAN, ROBUSTNESS_LIB_STD, _MU),
+    _e("Rice2020Overfitting", "preact", {"blocks": (2, 2, 2, 2), "v2": True, "bn_before_fc": True},
+       "PreAct ResNet-18 (PreActBlockV2, BN before the linear layer) with an input normalization layer (mu, sigma)",
+       88.67, 67.68, "Overfitting in adversarially robust deep learning (ICML 2020)",
+       "https://arxiv.org/abs/2002.11569", CIFAR10_MEAN, CIFAR10_STD, _MU, eps="0.5", threat="L2"),
 )
 
 #: Zoo entries known not to be supported, with the reason (the list is not exhaustive: any name not
@@ -158,7 +162,8 @@ def entry_for(model_id: str) -> ZooEntry:
     else:
         import difflib
 
-        names = {e.name: e.model_id for e in ENTRIES}
+        same = [e for e in ENTRIES if (e.dataset, e.threat) == tuple(parts[:2])]
+        names = {e.name: e.model_id for e in [*ENTRIES, *same]}  # this dataset and threat's entries win
         hints = difflib.get_close_matches(name, list(names), n=1, cutoff=0.8)
         if hints:
             why = f" Did you mean {names[hints[0]]}?"

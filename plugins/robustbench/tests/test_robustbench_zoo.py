@@ -21,6 +21,7 @@ from robarena_robustbench.zoo import CIFAR10_MEAN, CIFAR10_STD, ENTRIES, entry_f
 
 ID = "robustbench/cifar10/Linf/"
 
+L2 = "robustbench/cifar10/L2/"
 LAYOUTS = {
     "Standard": lambda: Z.trades_wrn(28, 10),
     "Carmon2019Unlabeled": lambda: Z.trades_wrn(28, 10, sub_block1=True),
@@ -33,11 +34,16 @@ LAYOUTS = {
 }
 NORM = {"Rice2020Overfitting": ("mu", "sigma"), "Wong2020Fast": ("mu", "sigma"),
         "Engstrom2019Robustness": ("mu", "sigma"), "Gowal2020Uncovering_28_10_extra": ("mean", "std"),
-        "Gowal2020Uncovering_70_16_extra": ("mean", "std")}
+        "Gowal2020Uncovering_70_16_extra": ("mean", "std"), "L2/Rice2020Overfitting": ("mu", "sigma")}
+LAYOUTS["L2/Rice2020Overfitting"] = lambda: Z.preact18(bn_before_fc=True)
+
+
+def _id(name: str) -> str:
+    return "robustbench/cifar10/" + (name if "/" in name else "Linf/" + name)
 
 
 def test_every_supported_entry_has_a_layout_under_test():
-    assert sorted(e.name for e in ENTRIES) == sorted(LAYOUTS)
+    assert sorted(e.model_id for e in ENTRIES) == sorted(_id(n) for n in LAYOUTS)
 
 
 @pytest.mark.parametrize("name", sorted(LAYOUTS))
@@ -50,9 +56,9 @@ def test_zoo_key_layout_maps_onto_the_model(name):
         shape = (1, 3, 1, 1) if mean_key == "mu" else (3, 1, 1)
         zoo[f"module.{mean_key}"] = torch.empty(shape, device="meta")
         zoo[f"module.{std_key}"] = torch.empty(shape, device="meta")
-    mapped = zoo_state_to_robarena(zoo, entry_for(ID + name))
+    mapped = zoo_state_to_robarena(zoo, entry_for(_id(name)))
     with torch.device("meta"):
-        model = zoo_class(ID + name)((3, 32, 32), 10)
+        model = zoo_class(_id(name))((3, 32, 32), 10)
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     assert {k: tuple(v.shape) for k, v in mapped.items()} == expected
 
@@ -82,6 +88,21 @@ def test_preact18_logits_equal_the_zoo_forward():
     torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
     assert torch.equal(model.normalize.mean, mu)  # the file's normalization, not the table's
     assert model.features(x).shape == (3, 512)
+
+
+def test_preact18_v2_logits_equal_the_zoo_forward():
+    """L2 Rice2020Overfitting: PreActBlockV2 (shortcut from the activated input) and BN + ReLU before the pool."""
+    state = Z.preact18(bn_before_fc=True).random(seed=6)
+    mu, sigma = torch.full((1, 3, 1, 1), 0.5), torch.full((1, 3, 1, 1), 0.25)
+    model = zoo_class(L2 + "Rice2020Overfitting")((3, 32, 32), 10).eval()
+    model.load_state_dict(Z.as_zoo_file({**state, "mu": mu, "sigma": sigma}, wrap=False))
+    x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        expected = Z.preact18_reference(state, (x - mu) / sigma, v2=True)
+        torch.testing.assert_close(model(x), expected, rtol=1e-4, atol=1e-5)
+        assert not torch.allclose(expected, Z.preact18_reference(state, (x - mu) / sigma, v2=False))
+    assert published_for(L2 + "Rice2020Overfitting")[:2] == (0.8867, 0.6768)
+    assert entry_for(L2 + "Rice2020Overfitting").eps == "0.5"
 
 
 def test_dm_wide_resnet_logits_equal_the_zoo_forward():
@@ -132,7 +153,10 @@ def test_resolver_through_the_registry_and_its_errors():
         reg.get("model", ID + "Chen2020Adversarial")
     with pytest.raises(UnknownComponentError, match=r"Did you mean robustbench/cifar10/Linf/Wong2020Fast\?") as exc:
         reg.get("model", ID + "Wong2020Fats")
-    assert "Supported: robustbench/cifar10/Linf/Carmon2019Unlabeled" in str(exc.value)
+    assert "Supported: robustbench/cifar10/L2/Rice2020Overfitting, robustbench/cifar10/Linf/Carmon2019Unlabeled" \
+        in str(exc.value)
+    with pytest.raises(UnknownComponentError, match=r"Did you mean robustbench/cifar10/L2/Rice2020Overfitting\?"):
+        reg.get("model", "robustbench/cifar10/L2/Rice2020Overfiting")
     with pytest.raises(UnknownComponentError, match="must look like robustbench/<dataset>/<threat>/<model name>"):
         reg.get("model", "robustbench/Wong2020Fast")
 

@@ -92,7 +92,7 @@ def dm_wrn(depth: int, width: int, classes: int = 10) -> Layout:
     return L
 
 
-def preact18(classes: int = 10) -> Layout:
+def preact18(classes: int = 10, bn_before_fc: bool = False) -> Layout:
     L, cin = Layout(), 64
     L.conv("conv1", 64, 3, 3)
     for s, planes in enumerate((64, 128, 256, 512)):
@@ -106,6 +106,8 @@ def preact18(classes: int = 10) -> Layout:
             if stride != 1 or cin != planes:
                 L.conv(f"{p}.shortcut.0", planes, cin, 1)
             cin = planes
+    if bn_before_fc:
+        L.bn("bn", 512)
     L.linear("linear", classes, 512)
     return L
 
@@ -145,18 +147,21 @@ def _bn(sd: dict, key: str, x: torch.Tensor) -> torch.Tensor:
                         sd[f"{key}.bias"], training=False, eps=1e-5)
 
 
-def preact18_reference(sd: dict, x: torch.Tensor) -> torch.Tensor:
-    """RobustBench's PreActResNet(PreActBlock) forward: the shortcut conv reads the raw block input."""
+def preact18_reference(sd: dict, x: torch.Tensor, v2: bool = False) -> torch.Tensor:
+    """RobustBench's PreActResNet forward: with PreActBlock the shortcut conv reads the raw block input, with
+    PreActBlockV2 (``v2``) the activated one; a ``bn`` key means BN + ReLU before the pool."""
     out = F.conv2d(x, sd["conv1.weight"], padding=1)
     for s in range(4):
         for i in range(2):
             p, stride = f"layer{s + 1}.{i}", (2 if (s > 0 and i == 0) else 1)
             act = F.relu(_bn(sd, f"{p}.bn1", out))
-            short = F.conv2d(out, sd[f"{p}.shortcut.0.weight"], stride=stride) if f"{p}.shortcut.0.weight" in sd \
+            short = F.conv2d(act if v2 else out, sd[f"{p}.shortcut.0.weight"], stride=stride) if f"{p}.shortcut.0.weight" in sd \
                 else out
             o = F.conv2d(act, sd[f"{p}.conv1.weight"], stride=stride, padding=1)
             o = F.conv2d(F.relu(_bn(sd, f"{p}.bn2", o)), sd[f"{p}.conv2.weight"], padding=1)
             out = o + short
+    if "bn.weight" in sd:
+        out = F.relu(_bn(sd, "bn", out))
     out = F.avg_pool2d(out, 4).flatten(1)
     return F.linear(out, sd["linear.weight"], sd["linear.bias"])
 
