@@ -18,17 +18,31 @@ seeds) and a claim holds only if it holds on every dataset. Columns, by componen
 Thresholds: a classifier counts as (nearly) constant when its mean total-variation distance
 between outputs and the mean output (``output_spread``) is below :data:`CONSTANT_SPREAD`.
 Labels only name the numbers.
+
+Verdicts (level :data:`LEVEL` = 0.05): the task and probe metrics (``judge_target_rate``,
+``jacobian_fro``) are compared one-sided by the paired t-test over seeds (one seed: no sampling
+distribution, inconclusive); "constant" is the bound the claim states (one seed: the measured
+spread against it); the robustness profile's mean by a z-test on the accuracies' counts with a
+variance bound valid for any correlation between radii (the paired t-test over seeds with two or
+more). A claim's comparisons (every dataset, defense, model) are combined by
+:func:`bench.api.claim_stats.every`: it holds when every one holds and does not hold when one is
+significant against it after Bonferroni.
 """
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, Iterator, Optional
 
-from bench.api.claim import ClaimDataMissing, ClaimResult, component_params, metric_column, robust_columns, value
+from bench.api.claim import (DEFAULT_LEVEL, ClaimDataMissing, ClaimResult, Decision, Verdict, compare_metrics,
+                             component_params, every, mean_accuracies, metric_bound, metric_column, robust_columns,
+                             value)
 
 #: output_spread below which a classifier is called (nearly) constant: within 5 % total variation
 #: of one fixed output distribution on average (standard training: about 0.9 on digits).
 CONSTANT_SPREAD = 0.05
+#: the significance level of every P3 claim
+LEVEL = DEFAULT_LEVEL
 TASK = "recognizability/recognizability"
 JACOBIAN_PROBE = "recognizability/jacobian"
 RECOGNIZED = (TASK, "judge_target_rate")
@@ -146,74 +160,79 @@ def _maybe_column(frame: Any, metric: tuple[str, str]) -> Optional[str]:
 
 def robust_perturbations_recognized(frame: Any) -> ClaimResult:
     """PGD-AT's targeted unbounded perturbations are judged as the target class more often than
-    the standard model's (P3 Fig. 1.1, 4.2; ``judge_target_rate``)."""
+    the standard model's (P3 Fig. 1.1, 4.2; ``judge_target_rate``), one-sided per dataset."""
     names = list(datasets(frame))
     recognized, success = metric_column(frame, *RECOGNIZED), metric_column(frame, *SUCCESS)
-    numbers, holds = {}, True
+    numbers: dict[str, float] = {}
+    comparisons: dict[str, Decision] = {}
     for ds, rows in names:
         t = _tag(ds, len(names) > 1)
         robust_rows, standard_rows = rows_of(rows, PGD_AT), rows_of(rows, STANDARD)
-        robust, standard = value(robust_rows, recognized), value(standard_rows, recognized)
-        numbers.update({f"{t}pgd-at": robust, f"{t}standard": standard,
+        numbers.update({f"{t}pgd-at": value(robust_rows, recognized), f"{t}standard": value(standard_rows, recognized),
                         f"{t}pgd-at_success": value(robust_rows, success),
                         f"{t}standard_success": value(standard_rows, success)})
-        holds &= robust > standard
+        comparisons[f"{t}pgd-at > standard"] = compare_metrics(robust_rows, standard_rows, recognized, "greater", LEVEL)
         for metric in CONTEXT:  # judge-free context; not part of the verdict
             col = _maybe_column(frame, metric)
             for name, picked in (("pgd-at", robust_rows), ("standard", standard_rows)):
                 context = _optional(picked, col)
                 if context is not None:
                     numbers[f"{t}{name}_{metric[1]}"] = context
-    return ClaimResult(holds, numbers, "judge_target_rate (independent standard judge) of PGD-AT vs standard; "
-                                       "*_success: the attacked model's own target success; start_correlation and "
-                                       "class_consistency shown for context")
+    return ClaimResult.of(every(comparisons, LEVEL), numbers,
+                          "judge_target_rate (independent standard judge) of PGD-AT vs standard; *_success: the "
+                          "attacked model's own target success; start_correlation and class_consistency shown for "
+                          "context")
 
 
 def adversarial_training_lowers_jacobian(frame: Any) -> ClaimResult:
     """Every minimax defense present (PGD-AT, TRADES beta 6, fast-AT; PGD-AT required) has a smaller
-    ``||J||_F`` than standard training (P3 Sec. 3, Prop. 3.1)."""
+    ``||J||_F`` than standard training (P3 Sec. 3, Prop. 3.1), each one-sided."""
     names = list(datasets(frame))
     jacobian = metric_column(frame, *JACOBIAN)
-    numbers, holds, checked = {}, True, []
+    numbers: dict[str, float] = {}
+    comparisons: dict[str, Decision] = {}
     for ds, rows in names:
         t = _tag(ds, len(names) > 1)
-        standard = value(rows_of(rows, STANDARD), jacobian)
-        numbers[f"{t}standard"] = standard
+        standard_rows = rows_of(rows, STANDARD)
+        numbers[f"{t}standard"] = value(standard_rows, jacobian)
         for defense in MINIMAX:
             try:
-                jac = value(rows_of(rows, defense), jacobian)
+                picked = rows_of(rows, defense)
             except ClaimDataMissing:
                 if defense is PGD_AT:
                     raise
                 continue
-            numbers[f"{t}{defense.name}"] = jac
-            checked.append(defense.name)
-            holds &= jac < standard
-    return ClaimResult(holds, numbers, f"{jacobian} of {sorted(set(checked))} vs standard")
+            numbers[f"{t}{defense.name}"] = value(picked, jacobian)
+            comparisons[f"{t}{defense.name} < standard"] = compare_metrics(picked, standard_rows, jacobian, "less",
+                                                                           LEVEL)
+    return ClaimResult.of(every(comparisons, LEVEL), numbers, f"{jacobian} of every minimax defense vs standard")
 
 
 def trades_high_beta_constant(frame: Any) -> ClaimResult:
     """TRADES with beta = 10000 collapses to a (nearly) constant classifier (P3 Sec. 4.2):
-    ``output_spread`` below :data:`CONSTANT_SPREAD`."""
+    ``output_spread`` below :data:`CONSTANT_SPREAD`, a bound the claim states."""
     names = list(datasets(frame))
     spread_col, share_col = metric_column(frame, *SPREAD), metric_column(frame, *TOP_SHARE)
-    numbers, holds = {}, True
+    numbers: dict[str, float] = {}
+    parts: dict[str, Decision] = {}
     for ds, rows in names:
         t = _tag(ds, len(names) > 1)
         collapsed = rows_of(rows, TRADES_B10000)
-        spread = value(collapsed, spread_col)
-        numbers.update({f"{t}trades-b10000_spread": spread,
+        numbers.update({f"{t}trades-b10000_spread": value(collapsed, spread_col),
                         f"{t}standard_spread": value(rows_of(rows, STANDARD), spread_col),
                         f"{t}trades-b10000_top_class_share": value(collapsed, share_col),
                         f"{t}trades-b10000_clean": value(collapsed, "clean")})
-        holds &= spread < CONSTANT_SPREAD
-    return ClaimResult(holds, numbers, f"output_spread < {CONSTANT_SPREAD} (mean TV distance to the mean output); "
-                                       "top_class_share: share of the most predicted class")
+        parts[f"{t}trades-b10000"] = metric_bound(collapsed, spread_col, CONSTANT_SPREAD, "less", LEVEL,
+                                                  "output_spread")
+    return ClaimResult.of(every(parts, LEVEL), numbers,
+                          f"output_spread < {CONSTANT_SPREAD} (mean TV distance to the mean output); "
+                          "top_class_share: share of the most predicted class")
 
 
 def smoothness_regularizers_robust(frame: Any) -> ClaimResult:
     """Gradient- and Fisher-penalty models are more robust than standard training (P3 Fig. 4.1):
-    each one's mean profile accuracy (eps > 0) exceeds the standard model's.
+    each one's mean profile accuracy (eps > 0) exceeds the standard model's, one-sided
+    (:func:`bench.api.claim.mean_accuracies`).
 
     Models that collapsed to a constant classifier (``output_spread`` < :data:`CONSTANT_SPREAD`)
     are left out and named in the detail, as P3 leaves its collapsed TRADES model out of Fig. 4.1;
@@ -221,12 +240,15 @@ def smoothness_regularizers_robust(frame: Any) -> ClaimResult:
     """
     names = list(datasets(frame))
     profile = profile_columns(frame)
+    columns = [c for _, c in profile]
     spread_col = metric_column(frame, *SPREAD)
-    numbers, holds, dropped = {}, True, []
+    numbers: dict[str, float] = {}
+    comparisons: dict[str, Decision] = {}
+    dropped = []
     for ds, rows in names:
         t = _tag(ds, len(names) > 1)
-        standard = profile_mean(rows_of(rows, STANDARD), profile)
-        numbers[f"{t}standard"] = standard
+        standard_rows = rows_of(rows, STANDARD)
+        numbers[f"{t}standard"] = profile_mean(standard_rows, profile)
         for ident in SMOOTHNESS_IDS:
             found = configurations(rows, ident)
             if not found:
@@ -240,11 +262,13 @@ def smoothness_regularizers_robust(frame: Any) -> ClaimResult:
                     continue
                 numbers[f"{t}{label}"] = acc
                 kept += 1
-                holds &= acc > standard
+                comparisons[f"{t}{label} > standard"] = mean_accuracies(picked, standard_rows, columns, "greater",
+                                                                        LEVEL, "mean profile accuracy")
             if kept == 0:
-                holds = False
                 dropped.append(f"{t}no usable {ident} model")
+                comparisons[f"{t}{ident}"] = Decision(Verdict.DOES_NOT_HOLD, "no model left", math.nan, math.nan,
+                                                      LEVEL, f"every {ident} model collapsed to a constant classifier")
     detail = "mean robust accuracy over the profile's eps > 0"
     if dropped:
         detail += "; left out: " + "; ".join(dropped)
-    return ClaimResult(holds, numbers, detail)
+    return ClaimResult.of(every(comparisons, LEVEL), numbers, detail)
