@@ -1,8 +1,9 @@
 """Blur corruptions: defocus, glass, motion, zoom.
 
 Lengths (radii, sigmas, displacements) are the CIFAR-10-C values in pixels at 32x32, multiplied
-by the size factor s = min(H, W) / 32 (see :func:`._ops.size_scale`); integer pixel displacements
-(glass blur) are rounded and kept at least 1 pixel. Zoom factors are ratios and need no scaling.
+by the size factor s = min(H, W) / 32 (see :func:`._ops.size_scale`); glass blur's displacement
+reach (1 pixel at 32x32) becomes round(s) integer pixels, or a sub-pixel offset of s pixels
+(bilinear) when s < 1. Zoom factors are ratios and need no scaling.
 """
 from __future__ import annotations
 
@@ -34,12 +35,15 @@ def glass_blur(x: torch.Tensor, severity: int, generator: torch.Generator) -> to
     """
     sigma, delta, iters = GLASS[severity - 1]
     s = size_scale(x)
-    d = max(1, round(delta * s))
+    reach = delta * s
+    # reach >= 1 pixel: integer offsets in [-d, d), d = round(reach); below one pixel (small images)
+    # the offsets are {-reach, 0}, sampled bilinearly: the reference's {-1, 0} scaled by s
+    d, unit = (round(reach), 1.0) if reach >= 1 else (1, reach)
     n, _, h, w = x.shape
     x = gaussian_blur(x, sigma * s)
     for _ in range(iters):
-        dx = torch.randint(-d, d, (n, h, w), generator=generator).to(x.dtype)
-        dy = torch.randint(-d, d, (n, h, w), generator=generator).to(x.dtype)
+        dx = torch.randint(-d, d, (n, h, w), generator=generator).to(x.dtype) * unit
+        dy = torch.randint(-d, d, (n, h, w), generator=generator).to(x.dtype) * unit
         x = shift_sample(x, dx, dy, padding="reflection")
     return gaussian_blur(x, sigma * s)
 

@@ -310,3 +310,15 @@ def test_elastic_severity1_is_affine():
     assert plane_residual(y1) < 1e-5
     for s in (2, 3, 4, 5):
         assert plane_residual(corrupt(ramp, "elastic", s, gen(0))) > 1e-4  # a non-affine field on top
+
+
+def test_glass_blur_displacement_is_subpixel_at_8x8():
+    # s = 1/4: offsets {-1/4, 0} per axis, bilinear; on alternating columns every value is a
+    # 3:1 mix of neighbours or none: exactly one of 0, 1/4, 3/4, 1 (sigma 0.05 s: no blur)
+    x = torch.zeros(16, 1, 8, 8)
+    x[..., 1::2] = 1.0
+    y = corrupt(x, "glass_blur", 1, gen())
+    vals = y[..., 1:7].flatten()
+    near = torch.stack([(vals - v).abs() for v in (0.0, 0.25, 0.75, 1.0)]).amin(0)
+    assert float(near.max()) < 1e-5
+    assert float(((vals - 0.25).abs() < 1e-5).float().mean()) > 0.1      # shifted half the time
