@@ -5,7 +5,7 @@ and ``StepBudget``: an iterative attack's steps, step length and start, for the 
 """
 from __future__ import annotations
 
-from typing import Annotated, NamedTuple
+from typing import Annotated, Any, NamedTuple
 
 from pydantic import AfterValidator
 
@@ -37,3 +37,28 @@ class StepBudget(NamedTuple):
     step_size: float
     random_start: bool
     what: str = ""
+
+
+class ScaledStepsMixin:
+    """For attack configs with ``steps``, ``step_size`` (None: scaled to the threat) and ``random_start``.
+
+    :meth:`absolute_step` is ``step_size`` when given, else :func:`bench.stats.default_step_size`
+    (Linf eps / 4, exactly P0's 2/255 at 8/255; L2 2.5 * eps / steps, Madry et al.);
+    :meth:`step_budgets` is what the plan's eps-reachability check reads.
+    """
+
+    steps: int
+    step_size: Any
+    random_start: bool
+
+    def absolute_step(self, threat: Any) -> float:
+        """``step_size``, or the default scaled to ``threat``."""
+        from bench.stats import default_step_size
+
+        if self.step_size is not None:
+            return float(self.step_size)
+        return default_step_size(threat.norm, float(threat.eps), self.steps)
+
+    def step_budgets(self, threat: Any) -> list[StepBudget]:
+        """One run's steps, step length and start at ``threat``."""
+        return [StepBudget(threat.norm, float(threat.eps), self.steps, self.absolute_step(threat), self.random_start)]

@@ -18,8 +18,7 @@ from pydantic import Field
 from torch import nn
 
 from bench.api import Attack, BaseConfig
-from bench.stats import default_step_size
-from bench.steps import StepBudget, Steps
+from bench.steps import ScaledStepsMixin, Steps
 from bench.threat import ThreatModel
 from bench.toolkit import input_gradient, random_start, steepest_direction
 
@@ -42,7 +41,7 @@ def private_global_rng(device: torch.device, seed: int) -> Iterator[None]:
         yield
 
 
-class PGDEOTConfig(BaseConfig):
+class PGDEOTConfig(ScaledStepsMixin, BaseConfig):
     """Parameters of :class:`PGDEOT` (PGD defaults of P0; EOT samples of AutoAttack's "rand")."""
 
     steps: Steps = Field(20, description="gradient steps (P0: 20)")
@@ -53,15 +52,6 @@ class PGDEOTConfig(BaseConfig):
     loss: Literal["ce", "cw"] = Field("ce", description="'ce' cross-entropy or 'cw' margin loss")
     eot_samples: int = Field(20, ge=1, description="forward/backward passes averaged per step (AutoAttack rand: 20)")
 
-    def absolute_step(self, threat: ThreatModel) -> float:
-        """``step_size``, or the default scaled to ``threat`` (:func:`bench.stats.default_step_size`)."""
-        if self.step_size is not None:
-            return float(self.step_size)
-        return default_step_size(threat.norm, float(threat.eps), self.steps)
-
-    def step_budgets(self, threat: ThreatModel) -> list[StepBudget]:
-        """The run's steps, step length and start at ``threat`` (the plan's eps-reachability check)."""
-        return [StepBudget(threat.norm, float(threat.eps), self.steps, self.absolute_step(threat), self.random_start)]
 
 
 class PGDEOT(Attack):

@@ -17,13 +17,12 @@ from pydantic import Field, model_validator
 from torch import nn
 
 from bench.api import Attack, BaseConfig
-from bench.stats import default_step_size
-from bench.steps import StepBudget, Steps
+from bench.steps import ScaledStepsMixin, Steps
 from bench.threat import ThreatModel
 from robarena_classics.attacks.core import pgd_restarts
 
 
-class PGDConfig(BaseConfig):
+class PGDConfig(ScaledStepsMixin, BaseConfig):
     """Parameters of :class:`PGD` (defaults: P0's PGD-20 evaluation)."""
 
     steps: Steps = Field(20, description="gradient steps per run (P0: 20)")
@@ -46,15 +45,6 @@ class PGDConfig(BaseConfig):
             raise ValueError("restarts > 1 repeats the same deterministic run; set random_start = true")
         return self
 
-    def absolute_step(self, threat: ThreatModel) -> float:
-        """``step_size``, or the default scaled to ``threat`` (:func:`bench.stats.default_step_size`)."""
-        if self.step_size is not None:
-            return float(self.step_size)
-        return default_step_size(threat.norm, float(threat.eps), self.steps)
-
-    def step_budgets(self, threat: ThreatModel) -> list[StepBudget]:
-        """One run's steps, step length and start at ``threat`` (the plan's eps-reachability check)."""
-        return [StepBudget(threat.norm, float(threat.eps), self.steps, self.absolute_step(threat), self.random_start)]
 
 
 class PGD(Attack):
