@@ -2,11 +2,12 @@
 
 Rows by defense id and training eps (:mod:`robarena_infotransfer.claim_rows`): ``standard``
 (``classics/standard``) and ``PGD-AT`` (``classics/pgd-at``; see suites/tasks.toml). Columns of the
-``recognizability/recognizability`` task by metric name.
+``recognizability/recognizability`` task by metric name. Verdict (level 0.05): the one-sided paired
+t-test over seeds (one seed: no sampling distribution, inconclusive).
 """
 from __future__ import annotations
 
-from bench.api.claim import ClaimDataMissing, ClaimResult, metric_column, value
+from bench.api.claim import DEFAULT_LEVEL, ClaimDataMissing, ClaimResult, compare_metrics, metric_column, value
 from robarena_infotransfer.claim_rows import ROBUST, STANDARD, rows_of
 
 RECOGNIZABILITY = "recognizability/recognizability"
@@ -31,5 +32,6 @@ def robust_perturbations_are_recognized(frame) -> ClaimResult:
                 numbers[f"{role} {metric[1]}"] = value(rows[role], col)
             except ClaimDataMissing:
                 pass
-    return ClaimResult(robust > standard, numbers, "judge_target_rate of PGD-AT vs standard (target_success: "
-                                                   "the attacked model's own; start_correlation: context)")
+    decision = compare_metrics(rows[ROBUST], rows[STANDARD], judge, "greater", DEFAULT_LEVEL)
+    return ClaimResult.of(decision, numbers, "judge_target_rate of PGD-AT vs standard (target_success: the attacked "
+                                             "model's own; start_correlation: context)")

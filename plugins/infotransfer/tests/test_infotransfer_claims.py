@@ -1,5 +1,6 @@
-"""P2 claims on schema-2 leaderboard frames: each holds, fails and reports missing data as it should,
-p2-cpu's published numbers give its published verdicts, and renaming the suite's labels changes none."""
+"""P2 claims on schema-2 leaderboard frames: each holds, does not hold (a significant reverse effect), is
+inconclusive (one seed, tied data) and reports missing data as it should, p2-cpu's published numbers give
+their verdicts, and renaming the suite's labels changes none."""
 from __future__ import annotations
 
 from typing import Any, Optional
@@ -7,6 +8,7 @@ from typing import Any, Optional
 import pytest
 
 from bench.api.claim import ClaimDataMissing
+from bench.stats import Verdict
 from bench.claims import claims_for, evaluate_claims
 from bench.registry import get_registry
 from bench.testing.rows import frame, metric, relabel, row
@@ -52,11 +54,20 @@ def p2_row(defense: tuple, seed: int = 0, probes: Optional[dict] = None, tasks: 
                probes=probe_metrics(probes or {}), tasks=tasks or [])
 
 
-def transfer_frame(acc_rob: dict, acc_st: dict, dist: dict, rob_acc=(0.5, 0.1)):
-    return frame([p2_row(PGD_AT, tasks=transfer_metrics(acc_rob, {t: 0.5 * dist[t] for t in acc_rob},
-                                                         {t: rob_acc[0] for t in acc_rob})),
-                  p2_row(STANDARD, tasks=transfer_metrics(acc_st, {t: dist[t] for t in acc_st},
-                                                          {t: rob_acc[1] for t in acc_st}))])
+HOLDS, NOT, INCONCLUSIVE = Verdict.HOLDS, Verdict.DOES_NOT_HOLD, Verdict.INCONCLUSIVE
+
+
+def transfer_frame(acc_rob: dict, acc_st: dict, dist: dict, rob_acc=(0.5, 0.1), seeds: int = 3):
+    """Robust and standard rows for seeds 0, 1, ...; seed s adds 0.01 s to the robust row's accuracies
+    and robust accuracies (so their differences to the standard row vary between seeds)."""
+    rows = []
+    for s in range(seeds):
+        rows += [p2_row(PGD_AT, seed=s, tasks=transfer_metrics({t: v + 0.01 * s for t, v in acc_rob.items()},
+                                                               {t: 0.5 * dist[t] for t in acc_rob},
+                                                               {t: rob_acc[0] + 0.01 * s for t in acc_rob})),
+                 p2_row(STANDARD, seed=s, tasks=transfer_metrics(acc_st, {t: dist[t] for t in acc_st},
+                                                                 {t: rob_acc[1] for t in acc_st}))]
+    return frame(rows)
 
 
 DIST = {"near": 1.0, "mid": 2.0, "far": 5.0}
@@ -65,16 +76,19 @@ DIST = {"near": 1.0, "mid": 2.0, "far": 5.0}
 def test_far_gap_claim_holds_and_fails():
     good = transfer_frame({"near": 0.8, "mid": 0.7, "far": 0.6}, {"near": 0.9, "mid": 0.7, "far": 0.4}, DIST)
     res = tc.robust_transfers_better_far(good)
-    assert res.holds and res.numbers["gap"] == pytest.approx(0.2) and "'far'" in res.detail
+    assert res.verdict is HOLDS and res.numbers["gap"] == pytest.approx(0.21) and "'far'" in res.detail
+    assert res.test.startswith("paired t-test over seeds, one-sided")
     bad = transfer_frame({"near": 0.8, "mid": 0.7, "far": 0.3}, {"near": 0.9, "mid": 0.7, "far": 0.4}, DIST)
-    assert tc.robust_transfers_better_far(bad).holds is False
+    assert tc.robust_transfers_better_far(bad).verdict is NOT
+    one = tc.robust_transfers_better_far(transfer_frame({"far": 0.6}, {"far": 0.4}, DIST, seeds=1))
+    assert one.verdict is INCONCLUSIVE and "one seed: no sampling distribution for task[" in one.detail
 
 
 def test_the_farthest_target_is_chosen_by_the_standard_rows_distance():
     # by the standard row's distance, "near" is the farthest here: the claim reads its gap
     res = tc.robust_transfers_better_far(transfer_frame({"near": 0.5, "far": 0.9}, {"near": 0.6, "far": 0.1},
                                                         {"near": 9.0, "far": 1.0}))
-    assert res.holds is False and res.numbers["gap"] == pytest.approx(-0.1)
+    assert res.verdict is NOT and res.numbers["gap"] == pytest.approx(-0.09)
 
 
 def test_targets_come_from_the_task_parameters_and_default_to_the_dataset_name():
@@ -84,26 +98,36 @@ def test_targets_come_from_the_task_parameters_and_default_to_the_dataset_name()
 
 
 def test_gap_growth_claim_uses_rank_correlation():
-    grows = transfer_frame({"near": 0.8, "mid": 0.75, "far": 0.6}, {"near": 0.9, "mid": 0.8, "far": 0.4}, DIST)
+    dist = {**DIST, "farther": 8.0}
+    grows = transfer_frame({"near": 0.8, "mid": 0.75, "far": 0.6, "farther": 0.7},
+                           {"near": 0.9, "mid": 0.8, "far": 0.4, "farther": 0.4}, dist)
     res = tc.gap_grows_with_distance(grows)
-    assert res.holds and res.numbers["spearman"] == pytest.approx(1.0)
-    assert res.numbers["gap[far]"] == pytest.approx(0.2) and res.numbers["distance[far]"] == 5.0
+    assert res.verdict is HOLDS and res.numbers["spearman"] == pytest.approx(1.0)
+    assert res.p_value == pytest.approx(1 / 24)  # 4 targets in order: 1 of 24 orderings
+    assert res.numbers["gap[far]"] == pytest.approx(0.21) and res.numbers["distance[far]"] == 5.0
     assert res.numbers["robust_row_distance[far]"] == 2.5
-    shrinks = transfer_frame({"near": 0.95, "mid": 0.75, "far": 0.4}, {"near": 0.9, "mid": 0.8, "far": 0.6}, DIST)
-    assert tc.gap_grows_with_distance(shrinks).holds is False
+    three = tc.gap_grows_with_distance(transfer_frame({"near": 0.8, "mid": 0.75, "far": 0.6},
+                                                      {"near": 0.9, "mid": 0.8, "far": 0.4}, DIST))
+    assert three.verdict is INCONCLUSIVE and three.p_value == pytest.approx(1 / 6)  # three targets never suffice
+    shrinks = transfer_frame({"near": 0.95, "mid": 0.75, "far": 0.4, "farther": 0.3},
+                             {"near": 0.9, "mid": 0.8, "far": 0.6, "farther": 0.7}, dist)
+    assert tc.gap_grows_with_distance(shrinks).verdict is NOT
     with pytest.raises(ClaimDataMissing, match="two transfer targets"):
         tc.gap_grows_with_distance(transfer_frame({"far": 0.6}, {"far": 0.4}, DIST))
 
 
-def test_transferred_robustness_claim_is_dominance_over_targets():
+def test_transferred_robustness_claim_is_one_gain_and_no_loss_over_targets():
     accs = ({"near": 0.8, "far": 0.6}, {"near": 0.9, "far": 0.4})
-    assert tc.transferred_robust_models_stay_robust(transfer_frame(*accs, DIST, rob_acc=(0.5, 0.1))).holds
-    assert tc.transferred_robust_models_stay_robust(transfer_frame(*accs, DIST, rob_acc=(0.1, 0.5))).holds is False
-    tie = transfer_frame(*accs, DIST, rob_acc=(0.3, 0.3))
-    assert tc.transferred_robust_models_stay_robust(tie).holds is False  # equal everywhere: not more robust
-    mixed = tie.copy()
-    mixed.loc[mixed.defense_id == "classics/pgd-at", "task[transfer.near.robust_accuracy]"] = 0.9
-    assert tc.transferred_robust_models_stay_robust(mixed).holds  # >= on far (tie), > on near
+    assert tc.transferred_robust_models_stay_robust(transfer_frame(*accs, DIST, rob_acc=(0.5, 0.1))).verdict \
+        is HOLDS
+    assert tc.transferred_robust_models_stay_robust(transfer_frame(*accs, DIST, rob_acc=(0.1, 0.5))).verdict \
+        is NOT
+    tie = transfer_frame(*accs, DIST, rob_acc=(0.3, 0.3), seeds=1)
+    assert tc.transferred_robust_models_stay_robust(tie).verdict is INCONCLUSIVE  # one seed, equal everywhere
+    mixed = transfer_frame(*accs, DIST, rob_acc=(0.3, 0.3))
+    mixed.loc[mixed.defense_id == "classics/pgd-at", "task[transfer.near.robust_accuracy]"] = [0.9, 0.92, 0.95]
+    found = tc.transferred_robust_models_stay_robust(mixed)  # > on near, far: 0.3 + 0.01 s vs 0.3
+    assert found.verdict is HOLDS and found.detail.startswith("1 of 2 significant for the claim")
 
 
 def test_transfer_claims_report_missing_data():
@@ -115,42 +139,52 @@ def test_transfer_claims_report_missing_data():
         tc.robust_transfers_better_far(only_standard)
 
 
-def probe_frame(trace, logdet, wnorm, snn, defenses=(STANDARD, PGD_AT, PGD_AT_LARGE)):
-    return frame([p2_row(d, probes={probe_claims.TRACE: trace[i], probe_claims.LOGDET: logdet[i],
-                                    probe_claims.WEIGHT_NORM: wnorm[i], probe_claims.SNN_MEDIAN: snn[i],
-                                    probe_claims.SNN_OPTIMAL: 0.0})
-                  for i, d in enumerate(defenses)])
+def probe_frame(trace, logdet, wnorm, snn, defenses=(STANDARD, PGD_AT, PGD_AT_LARGE), seeds: int = 3):
+    """One row per defense and seed; seed s scales the i-th defense's values by 1 + 0.001 s (i + 1)."""
+    return frame([p2_row(d, seed=s, probes={
+        probe_claims.TRACE: trace[i] * (1 + 0.001 * s * (i + 1)), probe_claims.LOGDET: logdet[i] * (1 + 0.001 * s * (i + 1)),
+        probe_claims.WEIGHT_NORM: wnorm[i] * (1 + 0.001 * s * (i + 1)),
+        probe_claims.SNN_MEDIAN: snn[i] * (1 + 0.001 * s * (i + 1)), probe_claims.SNN_OPTIMAL: 0.0})
+        for s in range(seeds) for i, d in enumerate(defenses)])
 
 
 def test_probe_claims_hold_on_p2_like_numbers():
     f = probe_frame(trace=[10.0, 2.0, 1.0], logdet=[5.0, 1.0, -3.0], wnorm=[30.0, 31.0, 20.0], snn=[0.1, 0.5, 0.9])
-    assert probe_claims.at_lowers_fisher_trace(f).holds
-    assert probe_claims.eps_lowers_fisher_logdet(f).holds
+    assert probe_claims.at_lowers_fisher_trace(f).verdict is HOLDS
+    assert probe_claims.eps_lowers_fisher_logdet(f).verdict is HOLDS
     res = probe_claims.large_eps_lowers_weight_norm(f)
-    assert res.holds and res.numbers == {"standard": 30.0, "PGD-AT": 31.0, "PGD-AT-large": 20.0}
+    assert res.verdict is HOLDS and res.numbers == pytest.approx({"standard": 30.03, "PGD-AT": 31.062,
+                                                                   "PGD-AT-large": 20.06})
     snn = probe_claims.eps_entangles_features(f)
-    assert snn.holds and snn.numbers["PGD-AT-large"] == 0.9 and snn.numbers["optimal_T[standard]"] == 0.0
+    assert snn.verdict is HOLDS and snn.numbers["PGD-AT-large"] == pytest.approx(0.9027)
+    assert snn.numbers["optimal_T[standard]"] == 0.0
+    one = probe_frame(trace=[10.0, 2.0, 1.0], logdet=[5.0, 1.0, -3.0], wnorm=[30.0, 31.0, 20.0], snn=[0.1, 0.5, 0.9],
+                      seeds=1)
+    for check in (probe_claims.at_lowers_fisher_trace, probe_claims.eps_lowers_fisher_logdet,
+                  probe_claims.large_eps_lowers_weight_norm, probe_claims.eps_entangles_features):
+        assert check(one).verdict is INCONCLUSIVE and "one seed" in check(one).detail
 
 
-def test_probe_claims_fail_when_the_direction_is_wrong():
+def test_probe_claims_do_not_hold_when_the_direction_is_reversed():
     f = probe_frame(trace=[1.0, 2.0, 0.5], logdet=[5.0, 1.0, 2.0], wnorm=[20.0, 19.0, 25.0], snn=[0.1, 0.5, 0.4])
-    assert probe_claims.at_lowers_fisher_trace(f).holds is False  # PGD-AT above standard
-    assert probe_claims.eps_lowers_fisher_logdet(f).holds is False  # not monotone
-    assert probe_claims.large_eps_lowers_weight_norm(f).holds is False
-    assert probe_claims.eps_entangles_features(f).holds is False
+    assert probe_claims.at_lowers_fisher_trace(f).verdict is NOT  # PGD-AT above standard
+    assert probe_claims.eps_lowers_fisher_logdet(f).verdict is NOT  # the second step goes up
+    assert probe_claims.large_eps_lowers_weight_norm(f).verdict is NOT
+    assert probe_claims.eps_entangles_features(f).verdict is NOT
 
 
 def test_probe_claims_without_the_large_eps_row():
     f = probe_frame(trace=[10.0, 2.0], logdet=[5.0, 1.0], wnorm=[30.0, 20.0], snn=[0.1, 0.5],
                     defenses=(STANDARD, PGD_AT))
-    assert probe_claims.at_lowers_fisher_trace(f).holds
-    assert probe_claims.eps_lowers_fisher_logdet(f).numbers == {"standard": 5.0, "PGD-AT": 1.0}
+    assert probe_claims.at_lowers_fisher_trace(f).verdict is HOLDS
+    assert probe_claims.eps_lowers_fisher_logdet(f).numbers == pytest.approx({"standard": 5.005, "PGD-AT": 1.002})
     with pytest.raises(ClaimDataMissing, match="PGD-AT-large"):
         probe_claims.large_eps_lowers_weight_norm(f)
 
 
 def test_the_robust_source_is_the_smaller_training_eps_and_more_are_refused():
-    f = probe_frame(trace=[10.0, 2.0, 1.0], logdet=[5.0, 1.0, -3.0], wnorm=[30.0, 31.0, 20.0], snn=[0.1, 0.5, 0.9])
+    f = probe_frame(trace=[10.0, 2.0, 1.0], logdet=[5.0, 1.0, -3.0], wnorm=[30.0, 31.0, 20.0], snn=[0.1, 0.5, 0.9],
+                    seeds=1)
     found = roles(f)
     assert [(role, list(rows["defense"])) for role, rows in found.items()] == [
         ("standard", ["standard"]), ("PGD-AT", ["PGD-AT"]), ("PGD-AT-large", ["PGD-AT-large"])]
@@ -185,16 +219,19 @@ def p2_cpu_rows() -> list[dict]:
 
 def verdicts(rows: list[dict], suite: str = "p2-cpu") -> dict[str, Any]:
     outcomes = evaluate_claims(claims_for(get_registry(), suite), frame(rows))
-    return {o.claim: (o.status, sorted(o.result.numbers.values())) for o in outcomes}
+    return {o.claim: (o.status, o.result.p_value, sorted(o.result.numbers.values())) for o in outcomes}
 
 
-def test_p2_cpu_published_numbers_give_the_published_verdicts():
+def test_p2_cpu_published_means_give_no_verdict_without_their_seeds():
+    """docs/reproductions/p2.md gives means over seeds 0 and 1: one row per role, so every probe and
+    task comparison is inconclusive (no sampling distribution), and the gap's rank correlation over
+    the four targets (source, near and mid tied at 0, far +0.021) has the exact p 6/24."""
     found = verdicts(p2_cpu_rows())
-    assert len(found) == 7  # "6 of 7 hold"
-    assert {claim: status for claim, (status, _) in found.items() if status != "holds"} == {
-        "infotransfer/p2-large-eps-lowers-weight-norm": "does not hold"}
+    assert len(found) == 7
+    assert {status for status, _, _ in found.values()} == {"inconclusive"}
     gap = tc.gap_grows_with_distance(frame(p2_cpu_rows()))
     assert gap.numbers["spearman"] == pytest.approx(0.7746, abs=1e-4)  # "Spearman 0.77"
+    assert gap.p_value == pytest.approx(6 / 24)
     assert tc.robust_transfers_better_far(frame(p2_cpu_rows())).numbers["gap"] == pytest.approx(0.021)
 
 

@@ -1,10 +1,13 @@
-"""P2's inversion claims on schema-2 leaderboard frames: holds, fails, not checked; p2-inversion-cpu's
-published numbers give its published verdicts, and renaming the suite's labels changes none."""
+"""P2's inversion claims on schema-2 leaderboard frames: holds, does not hold, inconclusive, not checked;
+p2-inversion-cpu's published numbers give their verdicts, and renaming the suite's labels changes none."""
 from __future__ import annotations
+
+import math
 
 import pytest
 
 from bench.api.claim import ClaimDataMissing
+from bench.stats import Verdict
 from bench.claims import claims_for, evaluate_claims
 from bench.registry import get_registry
 from bench.testing.rows import frame as to_frame
@@ -27,12 +30,16 @@ def inversion_rows(per_seed: dict[str, list[dict]]) -> list[dict]:
             for defense, seeds in per_seed.items() for seed, m in enumerate(seeds)]
 
 
+HOLDS, NOT, INCONCLUSIVE = Verdict.HOLDS, Verdict.DOES_NOT_HOLD, Verdict.INCONCLUSIVE
+
+
 def frame(standard: dict, robust: dict, drop: tuple = ()):
-    """Two seeds per defense; the robust seeds differ so that means are what the claims compare."""
-    def seeds(metrics: dict) -> list[dict]:
-        return [{k: (None if v is None else v + wobble * 1e-3) for k, v in metrics.items() if k not in drop}
-                for wobble in (-0.5, 0.5)]
-    return to_frame(inversion_rows({"standard": seeds(standard), "PGD-AT": seeds(robust)}))
+    """Three seeds per defense: the standard values shifted by -0.5e-3, 0, +0.5e-3, the robust ones by
+    -1e-3, 0, +1e-3 (so the paired differences vary between seeds; the means are the values given)."""
+    def seeds(metrics: dict, step: float) -> list[dict]:
+        return [{k: (None if v is None else v + wobble * step) for k, v in metrics.items() if k not in drop}
+                for wobble in (-1, 0, 1)]
+    return to_frame(inversion_rows({"standard": seeds(standard, 0.5e-3), "PGD-AT": seeds(robust, 1e-3)}))
 
 
 STANDARD = {"psnr": 11.0, "ssim": 0.86, "final_loss": 0.02, "iters_to_threshold": 300.0,
@@ -43,29 +50,41 @@ ROBUST = {"psnr": 14.0, "ssim": 0.93, "final_loss": 0.014, "iters_to_threshold":
 
 def test_robust_inverts_closer_holds_and_fails():
     ok = robust_inverts_closer(frame(STANDARD, ROBUST))
-    assert ok.holds is True
+    assert ok.verdict is HOLDS and ok.test.startswith("paired t-test over seeds, one-sided")
     assert ok.numbers["robust_psnr"] == pytest.approx(14.0) and ok.numbers["standard_ssim"] == pytest.approx(0.86)
     # better PSNR and SSIM but a higher final loss: the claim asks for all three
     worse_loss = robust_inverts_closer(frame(STANDARD, {**ROBUST, "final_loss": 0.03}))
-    assert worse_loss.holds is False and "final_loss" in worse_loss.detail
-    assert robust_inverts_closer(frame(ROBUST, STANDARD)).holds is False
+    assert worse_loss.verdict is NOT and "against the claim: final_loss" in worse_loss.detail
+    assert robust_inverts_closer(frame(ROBUST, STANDARD)).verdict is NOT
 
 
 def test_robust_inverts_faster_holds_and_fails():
-    assert robust_inverts_faster(frame(STANDARD, ROBUST)).holds is True
+    # differences -220 + 0.5e-3 * (-1, 0, 1): mean -220, sd 0.5e-3
+    faster = robust_inverts_faster(frame(STANDARD, ROBUST))
+    assert faster.verdict is HOLDS and faster.statistic == pytest.approx(-220 / (0.5e-3 / math.sqrt(3)))
     result = robust_inverts_faster(frame(STANDARD, {**ROBUST, "iters_to_threshold": 300.0}))
-    assert result.holds is False  # equal counts are not faster
+    assert result.verdict is INCONCLUSIVE  # equal means: t = 0
     assert result.numbers["robust_iters"] == pytest.approx(300.0)
+    assert robust_inverts_faster(frame(STANDARD, {**ROBUST, "iters_to_threshold": 400.0})).verdict is NOT
 
 
 def test_noise_once_speeds_inversion_uses_the_robust_row():
     result = noise_once_speeds_inversion(frame(STANDARD, ROBUST))
-    assert result.holds is True and result.numbers["speedup"] == pytest.approx(80.0 / 20.0)
-    slower = noise_once_speeds_inversion(frame(STANDARD, {**ROBUST, "noise_iters_to_threshold": 1001.0}))
-    assert slower.holds is False and slower.numbers["speedup"] < 1
+    assert result.numbers["speedup"] == pytest.approx(80.0 / 20.0)
+    assert result.verdict is INCONCLUSIVE and "same difference" in result.detail  # both counts move together
+    robust = to_frame(inversion_rows({"standard": [STANDARD] * 3, "PGD-AT": [
+        {**ROBUST, "noise_iters_to_threshold": n} for n in (20.0, 25.0, 35.0)]}))
+    assert noise_once_speeds_inversion(robust).verdict is HOLDS  # 80 vs 20, 25, 35
+    slower = to_frame(inversion_rows({"standard": [STANDARD] * 3, "PGD-AT": [
+        {**ROBUST, "noise_iters_to_threshold": n} for n in (1001.0, 990.0, 1001.0)]}))
+    found = noise_once_speeds_inversion(slower)
+    assert found.verdict is NOT and found.numbers["speedup"] < 1
     # only the standard row speeding up does not make the claim hold
-    assert noise_once_speeds_inversion(frame({**STANDARD, "noise_iters_to_threshold": 5.0},
-                                             {**ROBUST, "noise_iters_to_threshold": 90.0})).holds is False
+    standard_only = to_frame(inversion_rows({"standard": [{**STANDARD, "noise_iters_to_threshold": n}
+                                                          for n in (5.0, 6.0, 8.0)],
+                                             "PGD-AT": [{**ROBUST, "noise_iters_to_threshold": n}
+                                                        for n in (90.0, 95.0, 91.0)]}))
+    assert noise_once_speeds_inversion(standard_only).verdict is NOT
 
 
 def test_missing_rows_or_columns_are_not_checked():
@@ -95,16 +114,26 @@ P2_INVERSION = {
 
 def verdicts(rows: list[dict]) -> dict:
     outcomes = evaluate_claims(claims_for(get_registry(), INVERSION_SUITE), to_frame(rows))
-    return {o.claim: (o.status, sorted(o.result.numbers.values())) for o in outcomes}
+    return {o.claim: (o.status, o.result.p_value, sorted(o.result.numbers.values())) for o in outcomes}
 
 
-def test_p2_inversion_cpu_published_numbers_give_the_published_verdicts():
-    found = verdicts(inversion_rows(P2_INVERSION))  # "2 of 3 hold"
-    assert {claim: status for claim, (status, _) in found.items()} == {
-        "infotransfer/p2-robust-inverts-closer": "holds", "infotransfer/p2-robust-inverts-faster": "holds",
-        "infotransfer/p2-noise-once-speeds-inversion": "does not hold"}
+def test_p2_inversion_cpu_published_numbers_give_their_verdicts():
+    """Two seeds (a paired t-test with one degree of freedom: p = 1/2 - atan(t)/pi one-sided). The
+    noise-once claim is decided against (1001 vs 59 and 74 iterations); PSNR, SSIM and final loss,
+    and the iteration counts (855 and 145 vs 59 and 74) vary too much between two seeds to decide."""
+    found = verdicts(inversion_rows(P2_INVERSION))  # before: "2 of 3 hold"
+    assert {claim: status for claim, (status, _, _) in found.items()} == {
+        "infotransfer/p2-robust-inverts-closer": "inconclusive", "infotransfer/p2-robust-inverts-faster":
+            "inconclusive", "infotransfer/p2-noise-once-speeds-inversion": "does not hold"}
     faster = robust_inverts_faster(to_frame(inversion_rows(P2_INVERSION)))
     assert (faster.numbers["robust_iters"], faster.numbers["standard_iters"]) == (66.5, 500.0)
+    diffs = (59.0 - 855.0, 74.0 - 145.0)  # per seed, robust - standard
+    mean, sd = sum(diffs) / 2, abs(diffs[0] - diffs[1]) / math.sqrt(2)
+    t = mean / (sd / math.sqrt(2))
+    assert faster.statistic == pytest.approx(t) and faster.p_value == pytest.approx(0.5 + math.atan(t) / math.pi)
+    noise = noise_once_speeds_inversion(to_frame(inversion_rows(P2_INVERSION)))
+    t = (942 + 927) / 2 / (15 / math.sqrt(2) / math.sqrt(2))  # noise - plain: 942, 927
+    assert noise.p_reverse == pytest.approx(0.5 - math.atan(t) / math.pi)
 
 
 def test_renaming_the_suite_labels_changes_no_verdict():

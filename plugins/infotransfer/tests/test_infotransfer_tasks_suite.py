@@ -1,4 +1,6 @@
 """The `tasks` suite puts the three per-model tasks on the same standard and robust source models."""
+import pytest
+
 from bench.registry import get_registry
 from bench.runner.plan import build_plan
 from bench.runner.suite import resolve_suite
@@ -26,15 +28,19 @@ def test_recognizability_claim_on_synthetic_frames():
                                                          "step_size": 3.3333333333333335, "steps": 3}),
                 "standard": ("standard", "classics/standard", {})}
 
-    def rows(robust, standard):
-        return [row(defenses[name], tasks=[metric("task", "recognizability", "recognizability/recognizability",
-                                                  {"steps": 512}, "judge_target_rate", rate)])
-                for name, rate in (("PGD-AT", robust), ("standard", standard))]
+    def rows(robust, standard, seeds=3):
+        """Seed s adds 0.01 s to the robust rate (the differences vary between seeds)."""
+        return [row(defenses[name], seed=s, tasks=[metric("task", "recognizability", "recognizability/recognizability",
+                                                          {"steps": 512}, "judge_target_rate", rate + 0.01 * s * up)])
+                for s in range(seeds) for name, rate, up in (("PGD-AT", robust, 1), ("standard", standard, 0))]
 
     held = robust_perturbations_are_recognized(to_frame(rows(0.9, 0.4)))
-    assert held.holds is True and held.numbers["PGD-AT judge_target_rate"] == 0.9
-    assert robust_perturbations_are_recognized(to_frame(rows(0.4, 0.4))).holds is False
-    assert robust_perturbations_are_recognized(to_frame(rows(0.1, 0.4))).holds is False
+    assert str(held.verdict) == "holds" and held.numbers["PGD-AT judge_target_rate"] == pytest.approx(0.91)
+    assert held.test.startswith("paired t-test over seeds") and held.level == 0.05
+    assert str(robust_perturbations_are_recognized(to_frame(rows(0.4, 0.4))).verdict) == "inconclusive"
+    assert str(robust_perturbations_are_recognized(to_frame(rows(0.1, 0.4))).verdict) == "does not hold"
+    one = robust_perturbations_are_recognized(to_frame(rows(0.9, 0.4, seeds=1)))
+    assert str(one.verdict) == "inconclusive" and "one seed" in one.detail
     # the labels swapped and the task renamed: the rows are still told apart by defense id
     swapped = relabel(rows(0.9, 0.4), {"PGD-AT": "standard", "standard": "PGD-AT", "recognizability": "r"})
     assert robust_perturbations_are_recognized(to_frame(swapped)).numbers == held.numbers

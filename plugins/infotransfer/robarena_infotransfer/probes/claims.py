@@ -7,11 +7,19 @@ suite trains it, ``PGD-AT-large`` (``classics/pgd-at`` at a larger eps: P2 Fig. 
 regime). Probe columns by probe id and column: ``infotransfer/rep-fisher`` ``trace_mean`` and
 ``logdet_mean``, ``infotransfer/weight-norm`` ``weight_norm``, ``infotransfer/entanglement``
 ``snn_loss_median`` (with ``snn_loss`` reported alongside).
+
+Verdicts (level :data:`LEVEL` = 0.05): probe metrics carry no counts, so every comparison is the
+one-sided paired t-test over seeds (one seed: no sampling distribution, inconclusive); orderings in
+eps test every consecutive step and hold when every step does (:func:`bench.api.claim.trend`).
 """
 from __future__ import annotations
 
-from bench.api.claim import ClaimDataMissing, ClaimResult, metric_column, value
+from bench.api.claim import (DEFAULT_LEVEL, ClaimDataMissing, ClaimResult, compare_metrics, every, metric_column,
+                             trend, value)
 from robarena_infotransfer.claim_rows import EPS_ORDER, ROBUST_LARGE, STANDARD, roles, rows_of
+
+#: the significance level of every P2 probe claim
+LEVEL = DEFAULT_LEVEL
 
 TRACE = ("infotransfer/rep-fisher", "trace_mean")
 LOGDET = ("infotransfer/rep-fisher", "logdet_mean")
@@ -27,22 +35,29 @@ def by_eps(frame, metric: tuple[str, str]) -> dict[str, float]:
     return {role: value(found[role], column) for role in EPS_ORDER if role in found}
 
 
-def _monotone(values: dict[str, float], decreasing: bool) -> bool:
-    seq = list(values.values())
-    return all((b < a) if decreasing else (b > a) for a, b in zip(seq, seq[1:]))
+def _points(frame) -> list[tuple[str, object]]:
+    found = roles(frame)
+    return [(role, found[role]) for role in EPS_ORDER if role in found]
 
 
 def at_lowers_fisher_trace(frame) -> ClaimResult:
-    """Every adversarially trained row has a smaller tr F_{z|x} than the standard row (P2 Prop. 0.3)."""
+    """Every adversarially trained row has a smaller tr F_{z|x} than the standard row (P2 Prop. 0.3),
+    each one-sided over seeds."""
     values = by_eps(frame, TRACE)
-    holds = all(v < values[STANDARD] for k, v in values.items() if k != STANDARD)
-    return ClaimResult(holds, values, "mean over evaluation inputs of ||d features / d x||_F^2 / sigma^2")
+    col = metric_column(frame, *TRACE)
+    found = roles(frame)
+    comparisons = {f"{role} < {STANDARD}": compare_metrics(found[role], found[STANDARD], col, "less", LEVEL)
+                   for role in values if role != STANDARD}
+    return ClaimResult.of(every(comparisons, LEVEL), values,
+                          "mean over evaluation inputs of ||d features / d x||_F^2 / sigma^2")
 
 
 def eps_lowers_fisher_logdet(frame) -> ClaimResult:
-    """log |F_{z|x}| (the effective information, P2 Eq. 8) decreases as the training eps increases."""
+    """log |F_{z|x}| (the effective information, P2 Eq. 8) decreases as the training eps increases
+    (every step one-sided over seeds)."""
     values = by_eps(frame, LOGDET)
-    return ClaimResult(_monotone(values, decreasing=True), values, "in increasing eps: " + ", ".join(values))
+    decision, _ = trend(_points(frame), metric_column(frame, *LOGDET), "down", LEVEL)
+    return ClaimResult.of(decision, values, "in increasing eps: " + ", ".join(values))
 
 
 def large_eps_lowers_weight_norm(frame) -> ClaimResult:
@@ -50,10 +65,10 @@ def large_eps_lowers_weight_norm(frame) -> ClaimResult:
 
     P2 finds the reduction only for eps > 1; the PGD-AT row (P2's eps 1) is reported but not tested.
     """
-    rows_of(frame, ROBUST_LARGE)  # this claim needs the large-eps row
+    large = rows_of(frame, ROBUST_LARGE)  # this claim needs the large-eps row
     values = by_eps(frame, WEIGHT_NORM)
-    return ClaimResult(values[ROBUST_LARGE] < values[STANDARD], values,
-                       "tested: PGD-AT-large < standard; P2 reports no reduction for eps <= 1")
+    decision = compare_metrics(large, rows_of(frame, STANDARD), metric_column(frame, *WEIGHT_NORM), "less", LEVEL)
+    return ClaimResult.of(decision, values, "tested: PGD-AT-large < standard; P2 reports no reduction for eps <= 1")
 
 
 def eps_entangles_features(frame) -> ClaimResult:
@@ -61,7 +76,7 @@ def eps_entangles_features(frame) -> ClaimResult:
 
     Tested on the loss at the scale-free temperature (the median squared distance): the loss at the
     minimising temperature is ~0 for every model that separates its test classes perfectly, and then
-    cannot order them; its values are reported as ``optimal_T[...]``.
+    cannot order them; its values are reported as ``optimal_T[...]``. Every step one-sided over seeds.
     """
     values = by_eps(frame, SNN_MEDIAN)
     numbers = dict(values)
@@ -77,5 +92,6 @@ def eps_entangles_features(frame) -> ClaimResult:
             numbers[f"optimal_T[{role}]"] = value(found[role], optimal_column)
         except ClaimDataMissing:
             pass
-    return ClaimResult(_monotone(values, decreasing=False), numbers,
-                       "snn_loss at T = median squared distance, in increasing eps: " + ", ".join(values))
+    decision, _ = trend(_points(frame), metric_column(frame, *SNN_MEDIAN), "up", LEVEL)
+    return ClaimResult.of(decision, numbers,
+                          "snn_loss at T = median squared distance, in increasing eps: " + ", ".join(values))

@@ -5,13 +5,20 @@ Rows by defense id and training eps (:mod:`robarena_infotransfer.claim_rows`): `
 training eps, the robust model); values are means over seeds (and over any other rows of that
 role). Columns by task id and metric: the ``infotransfer/inversion`` task's ``<metric>``
 (:mod:`robarena_infotransfer.tasks.inversion`).
+
+Verdicts (level :data:`LEVEL` = 0.05): the task's metrics carry no counts, so every comparison is the
+one-sided paired t-test over seeds (one seed: no sampling distribution, inconclusive), combined by
+:func:`bench.api.claim_stats.every` where a claim names several metrics.
 """
 from __future__ import annotations
 
-from bench.api.claim import ClaimResult, metric_column, value
+from bench.api.claim import (DEFAULT_LEVEL, ClaimResult, compare_metrics, compare_seed_values, every, metric_column,
+                             seed_values, value)
 from robarena_infotransfer.claim_rows import ROBUST, STANDARD, rows_of
 
 TASK = "infotransfer/inversion"
+#: the significance level of every P2 inversion claim
+LEVEL = DEFAULT_LEVEL
 
 
 def column(frame, metric: str, task: str = TASK) -> str:
@@ -26,31 +33,34 @@ def _pair(frame, metric: str) -> tuple[float, float]:
 
 
 def robust_inverts_closer(frame) -> ClaimResult:
-    """The robust model's inversions have higher PSNR and SSIM and a lower final loss than the standard model's."""
-    numbers, verdicts = {}, []
-    for metric, robust_better in (("psnr", lambda r, s: r > s), ("ssim", lambda r, s: r > s),
-                                  ("final_loss", lambda r, s: r < s)):
+    """The robust model's inversions have higher PSNR and SSIM and a lower final loss than the standard
+    model's: each metric one-sided over seeds, all three must hold."""
+    numbers, comparisons = {}, {}
+    robust_rows, standard_rows = rows_of(frame, ROBUST), rows_of(frame, STANDARD)
+    for metric, direction in (("psnr", "greater"), ("ssim", "greater"), ("final_loss", "less")):
         robust, standard = _pair(frame, metric)
         numbers[f"robust_{metric}"], numbers[f"standard_{metric}"] = robust, standard
-        verdicts.append(robust_better(robust, standard))
-    failed = [m for m, ok in zip(("psnr", "ssim", "final_loss"), verdicts) if not ok]
-    detail = "robust is closer on PSNR, SSIM and final loss" if not failed else f"not closer on {', '.join(failed)}"
-    return ClaimResult(all(verdicts), numbers, detail)
+        comparisons[metric] = compare_metrics(robust_rows, standard_rows, column(frame, metric), direction, LEVEL)
+    return ClaimResult.of(every(comparisons, LEVEL), numbers, "robust closer on PSNR, SSIM and final loss")
 
 
 def robust_inverts_faster(frame) -> ClaimResult:
-    """The robust model needs fewer iterations to reach the loss threshold than the standard model."""
+    """The robust model needs fewer iterations to reach the loss threshold than the standard model
+    (one-sided over seeds)."""
     robust, standard = _pair(frame, "iters_to_threshold")
     final_robust, final_standard = _pair(frame, "final_loss")
     numbers = {"robust_iters": robust, "standard_iters": standard,
                "robust_final_loss": final_robust, "standard_final_loss": final_standard}
-    return ClaimResult(robust < standard, numbers,
-                       "iterations until the mean relative inversion loss reaches the task's threshold fraction "
-                       "of its start (steps + 1 = never)")
+    decision = compare_metrics(rows_of(frame, ROBUST), rows_of(frame, STANDARD), column(frame, "iters_to_threshold"),
+                               "less", LEVEL)
+    return ClaimResult.of(decision, numbers,
+                          "iterations until the mean relative inversion loss reaches the task's threshold fraction "
+                          "of its start (steps + 1 = never)")
 
 
 def noise_once_speeds_inversion(frame) -> ClaimResult:
-    """On the robust model, inverting with f_{w+n} reaches the threshold in fewer iterations than with f_w."""
+    """On the robust model, inverting with f_{w+n} reaches the threshold in fewer iterations than with
+    f_w (the two counts of the same rows, one-sided paired t-test over seeds)."""
     robust = rows_of(frame, ROBUST)
     plain = value(robust, column(frame, "iters_to_threshold"))
     noisy = value(robust, column(frame, "noise_iters_to_threshold"))
@@ -58,5 +68,8 @@ def noise_once_speeds_inversion(frame) -> ClaimResult:
                "psnr": value(robust, column(frame, "psnr")),
                "noise_psnr": value(robust, column(frame, "noise_psnr")),
                "noise_feature_shift": value(robust, column(frame, "noise_feature_shift"))}
-    return ClaimResult(noisy < plain, numbers,
-                       "robust model; each run counts iterations on its own objective (P2 Fig. 2 reports ~40x)")
+    decision = compare_seed_values(seed_values(robust, column(frame, "noise_iters_to_threshold")),
+                                   seed_values(robust, column(frame, "iters_to_threshold")), "less", LEVEL,
+                                   "iterations with f_{w+n} vs with f_w")
+    return ClaimResult.of(decision, numbers,
+                          "robust model; each run counts iterations on its own objective (P2 Fig. 2 reports ~40x)")
