@@ -263,7 +263,7 @@ def test_trend_needs_every_step_and_corrects_the_reverse_for_the_number_of_steps
     d, _ = trend(sweep((0, 4), (4, 4)), "clean", "up")
     assert d.verdict is HOLDS and d.detail.startswith("standard -> AT 0.1: ")  # one step: that step's decision
     d, _ = trend(sweep((0, 5), (5, 5), (0, 5)), "clean", "up")  # 5/5 -> 0/5: reverse p = 1/252 <= 0.05 / 2
-    assert d.verdict is NOT and "significant against the claim: AT 0.1 -> AT 0.2" in d.detail
+    assert d.verdict is NOT and "against the claim: AT 0.1 -> AT 0.2" in d.detail
     # 4/4 -> 0/3: reverse p = 1/35 = 0.029: significant alone, not after Bonferroni over 2 steps (0.025)
     single, _ = trend(sweep((4, 4), (0, 3)), "clean", "up")
     assert single.verdict is NOT and single.p_reverse == pytest.approx(1 / 35)

@@ -101,7 +101,7 @@ def every(parts: Mapping[str, Decision], level: float = 0.05) -> Decision:
             f"against the claim: any one at {level / m:.3g} (Bonferroni over {m})")
     lead = f"{held} of {m} hold"
     if against:
-        lead += f"; significant against the claim: {', '.join(against)}"
+        lead += f"; against the claim: {', '.join(against)}"
     detail = lead + "; " + "; ".join(f"{name}: {short(d)}" for name, d in parts.items())
     return Decision(verdict, test, float(held), p_claim, level, detail, p_rev)
 

@@ -119,7 +119,7 @@ def test_trend_claims_over_seeds_hold_fail_or_stay_inconclusive(check, column, r
     assert result.numbers["PGD-AT 0.05"] == pytest.approx(good[1] + 0.01)  # mean over seeds 0, 1, 2
     bad = [good[0], good[2], good[1], good[3]]  # the two middle strengths swapped: one step goes the other way
     reverse = check(seeded({column: bad}))
-    assert reverse.verdict is NOT and "significant against the claim: PGD-AT 0.05 -> PGD-AT 0.1" in reverse.detail
+    assert reverse.verdict is NOT and "against the claim: PGD-AT 0.05 -> PGD-AT 0.1" in reverse.detail
     flat = check(frame([r for s in range(3) for r in sweep_rows({column: [0.2] * 4}, seed=s)]))  # tied data
     assert flat.verdict is INCONCLUSIVE and "same difference" in flat.detail
 
@@ -146,7 +146,7 @@ def test_trend_claims_check_every_dataset_and_model_and_average_seeds():
     ok = sweep_rows({"clean": [0.4, 0.3, 0.2, 0.1]})
     bad = sweep_rows({"clean": [0.4, 0.3, 0.35, 0.1]}, model=resnet)
     both = claims.test_accuracy_drops(frame(ok + bad))
-    assert both.verdict is NOT and "significant against the claim: digits/resnet/PGD-AT 0.05 -> PGD-AT 0.1" \
+    assert both.verdict is NOT and "against the claim: digits/resnet/PGD-AT 0.05 -> PGD-AT 0.1" \
         in both.detail and "against the claim: digits/small-cnn" not in both.detail
     assert both.numbers["digits/small-cnn/PGD-AT 0.2"] == 0.1
     seeds = frame(ok + sweep_rows({claims.GAP: [0.6, 0.5, 0.4, 0.3], "clean": [0.4, 0.3, 0.2, 0.1]}, seed=1))
@@ -306,7 +306,7 @@ def test_p1_full_sn_defenses_as_planned_pair_every_bound_with_pgd_at():
     assert every.verdict is HOLDS and every.statistic == 8  # 2 steps at each of 4 bounds (none included)
     broken = claims.spectral_clip_lowers_loss_gap(frame(rows("SN-1 PGD-AT 4")))  # 0.5 > PGD-AT 4's 0.36
     assert broken.verdict is NOT
-    assert "significant against the claim: SN-1 PGD-AT 4 < PGD-AT 4;" in broken.detail
+    assert "against the claim: SN-1 PGD-AT 4 < PGD-AT 4;" in broken.detail
     slow = claims.loss_gap_shrinks_at_every_bound(frame(rows("SN-5 PGD-AT 16")))
     assert slow.verdict is NOT and "against the claim: SN-5 PGD-AT: SN-5 PGD-AT 8 -> SN-5 PGD-AT 16" in slow.detail
     single = claims.loss_gap_shrinks_at_every_bound(frame(rows(seeds=1)))
