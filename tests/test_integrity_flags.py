@@ -18,7 +18,7 @@ def attack(name, robust, norm="Linf", eps=0.1, targeted=False, substitute=None, 
     threat = "unbounded" if norm == "unbounded" else f"{norm} {eps:g}"
     threat += " targeted" if targeted else ""
     meta = {"attack": name, "column": f"{name} {threat}", "threat": threat, "threat_norm": norm,
-            "threat_eps": float("inf") if norm == "unbounded" else eps}
+            "threat_eps": float("inf") if norm == "unbounded" else eps, "threat_targeted": targeted}
     if needs_gradients is not None:
         meta["needs_gradients"] = needs_gradients
     if substitute:
