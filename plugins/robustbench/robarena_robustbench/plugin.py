@@ -6,8 +6,17 @@ slashes) are made on demand by a :class:`bench.registry.Resolver`, added here th
 """
 from __future__ import annotations
 
-from bench.registry import register_resolver
+from bench.registry import Entry, Resolver, register_resolver
+from bench.specs import Kind
 
-from robarena_robustbench.zoo import RESOLVER
+PREFIX = "robustbench/"
 
-register_resolver(RESOLVER)
+
+def _make(ident: str) -> Entry:
+    """The zoo entry of ``ident``, importing the zoo (and torch) only when such an id is first used."""
+    from robarena_robustbench.zoo import zoo_entry
+
+    return zoo_entry(ident)
+
+
+register_resolver(Resolver(Kind.MODEL, PREFIX, _make))
