@@ -10,6 +10,8 @@ Both methods come from scipy (``binomtest(...).proportion_ci``):
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import math
 from dataclasses import dataclass
 from typing import Optional
@@ -79,9 +81,26 @@ def proportion_interval(k: int, n: int, level: float = 0.95, method: str = "clop
         raise StatisticsError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
     if n == 0:
         return Interval(math.nan, 0.0, 1.0, k, n, level, method)
-    from scipy.stats import binomtest
-
-    ci = binomtest(k, n).proportion_ci(confidence_level=level, method=_SCIPY_METHOD[method])
-    # scipy's ends can stray from [0, 1] by a rounding error; the estimate always lies inside.
-    low, high = max(0.0, float(ci.low)), min(1.0, float(ci.high))
+    low, high = _ends(k, n, level, method)
     return Interval(k / n, low, high, k, n, level, method)
+
+
+@lru_cache(maxsize=65536)
+def _ends(k: int, n: int, level: float, method: str) -> tuple[float, float]:
+    """The interval's ends, cached: a leaderboard asks for the same (k, n) many times."""
+    if method == "clopper-pearson":
+        # The exact interval's closed form in beta quantiles (Clopper & Pearson 1934), through scipy's
+        # inverse regularized incomplete beta: the same ends as scipy.stats.binomtest(...).proportion_ci
+        # (which finds them by root search) at a small fraction of the cost.
+        from scipy.special import betaincinv
+
+        alpha = 1.0 - level
+        low = 0.0 if k == 0 else float(betaincinv(k, n - k + 1, alpha / 2))
+        high = 1.0 if k == n else float(betaincinv(k + 1, n - k, 1 - alpha / 2))
+    else:
+        from scipy.stats import binomtest
+
+        ci = binomtest(k, n).proportion_ci(confidence_level=level, method=_SCIPY_METHOD[method])
+        low, high = float(ci.low), float(ci.high)
+    # the ends can stray from [0, 1] by a rounding error; the estimate always lies inside.
+    return max(0.0, low), min(1.0, high)
