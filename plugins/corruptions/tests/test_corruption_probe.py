@@ -10,7 +10,6 @@ from bench.testing.conformance import check_probe
 from robarena_corruptions import CORRUPTIONS, corrupt
 from robarena_corruptions.probes.corruption_accuracy import COLUMNS, CorruptionAccuracy
 
-torch.set_num_threads(1)
 
 
 def entry():

@@ -15,7 +15,6 @@ from robarena_corruptions import CORRUPTIONS, DETERMINISTIC, FAMILIES, PARAMS, S
 from robarena_corruptions import digital, noise, weather
 from robarena_corruptions._ops import size_scale
 
-torch.set_num_threads(1)
 
 
 def gen(seed=0):
@@ -322,3 +321,9 @@ def test_glass_blur_displacement_is_subpixel_at_8x8():
     near = torch.stack([(vals - v).abs() for v in (0.0, 0.25, 0.75, 1.0)]).amin(0)
     assert float(near.max()) < 1e-5
     assert float(((vals - 0.25).abs() < 1e-5).float().mean()) > 0.1      # shifted half the time
+
+
+def test_every_corruption_has_a_function_and_parameters():
+    from robarena_corruptions import api
+
+    assert set(api._FUNCS) == set(CORRUPTIONS) == set(PARAMS) and len(CORRUPTIONS) == 15
