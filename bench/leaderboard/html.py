@@ -41,7 +41,7 @@ GROUP_NAMES = {"clean": "", "robust": "robust", "ensemble": "worst case", "probe
 #: metric group -> the label of its show/hide checkbox
 GROUP_TOGGLES = {"clean": "clean", "robust": "robust per attack", "ensemble": "worst case per threat model",
                  "probe": "probes", "task": "tasks"}
-VERDICT_CLASSES = {"holds": "holds", "does not hold": "fails"}
+VERDICT_CLASSES = {"holds": "holds", "does not hold": "fails", "inconclusive": "inconclusive", "error": "fails"}
 
 
 def esc(value: object) -> str:
@@ -312,10 +312,14 @@ def render_claims(claims: Optional[Sequence[Any]], suite: str, version: str) -> 
     records = claim_records(claims)
     if not records:
         return f"<p>No registered claim is about suite <code>{esc(suite)}</code>.</p>"
-    held = sum(1 for r in records if r["status"] == "holds")
-    failed = sum(1 for r in records if r["status"] == "does not hold")
-    summary = (f"<p>{held} of {len(records)} claims hold, {failed} {'does' if failed == 1 else 'do'} not hold, "
-               f"{len(records) - held - failed} not checked: evaluated on this snapshot's rows when it was built "
+    counts = {status: sum(1 for r in records if r["status"] == status)
+              for status in ("holds", "does not hold", "inconclusive", "error", "not checked")}
+    others = sum(1 for r in records if r["status"] not in counts)
+    failed = counts["does not hold"]
+    parts = [f"{counts['holds']} of {len(records)} claims hold", f"{failed} {'does' if failed == 1 else 'do'} not hold"]
+    parts += [f"{counts[s]} {s}" for s in ("inconclusive", "error") if counts[s]]
+    parts.append(f"{counts['not checked'] + others} not checked")
+    summary = (f"<p>{', '.join(parts)}: evaluated on this snapshot's rows when it was built "
                f"(<code>robarena claims {esc(suite)} --version {esc(version)}</code> checks again).</p>")
     lines = []
     for r in records:

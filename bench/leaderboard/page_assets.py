@@ -61,7 +61,7 @@ table.plain tr:target td { background: #fff59d; }
 table.plain td.num { text-align: right; }
 .verdict { display: inline-block; border-radius: 3px; padding: 0 0.35em; color: #fff; white-space: nowrap; }
 .verdict.holds { background: #2e7d32; } .verdict.fails { background: #c62828; }
-.verdict.unchecked { background: #757575; }
+.verdict.unchecked { background: #757575; } .verdict.inconclusive { background: #8d6e63; }
 .significant { font-weight: 600; }
 .figures { display: flex; flex-wrap: wrap; gap: 1em; }
 figure { margin: 0; max-width: 660px; min-width: 0; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }

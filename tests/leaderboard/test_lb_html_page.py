@@ -302,3 +302,13 @@ def test_page_modules_need_no_network():
         source = (REPO / "bench" / "leaderboard" / f"{name}.py").read_text(encoding="utf-8")
         strings = [n.value for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
         assert not [s for s in strings if re.search(r"https?://|<link|src=\"http|@import", s)], name
+
+
+def test_the_claims_summary_counts_every_verdict():
+    from bench.leaderboard.html import render_claims
+
+    records = [{"claim": f"c{i}", "paper": "", "statement": "s", "status": status, "numbers": {}, "detail": ""}
+               for i, status in enumerate(["holds", "inconclusive", "inconclusive", "error", "not checked"])]
+    page = render_claims(records, "quick", "2")
+    assert "1 of 5 claims hold, 0 do not hold, 2 inconclusive, 1 error, 1 not checked" in page
+    assert page.count('class="verdict inconclusive"') == 2 or page.count("inconclusive") >= 3
