@@ -235,7 +235,9 @@ def build_plan(suite: Suite, registry: Registry) -> Plan:
                     plan.train_cells.append(TrainCell(ds, model, defense, seed, train))
         for pre in suite.pretrained:
             ds = _resolve(registry, "dataset", Ref(id=pre.dataset, params=pre.dataset_params))
-            digest = digests.setdefault(pre.checkpoint, checkpoint_digest(pre))
+            if pre.checkpoint not in digests:  # once per file, whatever the number of seeds
+                digests[pre.checkpoint] = checkpoint_digest(pre)
+            digest = digests[pre.checkpoint]
             plan.train_cells.append(TrainCell(ds, None, None, seed, None, pre, digest))
 
     row_ids = [c.row_id for c in plan.train_cells]

@@ -49,7 +49,7 @@ class TaskStage(Stage[TaskCell]):
 
     def labels(self, ctx: RunContext, cell: TaskCell) -> dict[str, Any]:
         labels = self.fallback_labels(cell)
-        deps = task_dependencies(ctx, cell)
+        deps = self.key_parts(ctx, cell).get("dependencies")  # derived once, with the key
         if deps:
             labels["dependencies"] = deps
         return labels
