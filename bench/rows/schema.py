@@ -6,7 +6,11 @@ A row is one trained (or brought) model. Its results are typed entries, never te
   interval ``[low, high]`` (the clean accuracy, each attack's robust accuracy, each worst case);
 - :class:`AttackResult` — (attack id, its parameters, threat as norm/eps/targeted, accuracy);
 - :class:`WorstCase` — the per-example worst case over the suite's attacks at one threat;
-- :class:`MetricResult` — (probe or task id, its parameters, column, value).
+- :class:`MetricResult` — (probe or task id, its parameters, column, value);
+- :class:`CorruptionResult` / :class:`CorruptionSummary` — accuracy per common corruption and
+  severity, their mean (:class:`MeanAccuracy`) and (relative) mCE against a baseline row;
+- :class:`CertifiedResult` — a certified accuracy beside the empirical one at the same radius;
+- :class:`PublishedResult` — a value published elsewhere (e.g. RobustBench) for this model.
 
 Code that needs a number selects it by these parameters (:meth:`Row.attack`, :meth:`Row.worst`,
 :meth:`Row.metric`). Labels such as ``"pgd Linf 8/255"`` are produced only where results are
@@ -104,6 +108,76 @@ class MetricResult(_Strict):
     value: Optional[float] = None
 
 
+class MeanAccuracy(_Strict):
+    """A mean of per-example accuracies over several conditions (e.g. 15 corruptions x 5 severities).
+
+    ``value`` = ``total_correct / total_trials``; the interval is over the ``n`` examples, not over
+    the trials (the conditions share their examples): the Clopper–Pearson interval of ``value * n``
+    successes in ``n`` (a per-example mean in [0, 1] varies no more than a Bernoulli of the same
+    mean, so the interval is conservative).
+    """
+
+    value: float = Field(ge=0.0, le=1.0)
+    total_correct: int = Field(ge=0)
+    total_trials: int = Field(ge=0)
+    n: int = Field(ge=0, description="number of examples")
+    low: float = Field(ge=0.0, le=1.0)
+    high: float = Field(ge=0.0, le=1.0)
+
+
+class CorruptionResult(_Strict):
+    """Accuracy under one common corruption at one severity (Hendrycks & Dietterich 2019).
+
+    Counted over all evaluation examples (not only the clean-correct ones), as the corruption
+    track does.
+    """
+
+    corruption_id: str = Field(description="qualified component id, e.g. 'corruptions/gaussian_noise'")
+    label: str = Field(description="the suite's label of the corruption entry")
+    family: str = Field("", description="'noise', 'blur', 'weather' or 'digital'")
+    severity: int = Field(ge=1, le=5)
+    accuracy: Optional[Accuracy] = Field(None, description="None when the cell failed")
+
+
+class CorruptionSummary(_Strict):
+    """The corruption track's headline: mean corruption accuracy over the row's corruptions and
+    severities, and (when the suite names a baseline row) mCE and relative mCE against it."""
+
+    mean: Optional[MeanAccuracy] = Field(None, description="None when any member cell failed")
+    corruptions: list[str] = Field(default_factory=list, description="labels of the corruptions averaged")
+    severities: list[int] = Field(default_factory=list)
+    baseline: Optional[str] = Field(None, description="row id of the baseline row of the (relative) mCE")
+    mce: Optional[float] = Field(None, description="mean over corruptions of sum_s E / sum_s E_baseline")
+    relative_mce: Optional[float] = Field(None, description="mean over corruptions of sum_s (E - E_clean) / "
+                                                             "sum_s (E_baseline - E_baseline_clean)")
+
+
+class PublishedResult(_Strict):
+    """A value published elsewhere for this model (e.g. the RobustBench zoo), shown beside the measured one."""
+
+    metric: Literal["clean", "robust"]
+    threat: Optional[Threat] = Field(None, description="the threat model of a robust value; None for clean")
+    evaluation: str = Field("", description="how the source measured it, e.g. 'AutoAttack (standard)'")
+    value: float = Field(ge=0.0, le=1.0, description="a fraction in [0, 1]")
+    source: str = Field(description="where the value comes from (name and link)")
+
+
+class CertifiedResult(_Strict):
+    """A certified (lower-bound) accuracy beside the empirical (upper-bound) robust accuracy of the
+    same classifier at the same radius: the sandwich ``certified <= true robust <= empirical``."""
+
+    source_id: str = Field(description="qualified id of the probe that certified, e.g. 'certify/ibp'")
+    label: str = Field(description="the suite's label of that probe")
+    classifier: Literal["base", "smoothed"] = Field(description="the classifier certified: the row's model or "
+                                                                 "its Gaussian-smoothed version")
+    threat: Threat
+    accuracy: Accuracy = Field(description="certified accuracy (a lower bound of robust accuracy)")
+    empirical: Optional[Accuracy] = Field(None, description="the lowest empirical robust accuracy of the same "
+                                                            "classifier at the same threat; None when none was run")
+    empirical_source: Optional[str] = Field(None, description="what gave the empirical value")
+    violation: bool = Field(False, description="certified > empirical: a bug in the certifier or the attack")
+
+
 class Provenance(_Strict):
     """What a number depends on. Two rows with equal provenance must hold equal numbers."""
 
@@ -140,6 +214,10 @@ class Row(_Strict):
     worst_case: list[WorstCase] = Field(default_factory=list)
     probe_results: list[MetricResult] = Field(default_factory=list)
     task_results: list[MetricResult] = Field(default_factory=list)
+    corruptions: list[CorruptionResult] = Field(default_factory=list)
+    corruption_summary: Optional[CorruptionSummary] = None
+    certified: list[CertifiedResult] = Field(default_factory=list)
+    published: list[PublishedResult] = Field(default_factory=list)
     flags: list[str] = Field(default_factory=list, description="attack-failure indicators that fired")
     errors: list[str] = Field(default_factory=list, description="cells of this row that failed, with the error")
     artifacts: dict[str, str] = Field(default_factory=dict, description="name -> content hash in the cache")
