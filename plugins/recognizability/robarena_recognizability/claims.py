@@ -15,6 +15,16 @@ seeds) and a claim holds only if it holds on every dataset. Columns, by componen
   mean robust accuracy over the profile's eps > 0 (the area under the profile divided by its
   number of points).
 
+The thesis (P3 Sec. 4.2, Fig. 4.2) and Fig. 4.1 group the defenses into categories: *minimax*
+(PGD-AT, TRADES beta 6, fast-AT), *approximate* (every gradient- and Fisher-penalty
+configuration), *undefended* (standard, distillation) and *collapsed* (any model whose
+``output_spread`` is below :data:`CONSTANT_SPREAD`, whatever its category: TRADES beta 10000 in
+P3, and here also the gradient penalty at P3's beta 64, a recorded deviation: P3's beta 64 does
+not collapse on CIFAR-10, so the CPU suites add beta 1). The recognizability claims need a judge
+that is not the attacked models' architecture (an adversarial example transfers between models
+of the same architecture and training, which inflates the standard model's score): with
+``judge = "train"`` and ``judge_model`` equal to a compared row's model id they are inconclusive.
+
 Thresholds: a classifier counts as (nearly) constant when its mean total-variation distance
 between outputs and the mean output (``output_spread``) is below :data:`CONSTANT_SPREAD`.
 Labels only name the numbers.
@@ -34,9 +44,9 @@ import json
 import math
 from typing import Any, Iterator, Optional
 
-from bench.api.claim import (DEFAULT_LEVEL, ClaimDataMissing, ClaimResult, Decision, Verdict, compare_metrics,
-                             component_params, every, mean_accuracies, metric_bound, metric_column, robust_columns,
-                             value)
+from bench.api.claim import (DEFAULT_LEVEL, ClaimDataMissing, ClaimResult, Decision, Verdict, compare_accuracies,
+                             compare_metrics, compare_seed_values, component_params, every, inconclusive,
+                             mean_accuracies, metric_bound, metric_column, robust_columns, seed_values, value)
 
 #: output_spread below which a classifier is called (nearly) constant: within 5 % total variation
 #: of one fixed output distribution on average (standard training: about 0.9 on digits).
@@ -70,7 +80,9 @@ PGD_AT = Defense("pgd-at", "classics/pgd-at")
 TRADES_B6 = Defense("trades-b6", "classics/trades", beta=6.0)
 TRADES_B10000 = Defense("trades-b10000", "classics/trades", beta=10000.0)
 FAST_AT = Defense("fast-at", "classics/fast-at")
+DISTILLATION = Defense("distillation", "recognizability/distillation")
 MINIMAX = (PGD_AT, TRADES_B6, FAST_AT)
+UNDEFENDED = (STANDARD, DISTILLATION)
 SMOOTHNESS_IDS = ("recognizability/gradient-penalty", "recognizability/fisher-penalty")
 
 
@@ -168,6 +180,13 @@ def robust_perturbations_recognized(frame: Any) -> ClaimResult:
     for ds, rows in names:
         t = _tag(ds, len(names) > 1)
         robust_rows, standard_rows = rows_of(rows, PGD_AT), rows_of(rows, STANDARD)
+        problem = _judge_problem(frame, rows)
+        if problem:
+            comparisons[f"{t}pgd-at > standard"] = inconclusive(SEED_TEST_NAME, problem, LEVEL)
+            continue
+        judge_acc = _maybe_column(frame, (TASK, "judge_clean_accuracy"))
+        if judge_acc is not None:
+            numbers[f"{t}judge_clean_accuracy"] = value(rows, judge_acc)
         numbers.update({f"{t}pgd-at": value(robust_rows, recognized), f"{t}standard": value(standard_rows, recognized),
                         f"{t}pgd-at_success": value(robust_rows, success),
                         f"{t}standard_success": value(standard_rows, success)})
@@ -272,3 +291,162 @@ def smoothness_regularizers_robust(frame: Any) -> ClaimResult:
     if dropped:
         detail += "; left out: " + "; ".join(dropped)
     return ClaimResult.of(every(comparisons, LEVEL), numbers, detail)
+
+
+# --------------------------------------------------------------------------- categories (thesis, Fig. 4.1)
+
+def _judge_problem(frame: Any, rows: Any) -> Optional[str]:
+    """Why the judge of the recognizability task cannot decide a claim about ``rows`` (None: it can).
+
+    A trained judge (``judge = "train"``) of the attacked models' own architecture is refused: the
+    perturbations of a standard model transfer to a standard judge of the same architecture.
+    """
+    infos = [i for i in frame.attrs.get("columns", []) if i.get("kind") == "task" and i.get("id") == TASK]
+    judges = {(i["params"].get("judge", "train"), i["params"].get("judge_model")) for i in infos}
+    shared = sorted({model for mode, model in judges if mode == "train" and model in set(rows["model_id"])})
+    if shared:
+        return (f"the judge is trained with the attacked models' architecture ({', '.join(shared)}): adversarial "
+                "examples transfer between them, which inflates the standard model's score; give the "
+                "recognizability task a different judge_model")
+    return None
+
+
+def categories(rows: Any) -> dict[str, list[tuple[str, Any]]]:
+    """The rows of one dataset by P3 category: ``minimax``, ``approximate``, ``undefended`` and
+    ``collapsed`` (output_spread below :data:`CONSTANT_SPREAD`, taken out of its own category), each a
+    list of (configuration label, rows over seeds). Defenses of no category are left out unless collapsed."""
+    spread_col = metric_column(rows, *SPREAD)
+    out: dict[str, list[tuple[str, Any]]] = {"minimax": [], "approximate": [], "undefended": [], "collapsed": []}
+    found: list[tuple[str, str, Any]] = []
+    for name, group in (("minimax", MINIMAX), ("undefended", UNDEFENDED)):
+        for defense in group:
+            for label, picked in configurations(rows, defense.defense_id):
+                params = component_params(picked, picked["row_id"].iloc[0], "defense")
+                if all(_same(params.get(k), v) for k, v in defense.params.items()):
+                    found.append((name, label, picked))
+    for ident in SMOOTHNESS_IDS:
+        found += [("approximate", label, picked) for label, picked in configurations(rows, ident)]
+    for ident in sorted(set(rows["defense_id"])):  # any other collapsed model (e.g. TRADES beta 10000)
+        found += [("", label, picked) for label, picked in configurations(rows, ident)
+                  if not any(picked["row_id"].tolist() == f[2]["row_id"].tolist() for f in found)]
+    for name, label, picked in found:
+        collapsed = value(picked, spread_col) < CONSTANT_SPREAD
+        if collapsed or name:
+            out["collapsed" if collapsed else name].append((label, picked))
+    return out
+
+
+def _group_seed_means(members: list[tuple[str, Any]], column: str) -> dict[int, float]:
+    """Seed -> mean of ``column`` over the members (seeds every member has)."""
+    per = [seed_values(picked, column) for _, picked in members]
+    seeds = set.intersection(*(set(p) for p in per))
+    return {s: math.fsum(p[s] for p in per) / len(per) for s in sorted(seeds)}
+
+
+def _need(groups: dict[str, list], names: tuple[str, ...], ds: str) -> Optional[str]:
+    empty = [n for n in names if not groups[n]]
+    return f"{ds or 'the dataset'} has no {' or '.join(empty)} model left" if empty else None
+
+
+def recognizability_follows_category(frame: Any) -> ClaimResult:
+    """P3's thesis (Sec. 4.2, Fig. 4.2): perturbations of minimax defenses are more recognizable than
+    those of approximate ones, which are more recognizable than those of undefended (standard,
+    distilled) and collapsed models. Per dataset, the categories' mean ``judge_target_rate`` per seed
+    are compared one-sided by the paired t-test over seeds (minimax > approximate, approximate >
+    undefended and collapsed together); one seed: inconclusive."""
+    names = list(datasets(frame))
+    recognized = metric_column(frame, *RECOGNIZED)
+    judge_acc = _maybe_column(frame, (TASK, "judge_clean_accuracy"))
+    numbers: dict[str, float] = {}
+    comparisons: dict[str, Decision] = {}
+    members: list[str] = []
+    for ds, rows in names:
+        t = _tag(ds, len(names) > 1)
+        problem = _judge_problem(frame, rows)
+        groups = categories(rows)
+        missing = _need(groups, ("minimax", "approximate"), ds)
+        if problem or missing:
+            comparisons[f"{t}categories"] = inconclusive(SEED_TEST_NAME, problem or missing, LEVEL)
+            continue
+        bottom = groups["undefended"] + groups["collapsed"]
+        for name, group in (("minimax", groups["minimax"]), ("approximate", groups["approximate"]),
+                            ("undefended+collapsed", bottom)):
+            members.append(f"{t}{name}: {', '.join(label for label, _ in group) or '-'}")
+            for label, picked in group:
+                numbers[f"{t}{label}"] = value(picked, recognized)
+            if group:
+                means = _group_seed_means(group, recognized)
+                numbers[f"{t}{name}"] = math.fsum(means.values()) / len(means)
+        if judge_acc is not None:
+            numbers[f"{t}judge_clean_accuracy"] = value(rows, judge_acc)
+        mm, ap = _group_seed_means(groups["minimax"], recognized), _group_seed_means(groups["approximate"], recognized)
+        comparisons[f"{t}minimax > approximate"] = compare_seed_values(mm, ap, "greater", LEVEL, "judge_target_rate")
+        if bottom:
+            comparisons[f"{t}approximate > undefended+collapsed"] = compare_seed_values(
+                ap, _group_seed_means(bottom, recognized), "greater", LEVEL, "judge_target_rate")
+    return ClaimResult.of(every(comparisons, LEVEL), numbers,
+                          "category means of judge_target_rate; " + "; ".join(members))
+
+
+SEED_TEST_NAME = "paired t-test over seeds, one-sided"
+
+
+def robustness_follows_category(frame: Any) -> ClaimResult:
+    """P3 Fig. 4.1: minimax defenses are more robust than approximate ones, which are more robust than
+    undefended models (standard, distillation); collapsed models are left out, as P3 leaves out its
+    TRADES beta 10000 model. Robustness is the mean profile accuracy over eps > 0; every minimax
+    model is compared with every approximate one and every approximate one with every undefended
+    one (:func:`bench.api.claim.mean_accuracies`, one-sided), combined by
+    :func:`bench.api.claim_stats.every` (Bonferroni against the claim)."""
+    names = list(datasets(frame))
+    profile = profile_columns(frame)
+    columns = [c for _, c in profile]
+    numbers: dict[str, float] = {}
+    comparisons: dict[str, Decision] = {}
+    notes: list[str] = []
+    for ds, rows in names:
+        t = _tag(ds, len(names) > 1)
+        groups = categories(rows)
+        missing = _need(groups, ("minimax", "approximate", "undefended"), ds)
+        if missing:
+            comparisons[f"{t}categories"] = inconclusive("z-test on the mean of accuracies, one-sided", missing, LEVEL)
+            continue
+        for name in ("minimax", "approximate", "undefended", "collapsed"):
+            for label, picked in groups[name]:
+                numbers[f"{t}{label}"] = profile_mean(picked, profile)
+                flags = ";".join(str(f) for f in picked.get("flags", []))
+                if "ce-vs-margin-loss-gap" in flags:
+                    notes.append(f"{t}{label} carries ce-vs-margin-loss-gap (its CE profile may be gradient masking)")
+        notes.append(f"{t}left out (collapsed): {', '.join(label for label, _ in groups['collapsed']) or '-'}")
+        for upper, lower in (("minimax", "approximate"), ("approximate", "undefended")):
+            for a_label, a in groups[upper]:
+                for b_label, b in groups[lower]:
+                    comparisons[f"{t}{a_label} > {b_label}"] = mean_accuracies(a, b, columns, "greater", LEVEL,
+                                                                              "mean profile accuracy")
+    return ClaimResult.of(every(comparisons, LEVEL), numbers,
+                          "mean robust accuracy over the profile's eps > 0; " + "; ".join(notes))
+
+
+def clean_accuracy_follows_category(frame: Any) -> ClaimResult:
+    """P3 Fig. 4.1 (text): undefended models have the highest clean accuracy and approximate ones the
+    lowest of the three categories. Every undefended model is compared with every minimax one and
+    every minimax one with every approximate one on ``clean`` (:func:`bench.api.claim.compare_accuracies`,
+    one-sided); collapsed models are left out."""
+    names = list(datasets(frame))
+    numbers: dict[str, float] = {}
+    comparisons: dict[str, Decision] = {}
+    for ds, rows in names:
+        t = _tag(ds, len(names) > 1)
+        groups = categories(rows)
+        missing = _need(groups, ("minimax", "approximate", "undefended"), ds)
+        if missing:
+            comparisons[f"{t}categories"] = inconclusive("Fisher's exact test, one-sided", missing, LEVEL)
+            continue
+        for name in ("undefended", "minimax", "approximate"):
+            for label, picked in groups[name]:
+                numbers[f"{t}{label}"] = value(picked, "clean")
+        for upper, lower in (("undefended", "minimax"), ("minimax", "approximate")):
+            for a_label, a in groups[upper]:
+                for b_label, b in groups[lower]:
+                    comparisons[f"{t}{a_label} > {b_label}"] = compare_accuracies(a, b, "clean", "greater", LEVEL)
+    return ClaimResult.of(every(comparisons, LEVEL), numbers, "clean accuracy by category (collapsed models left out)")

@@ -55,13 +55,13 @@ def robarena_suites() -> list[SuiteSpec]:
             description="P3 Fig. 4.1's comparison sized for a laptop CPU: real 8x8 digits, a few minutes on 2 cores.",
         ),
         SuiteSpec(
-            name="p3-cpu", version="1", target=f"{PKG}:suites/p3-cpu.toml", paper=P3,
+            name="p3-cpu", version="2", target=f"{PKG}:suites/p3-cpu.toml", paper=P3,
             summary="P3 Fig. 4.1/4.2 on digits: the defenses suite's nine models, PGD-50 x 2/255 profile with "
                     "up to 10 restarts at Linf 0..0.2, Jacobian probe, recognizability grids (512 steps)",
             description="P3's protocol sized for a CPU (about 6 minutes of CPU time on one core); claims: robarena claims p3-cpu.",
         ),
         SuiteSpec(
-            name="p3-full", version="1", target=f"{PKG}:suites/p3-full.toml", paper=P3,
+            name="p3-full", version="2", target=f"{PKG}:suites/p3-full.toml", paper=P3,
             summary="P3 Fig. 4.1/4.2: PreAct ResNet-18 on CIFAR-10, 15 epochs, cyclic LR 0.2, seven defenses plus "
                     "TRADES beta 10000; PGD-50 profile 0..50/255, Jacobian probe, 2048-step recognizability grids",
             description="The full-scale P3 protocol (GPU; needs the CIFAR-10 files).",
@@ -110,13 +110,22 @@ _CLAIMS = (
     ("smoothness-regularizers-robust", "smoothness_regularizers_robust",
      "smoothness regularizers (gradient and Fisher penalties) are more robust than standard training "
      "(Fig. 4.1; collapsed constant classifiers left out)"),
+    ("recognizability-follows-category", "recognizability_follows_category",
+     "P3's thesis: perturbations of minimax defenses (PGD-AT, TRADES beta 6, fast-AT) are more recognizable than "
+     "those of approximate ones (gradient and Fisher penalties), which are more recognizable than those of "
+     "undefended (standard, distilled) and collapsed models (Sec. 4.2, Fig. 4.2; judge of another architecture)"),
+    ("robustness-follows-category", "robustness_follows_category",
+     "Fig. 4.1's ordering: minimax defenses are more robust than approximate ones, which are more robust than "
+     "undefended models (mean profile accuracy; collapsed models left out)"),
+    ("clean-accuracy-follows-category", "clean_accuracy_follows_category",
+     "Fig. 4.1's clean accuracies: undefended models highest, then minimax, approximate lowest (collapsed left out)"),
 )
 
 
 @hookimpl
 def robarena_claims() -> list[ClaimSpec]:
     return [
-        ClaimSpec(name=name + suffix, version="1", target=f"{PKG}.claims:{fn}", suite=suite, statement=statement,
+        ClaimSpec(name=name + suffix, version="2", target=f"{PKG}.claims:{fn}", suite=suite, statement=statement,
                   paper=P3)
         for suffix, suite in (("", "p3-cpu"), ("-full", "p3-full"))
         for name, fn, statement in _CLAIMS

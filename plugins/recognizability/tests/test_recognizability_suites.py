@@ -40,9 +40,9 @@ def test_p3_cpu_reuses_the_defenses_suite_and_runs_p3s_profile_attack():
     assert config.steps == 512 and config.step_size == pytest.approx(2 / 255) and config.starts == 10
     assert config.judge == "train" and config.judge_train == suite.train and config.judge_seed not in suite.seeds
     plan = build_plan(suite, registry)
-    assert len(plan.train_cells) == 9 and not plan.dropped
+    assert suite.seeds == [0, 1, 2] and len(plan.train_cells) == 9 * 3 and not plan.dropped
     jacobian = [c for c in plan.probe_cells if c.probe.qid == "recognizability/jacobian"]
-    assert len(plan.attack_cells) == 9 * 5 and len(jacobian) == 9 and len(plan.task_cells) == 9
+    assert len(plan.attack_cells) == 3 * 9 * 5 and len(jacobian) == 3 * 9 and len(plan.task_cells) == 3 * 9
 
 
 def test_p3_full_has_p3s_budget_line_up_and_protocol():
@@ -74,9 +74,11 @@ def test_p3_full_has_p3s_budget_line_up_and_protocol():
     assert [t.eps for t in profile.threats()] == pytest.approx([k / 255 for k in range(5, 55, 5)])
     (task,) = suite.tasks
     config = registry.get("task", task.id).load().Config(**task.params)
-    assert config.steps == 2048 and config.judge_model == "classics/preact-resnet18"
+    # the judge is of another architecture than the attacked models (transfer would inflate its score)
+    assert config.steps == 2048 and config.judge_model == "classics/resnet-cifar"
+    assert all(m.id != config.judge_model for m in suite.models) and suite.seeds == [0, 1, 2]
     assert config.judge_train == train
     assert suite.eval.n == 10000
     plan = build_plan(suite, registry)
-    assert len(plan.train_cells) == 8 and not plan.dropped
-    assert len(plan.attack_cells) == 8 * 11 and len(plan.task_cells) == 8
+    assert len(plan.train_cells) == 3 * 8 and not plan.dropped
+    assert len(plan.attack_cells) == 3 * 8 * 11 and len(plan.task_cells) == 3 * 8
