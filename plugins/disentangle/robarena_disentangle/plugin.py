@@ -34,10 +34,12 @@ def robarena_probes() -> list[ProbeSpec]:
                   columns=["kl_mean", "g1_mean", "g2_mean", "g2_over_kl_mean", "g2_over_kl_median"],
                   summary="KL = G1 + G2 over different-class pairs: G1 = 1/2 eta^T F eta by one JVP, G2 = KL - G1 "
                           "(P0 Eq. 14-16, Fig. 5)"),
-        ProbeSpec(name="fisher-approx", version="1", target=f"{_PROBES}.fisher_approx:FisherApprox", paper=P0,
-                  columns=["rel_error"], needs_attacks=True,
-                  summary="|KL(f(x)||f(x+eta)) - 1/2 eta^T F eta| / KL along the attack's direction for eps "
-                          "1/255..8/255 (P0 Table 2), float64"),
+        # version 2: the direction comes from a PGD run to the end (no early stop) instead of the attack
+        # stage's x_adv, and F_x's leading eigenvector gives the eig_rel_error columns
+        ProbeSpec(name="fisher-approx", version="2", target=f"{_PROBES}.fisher_approx:FisherApprox", paper=P0,
+                  columns=["rel_error", "eig_rel_error"], needs_attacks=True,
+                  summary="|KL(f(x)||f(x+eta)) - 1/2 eta^T F eta| / KL for eps 1/255..8/255 along a full PGD-20 "
+                          "direction and F's leading eigenvector (P0 Table 2), float64"),
         ProbeSpec(name="fisher-split", version="1", target=f"{_PROBES}.fisher_split:FisherSplit", paper=P0,
                   columns=["fnorm_robust", "fnorm_nonrobust", "log_fnorm_robust", "log_fnorm_nonrobust",
                            "n_robust", "n_nonrobust", "n_correct"], needs_attacks=True,
@@ -48,18 +50,18 @@ def robarena_probes() -> list[ProbeSpec]:
 @hookimpl
 def robarena_suites() -> list[SuiteSpec]:
     return [
-        SuiteSpec(name="p0-cpu", version="1", target=f"{PKG}:suites/p0-cpu.toml", paper=P0,
+        SuiteSpec(name="p0-cpu", version="2", target=f"{PKG}:suites/p0-cpu.toml", paper=P0,
                   summary="digits: VGG13 pure linear / half linear / normal x standard, PGD-AT, TRADES beta 5; "
                           "PGD-20 and CW-Linf at 0.1; CCKL, Fisher, G1/G2 probes; minutes on 2 CPU cores",
                   description="A CPU-sized version of P0's experiments (Table 1, Table 2, Fig. 3/4/5/9) on the "
                               "bundled 8x8 digits."),
-        SuiteSpec(name="p0-full", version="1", target=f"{PKG}:suites/p0-full.toml", paper=P0,
-                  summary="P0 Table 1, VGG13 half: CIFAR-10, TRADES VGG13 pure linear / half linear / normal, "
-                          "lr 0.01, 160 epochs; PGD-20 and CW at 8/255",
+        SuiteSpec(name="p0-full", version="2", target=f"{PKG}:suites/p0-full.toml", paper=P0,
+                  summary="P0 Table 1, VGG13 half, and Fig. 3: CIFAR-10, VGG13 pure linear / half linear / normal "
+                          "x standard, PGD-AT, TRADES, lr 0.01, 160 epochs; PGD-20 and CW at 8/255",
                   description="The full-scale P0 protocol for the VGG13 models (GPU; needs the CIFAR-10 files)."),
-        SuiteSpec(name="p0-full-resnet", version="1", target=f"{PKG}:suites/p0-full-resnet.toml", paper=P0,
-                  summary="P0 Table 1, ResNet half: CIFAR-10, TRADES ResNet-20x1 and ResNet-32x10, lr 0.1, "
-                          "160 epochs; PGD-20 and CW at 8/255",
+        SuiteSpec(name="p0-full-resnet", version="2", target=f"{PKG}:suites/p0-full-resnet.toml", paper=P0,
+                  summary="P0 Table 1, ResNet half, and Fig. 8: CIFAR-10, ResNet-20x1 and ResNet-32x10 x standard, "
+                          "PGD-AT, TRADES, lr 0.1, 160 epochs; PGD-20 and CW at 8/255",
                   description="The full-scale P0 protocol for the ResNets (GPU; needs the CIFAR-10 files)."),
     ]
 
@@ -95,8 +97,8 @@ _CLAIMS = {  # name -> (check in claims.py, statement)
 }
 _APPROX_AND_CAPACITY = ["fisher-approx-small-eps", "fisher-approx-grows", "robust-samples-lower-fisher",
                         "capacity-under-trades", "capacity-relies-on-g2"]
-_SUITE_CLAIMS = {"p0-cpu": ["at-lowers-fisher", "at-lowers-cckl"] + _APPROX_AND_CAPACITY,
-                 "p0-full": _APPROX_AND_CAPACITY, "p0-full-resnet": _APPROX_AND_CAPACITY}
+_ALL_CLAIMS = ["at-lowers-fisher", "at-lowers-cckl"] + _APPROX_AND_CAPACITY
+_SUITE_CLAIMS = {"p0-cpu": _ALL_CLAIMS, "p0-full": _ALL_CLAIMS, "p0-full-resnet": _ALL_CLAIMS}
 
 
 @hookimpl

@@ -232,7 +232,7 @@ def test_registered_claims_run_through_the_claim_runner():
     assert len(entries) == 7 and {e.spec.paper.key for e in entries} == {"P0"}
     outcomes = evaluate_claims(entries, p0_frame())
     assert all(o.status == "holds" for o in outcomes), [(o.claim, o.result.detail) for o in outcomes]
-    assert len(claims_for(registry, "p0-full")) == len(claims_for(registry, "p0-full-resnet")) == 5
+    assert len(claims_for(registry, "p0-full")) == len(claims_for(registry, "p0-full-resnet")) == 7
 
 
 def test_renaming_the_suite_labels_changes_no_verdict():
@@ -252,3 +252,46 @@ def test_renaming_the_suite_labels_changes_no_verdict():
             "at-lowers-fisher", "at-lowers-cckl", "fisher-approx-grows", "robust-samples-lower-fisher",
             "capacity-relies-on-g2")}}
     assert after == before
+
+
+def _non_trades_reversed(models) -> dict:
+    """Edits that make every standard and PGD-AT row reverse the TRADES-only claims: accuracies, G2 and
+    G2/KL falling with capacity, approximation errors large and falling with eps."""
+    edits = {}
+    for rank, (label, _, _) in enumerate(models):
+        for defense in ("standard", "PGD-AT"):
+            edits.update({(label, defense, "clean"): 0.95 - 0.1 * rank, (label, defense, "PGD-20"): 0.6 - 0.1 * rank,
+                          (label, defense, "CW"): 0.55 - 0.1 * rank,
+                          (label, defense, claims.G1G2["KL"]): 5.0 - rank,
+                          (label, defense, claims.G1G2["G2"]): 4.0 - rank,
+                          (label, defense, claims.G1G2["G2/KL"]): 0.8 - 0.2 * rank})
+            edits.update({(label, defense, approx(eps)): 0.9 - 0.1 * k for k, eps in enumerate(EPS)})
+    return edits
+
+
+@pytest.mark.parametrize("models", [VGG, RESNETS], ids=["p0-full", "p0-full-resnet"])
+def test_full_suite_frames_with_standard_and_pgd_at_rows(models):
+    """The full suites' frames (models x standard, PGD-AT, TRADES): the comparisons with standard training
+    read every row, the TRADES-only claims (Table 1/2, Fig. 5) only the TRADES rows, found by defense id
+    and model parameters, so standard and PGD-AT rows that reverse those claims change no verdict."""
+    rows = p0_rows(_non_trades_reversed(models), models=models)
+    names = [m[0] for m in models]
+    for check in CHECKS:
+        result = check(frame(rows))
+        assert result.verdict is HOLDS, (check.__name__, result.detail)
+    fisher = claims.adversarial_training_lowers_fisher(frame(rows)).numbers
+    assert set(fisher) == {f"{m}/{d}" for m in names for d in ("standard", "PGD-AT", "TRADES")}
+    robust = claims.robust_samples_have_lower_fisher(frame(rows)).numbers  # every adversarially trained row
+    assert {k.rsplit("/", 1)[0] for k in robust} == {f"{m}/{d}" for m in names for d in ("PGD-AT", "TRADES")}
+    capacity = claims.capacity_helps_under_trades(frame(rows)).numbers
+    assert capacity[f"clean/{names[0]}"] == pytest.approx(0.7, rel=0.01) and capacity[f"clean/{names[-1]}"] == pytest.approx(
+        0.7 + 0.1 * (len(names) - 1), rel=0.01)  # TRADES's, not standard's 0.95 - 0.1 rank
+    # the same rows with the standard and TRADES labels swapped, and the models' labels reversed
+    labels = {"standard": "TRADES", "TRADES": "standard", names[0]: names[-1], names[-1]: names[0]}
+    for check in CHECKS:
+        before, after = check(frame(rows)), check(frame(relabel(rows, labels)))
+        assert (after.verdict, sorted(after.numbers.values())) == (before.verdict, sorted(before.numbers.values()))
+    # a reversed TRADES row is still seen: the extra rows do not hide the claim's own rows
+    broken = p0_rows({**_non_trades_reversed(models), (names[-1], "TRADES", claims.G1G2["G2/KL"]): 0.01},
+                     models=models)
+    assert claims.capacity_relies_more_on_g2(frame(broken)).verdict is NOT

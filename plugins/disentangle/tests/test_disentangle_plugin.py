@@ -82,18 +82,24 @@ def test_p0_cpu_suite_is_the_scaled_down_protocol():
     ("p0-full-resnet", [("resnet20x1", {"depth": 20, "width": 1}), ("resnet32x10", {"depth": 32, "width": 10})], 0.1),
 ])
 def test_full_suites_follow_p0_table_1(name, models, lr):
-    """P0 Table 1: TRADES on CIFAR-10, SGD momentum 0.9, wd 1e-4, 160 epochs; lr 0.01 (VGG13), 0.1 (ResNets)."""
+    """P0 Table 1: TRADES on CIFAR-10, SGD momentum 0.9, wd 1e-4, 160 epochs; lr 0.01 (VGG13), 0.1 (ResNets);
+    standard and PGD-AT rows for Fig. 3 / 8, PGD-AT with TRADES's inner maximisation (P0 gives none)."""
     suite, plan = _plan(name)
     assert [d.id for d in suite.datasets] == ["core/cifar10"]
     assert [(m.label, m.params) for m in suite.models] == models
-    assert len(suite.defenses) == 1
-    _trades(suite.defenses[0], 8 / 255)
-    assert suite.defenses[0].params["eps"] == "8/255"
+    assert [(d.label, d.id) for d in suite.defenses] == [
+        ("standard", "classics/standard"), ("PGD-AT", "classics/pgd-at"), ("TRADES", "classics/trades")]
+    _trades(suite.defenses[2], 8 / 255)
+    assert suite.defenses[2].params["eps"] == "8/255" and not suite.defenses[0].params
+    pgd_at = suite.defenses[1].params
+    assert (pgd_at["norm"], pgd_at["eps"], pgd_at["steps"], pgd_at["random_start"]) == ("Linf", "8/255", 10, True)
+    assert pgd_at["step_size"] == pytest.approx(2 / 255)
     _p0_attacks(suite, 8 / 255)
     t = suite.train
     assert (t.epochs, t.optimizer, t.lr, t.momentum, t.weight_decay, t.schedule) == (160, "sgd", lr, 0.9, 1e-4, "step")
     assert suite.eval.n == 10_000 and {p.id.split("/")[1] for p in suite.probes} == PROBES
     probes = {p.id.split("/")[1]: p.params for p in suite.probes}
     assert "eps" not in probes["fisher-approx"] and "n_pairs" not in probes["cckl"]  # P0's defaults
-    assert len(plan.train_cells) == len(models) and len(plan.attack_cells) == 2 * len(models) and not plan.dropped
-    assert [c.row_id for c in plan.train_cells] == [f"cifar10/{label}/TRADES/seed0" for label, _ in models]
+    assert len(plan.train_cells) == 3 * len(models) and len(plan.attack_cells) == 6 * len(models) and not plan.dropped
+    assert sorted(c.row_id for c in plan.train_cells) == sorted(
+        f"cifar10/{label}/{defense}/seed0" for label, _ in models for defense in ("standard", "PGD-AT", "TRADES"))

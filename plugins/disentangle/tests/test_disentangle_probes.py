@@ -124,7 +124,7 @@ def test_fisher_approx_matches_direct_kl_and_closed_form_g1_with_box_clipping():
     delta[0] = 0.0  # an unmoved example is left out
     x_adv = (x + delta).clamp(0, 1)
     pin = probe_input(x, y, batch_size=4, attacks={"PGD-20 Linf 0.1": linf_record(x_adv)})
-    result = FisherApprox(FisherApproxConfig(eps=["8/255", 0.01, "2/255"]))(model, pin)
+    result = FisherApprox(FisherApproxConfig(eps=["8/255", 0.01, "2/255"], source="attack"))(model, pin)
     assert next(model.parameters()).dtype == torch.float32  # the float64 copy leaves the model alone
     model64, x64 = model.double(), x.double()
     dense = closed_form_fisher(model64, x64).numpy()
@@ -154,7 +154,7 @@ def test_fisher_approx_error_vanishes_for_tiny_eps_on_a_smooth_model():
     x = 0.25 + 0.5 * x  # inside the box: no clipping
     x_adv = x + 0.2 * torch.sign(torch.randn(x.shape, generator=torch.Generator().manual_seed(3)))
     pin = probe_input(x, y, attacks={"pgd Linf 0.2": AttackRecord(x_adv, ThreatModel(norm="Linf", eps=0.2))})
-    result = FisherApprox(FisherApproxConfig(eps=[1e-4, 1e-3, 1e-2]))(net, pin)
+    result = FisherApprox(FisherApproxConfig(eps=[1e-4, 1e-3, 1e-2], source="attack"))(net, pin)
     errors = [result.scalars[f"rel_error@{e}"] for e in ("0.0001", "0.001", "0.01")]
     assert errors[0] < 1e-3 and errors[1] == pytest.approx(10 * errors[0], rel=0.1)
     assert errors[2] == pytest.approx(10 * errors[1], rel=0.2)
@@ -167,11 +167,12 @@ def test_fisher_approx_picks_its_attack_and_rejects_bad_input():
     attacks = {"DF L2 0.5": AttackRecord(x_l2, l2), "PGD-20 Linf 0.1": linf_record((x + 0.1).clamp(0, 1)),
                "CW Linf 0.1": linf_record((x - 0.1).clamp(0, 1))}
     pin = probe_input(x, y, attacks=attacks)
-    default = FisherApprox(FisherApproxConfig(eps=[0.1]))(model, pin)
-    named = FisherApprox(FisherApproxConfig(eps=[0.1], attack="PGD-20"))(model, pin)
-    cw = FisherApprox(FisherApproxConfig(eps=[0.1], attack="CW Linf 0.1"))(model, pin)
+    default = FisherApprox(FisherApproxConfig(eps=[0.1], source="attack"))(model, pin)
+    named = FisherApprox(FisherApproxConfig(eps=[0.1], attack="PGD-20", source="attack"))(model, pin)
+    cw = FisherApprox(FisherApproxConfig(eps=[0.1], attack="CW Linf 0.1", source="attack"))(model, pin)
     assert default.scalars == named.scalars != cw.scalars  # the default is the first Linf attack
-    normalized = FisherApprox(FisherApproxConfig(eps=[0.5], attack="DF", direction="normalized", clip=False))
+    normalized = FisherApprox(FisherApproxConfig(eps=[0.5], attack="DF", direction="normalized", clip=False,
+                                                 source="attack"))
     kl = normalized(model, pin).arrays["kl"][0]
     step = 0.5 * (x_l2 - x) / (x_l2 - x).flatten(1).norm(dim=1).view(-1, 1, 1, 1)
     with torch.no_grad():

@@ -1,9 +1,20 @@
-"""Relative error of the Fisher (second-order) approximation of KL along the adversarial direction (P0 Table 2).
+"""Relative error of the Fisher (second-order) approximation of KL along adversarial directions (P0 Table 2).
 
 P0 Eq. 8-10: for small perturbations ``KL(f(x) || f(x + eta)) ~ G1 = 1/2 eta^T F_x eta``. P0 App. C
 (Table 2) reports ``|KL - G1| / KL`` for a TRADES VGG13 on CIFAR-10 at eps = 1/255 ... 8/255
-(0.058 ... 0.290). Here ``eta`` follows the attack stage's perturbation ``delta = x_adv - x`` of
-one attack cell, rescaled to each eps:
+(0.058 ... 0.290) without saying how eta is chosen. Two directions ``delta`` per example, in the
+threat model (norm, eps, box) of one attack cell of the suite:
+
+* ``rel_error`` columns, ``source = "pgd"`` (default): ``delta = x_adv - x`` of a PGD run here for
+  all its ``steps`` (no early stop): 20 steps of ``step_fraction * eps`` = eps / 4 on the CE loss
+  from a random start (P0's PGD-20: 2/255 at 8/255). Every example's direction comes from the
+  loss gradient; an early-stopped attack returns an already misclassified example's random start,
+  whose sign is noise. ``source = "attack"`` reads the attack stage's ``x_adv`` instead.
+* ``eig_rel_error`` columns (``eigenvector = True``): ``delta = v``, F_x's leading eigenvector (P0
+  Eq. 11-12: the worst small L2 perturbation), by matrix-free power iteration (JVP + VJP) from a
+  Gaussian start, oriented so that the CE loss rises to first order (``<grad_x CE, v> >= 0``).
+
+Each ``delta`` is rescaled to every eps:
 
 * ``direction = "sign"`` (Linf attacks): ``eta = eps * sign(delta)``;
 * ``direction = "normalized"``: ``eta = eps * delta / ||delta||`` in the attack's norm (Linf or L2);
@@ -11,7 +22,8 @@ one attack cell, rescaled to each eps:
 then ``x + eta`` is clipped to the threat model's box (``clip``; ``eta`` is the clipped step,
 used for both KL and G1). Examples with ``delta = 0`` or KL = 0 are left out of the ratios.
 G1 is one Jacobian-vector product at x. The computation runs on a float64 copy of the model
-by default: at eps = 1/255 KL can be ~1e-8, where float32 rounding would dominate the error.
+by default (the PGD runs on the model as given): at eps = 1/255 KL can be ~1e-8, where float32
+rounding would dominate the error.
 """
 from __future__ import annotations
 
@@ -20,14 +32,18 @@ from typing import Literal, Optional, Union
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from pydantic import Field, field_serializer, model_validator
 from torch import nn
 
 from bench.api import BaseConfig, Probe, ProbeInput, ProbeResult
 from bench.eps import Eps, as_written, check_radius
 from bench.errors import UsageError
+from bench.threat import ThreatModel
+from bench.toolkit import bcast, pgd_steps
 from robarena_disentangle.common import choose_attack, subset
-from robarena_disentangle.fisher import FisherOperator, input_gradients_only, kl_from_logits
+from robarena_disentangle.fisher import (FisherOperator, ShrinkingFisherMatvec, input_gradients_only, kl_from_logits,
+                                         power_iteration)
 
 P0_EPS = [f"{k}/255" for k in range(1, 9)]  # P0 Table 2
 
@@ -35,8 +51,19 @@ P0_EPS = [f"{k}/255" for k in range(1, 9)]  # P0 Table 2
 class FisherApproxConfig(BaseConfig):
     eps: list[Eps] = Field(default_factory=lambda: [Eps(e) for e in P0_EPS], min_length=1,
                            description="radii of eta (P0 Table 2: 1/255 ... 8/255); '8/255' accepted")
-    attack: Optional[str] = Field(None, description="attack column or label giving the direction "
+    attack: Optional[str] = Field(None, description="attack column or label whose threat model the direction's "
+                                                    "PGD uses, or whose x_adv gives it with source = 'attack' "
                                                     "(default: the suite's first Linf attack)")
+    source: Literal["pgd", "attack"] = Field("pgd", description="'pgd': the probe's own PGD, all steps run; "
+                                                                "'attack': the attack stage's x_adv")
+    steps: int = Field(20, ge=1, description="steps of the direction's PGD (P0's PGD-20)")
+    step_fraction: float = Field(0.25, gt=0, description="PGD step / the attack's eps (P0: 2/255 at 8/255)")
+    loss: Literal["ce", "cw"] = Field("ce", description="objective of the direction's PGD")
+    random_start: bool = Field(True, description="start the direction's PGD uniformly in the ball")
+    eigenvector: bool = Field(True, description="also the columns eig_rel_error@<eps> along F_x's leading "
+                                                "eigenvector")
+    power_iters: int = Field(100, ge=1, description="power-iteration products at most")
+    tol: float = Field(1e-3, gt=0, description="power iteration converged when ||F v - lambda v|| <= tol * lambda")
     direction: Literal["sign", "normalized"] = Field("sign", description="eps * sign(delta) (Linf) or "
                                                                          "eps * delta / ||delta|| (attack's norm)")
     clip: bool = Field(True, description="clip x + eta to the threat model's box")
@@ -45,9 +72,15 @@ class FisherApproxConfig(BaseConfig):
 
     @model_validator(mode="after")
     def _radii_fit_the_norm(self) -> "FisherApproxConfig":
-        """Sign steps are Linf radii; normalized steps follow the attack's norm (L2 at most)."""
+        """Sign steps are Linf radii; normalized steps follow the attack's norm (L2 at most). From a
+        random start the PGD must be able to move further than the radius (steps * step_fraction > 1), or a
+        coordinate's sign may still be the random start's."""
         for eps in self.eps:
             check_radius(eps, "Linf" if self.direction == "sign" else "L2")
+        if self.source == "pgd" and self.random_start and self.steps * self.step_fraction <= 1:
+            raise ValueError(f"steps * step_fraction = {self.steps * self.step_fraction:g} <= 1: from a random start "
+                             "the PGD cannot cross the ball, so a direction could be the random start's; raise "
+                             "steps or step_fraction (P0: 20 steps of eps / 4)")
         return self
 
     @field_serializer("eps", when_used="json")
@@ -57,59 +90,124 @@ class FisherApproxConfig(BaseConfig):
 
 
 class FisherApprox(Probe):
-    """``|KL(f(x) || f(x + eta)) - 1/2 eta^T F_x eta| / KL`` per eps along the attack's direction.
+    """``|KL(f(x) || f(x + eta)) - 1/2 eta^T F_x eta| / KL`` per eps along two adversarial directions.
 
     Columns: ``rel_error`` (mean over examples at the largest eps, P0 Table 2's 8/255 entry) and
-    ``rel_error@<eps>`` for every eps (e.g. ``rel_error@1/255``). Arrays: ``eps`` (E,),
+    ``rel_error@<eps>`` for every eps (e.g. ``rel_error@1/255``) along the PGD (or attack)
+    direction; ``eig_rel_error`` and ``eig_rel_error@<eps>`` along F_x's leading eigenvector
+    (``eig_rel_error`` NaN, no per-eps columns, with ``eigenvector = False``). Arrays: ``eps`` (E,),
     ``kl`` and ``g1`` (E, N), ``rel_error`` (E, N; NaN where left out), ``rel_error_median`` and
-    ``pooled_rel_error`` (|sum KL - sum G1| / sum KL) (E,).
+    ``pooled_rel_error`` (|sum KL - sum G1| / sum KL) (E,); the same with the suffix ``_eig``
+    (``kl_eig``, ...), ``eigval`` (N,) (power iteration's lambda_max), ``power_steps`` (N,);
+    ``misclassified`` (N,) (clean prediction != label).
 
     Args (``FisherApproxConfig``): eps=[1/255, ..., 8/255], attack=None (first Linf attack),
-    direction="sign", clip=True, float64=True, n=None.
+    source="pgd", steps=20, step_fraction=0.25, loss="ce", random_start=True, eigenvector=True,
+    power_iters=100, tol=1e-3, direction="sign", clip=True, float64=True, n=None.
     """
 
     Config = FisherApproxConfig
 
     def run(self, model: nn.Module, data: ProbeInput, generator: torch.Generator) -> ProbeResult:
-        x, _ = subset(data, self.config.n)
-        column, record = choose_attack(data.attacks, self.config.attack, "disentangle/fisher-approx")
+        config = self.config
+        x, y = subset(data, config.n)
+        column, record = choose_attack(data.attacks, config.attack, "disentangle/fisher-approx")
         threat = record.threat
-        if self.config.direction == "sign" and threat.norm != "Linf":
+        if config.direction == "sign" and threat.norm != "Linf":
             raise UsageError(f"fisher-approx: direction 'sign' needs an Linf attack, {column!r} is {threat.norm}; "
                              "set direction = 'normalized'")
-        if self.config.float64:
+        bs = data.batch_size
+        if config.source == "pgd":
+            if threat.norm not in ("Linf", "L2"):
+                raise UsageError(f"fisher-approx: the direction's PGD needs a Linf or L2 attack, {column!r} is "
+                                 f"{threat.norm}; name one with params.attack")
+            x_adv = pgd_directions(model, x, y, threat, config, generator, bs)
+        else:
+            x_adv = record.x_adv[:x.shape[0]]
+        if config.float64:
             model = copy.deepcopy(model).double().eval()
         x = x.to(next(iter(model.parameters()), x).dtype)
-        delta = record.x_adv[:x.shape[0]].to(x.device, x.dtype) - x
-        unit = unit_direction(delta, self.config.direction, threat.norm)
-        moved = unit.flatten(1).abs().amax(dim=1) > 0
-        radii = [(float(e), e.display) for e in self.config.eps]
+        delta = x_adv.to(x.device, x.dtype) - x
+        unit = unit_direction(delta, config.direction, threat.norm)
+        radii = [(float(e), e.display) for e in config.eps]
         order = sorted(range(len(radii)), key=lambda k: radii[k][0])
         radii = [radii[k] for k in order]
-        bs = data.batch_size
-        kl = torch.zeros(len(radii), x.shape[0], dtype=torch.float64)
-        g1 = torch.zeros_like(kl)
+        sets = ("", "_eig") if config.eigenvector else ("",)
+        kl = {s: torch.zeros(len(radii), x.shape[0], dtype=torch.float64) for s in sets}
+        g1 = {s: torch.zeros_like(kl[s]) for s in sets}
+        moved = {"": unit.flatten(1).abs().amax(dim=1).cpu() > 0}
+        parts: dict[str, list[torch.Tensor]] = {}
         with input_gradients_only(model):
             for i in range(0, x.shape[0], bs):
                 op = FisherOperator(model, x[i:i + bs])
-                for k, (eps, _) in enumerate(radii):
-                    eta = eps * unit[i:i + bs]
-                    if self.config.clip:
-                        eta = (op.x + eta).clamp(*threat.bounds) - op.x
-                    with torch.no_grad():
-                        kl[k, i:i + bs] = kl_from_logits(op.logits, model(op.x + eta)).cpu()
-                    g1[k, i:i + bs] = 0.5 * op.quadratic(eta).detach().cpu()
-        keep = moved.cpu().unsqueeze(0) & (kl > 0)
-        rel = torch.where(keep, (kl - g1).abs() / kl, torch.full_like(kl, float("nan"))).numpy()
-        scalars = {}
-        for k, (_, display) in enumerate(radii):
-            scalars[f"rel_error@{display}"] = _nanmean(rel[k])
-        scalars["rel_error"] = scalars[f"rel_error@{radii[-1][1]}"]
-        kl_kept, g1_kept = kl * keep, g1 * keep
-        pooled = ((kl_kept.sum(1) - g1_kept.sum(1)).abs() / kl_kept.sum(1)).numpy()
-        arrays = {"eps": np.array([e for e, _ in radii]), "kl": kl.numpy(), "g1": g1.numpy(), "rel_error": rel,
-                  "rel_error_median": np.array([_nanmedian(r) for r in rel]), "pooled_rel_error": pooled}
+                units = {"": unit[i:i + bs]}
+                parts.setdefault("misclassified", []).append((op.logits.argmax(dim=1) != y[i:i + bs]).cpu())
+                if config.eigenvector:
+                    value, vec, steps = leading_eigenvector(op, y[i:i + bs], config.power_iters, config.tol,
+                                                            generator)
+                    units["_eig"] = unit_direction(vec, config.direction, threat.norm)
+                    for key, val in (("eigval", value), ("power_steps", steps)):
+                        parts.setdefault(key, []).append(val.detach().cpu())
+                for s, u in units.items():
+                    for k, (eps, _) in enumerate(radii):
+                        eta = eps * u
+                        if config.clip:
+                            eta = (op.x + eta).clamp(*threat.bounds) - op.x
+                        with torch.no_grad():
+                            kl[s][k, i:i + bs] = kl_from_logits(op.logits, model(op.x + eta)).cpu()
+                        g1[s][k, i:i + bs] = 0.5 * op.quadratic(eta).detach().cpu()
+        arrays: dict[str, np.ndarray] = {"eps": np.array([e for e, _ in radii])}
+        arrays.update({key: torch.cat(val).numpy() for key, val in parts.items()})
+        scalars: dict[str, float] = {"eig_rel_error": float("nan")}
+        for s in sets:
+            keep = moved.get(s, torch.ones(x.shape[0], dtype=torch.bool)).unsqueeze(0) & (kl[s] > 0)
+            rel = torch.where(keep, (kl[s] - g1[s]).abs() / kl[s], torch.full_like(kl[s], float("nan"))).numpy()
+            prefix = "eig_" if s else ""
+            for k, (_, display) in enumerate(radii):
+                scalars[f"{prefix}rel_error@{display}"] = _nanmean(rel[k])
+            scalars[f"{prefix}rel_error"] = scalars[f"{prefix}rel_error@{radii[-1][1]}"]
+            kl_kept, g1_kept = kl[s] * keep, g1[s] * keep
+            pooled = ((kl_kept.sum(1) - g1_kept.sum(1)).abs() / kl_kept.sum(1)).numpy()
+            arrays.update({f"kl{s}": kl[s].numpy(), f"g1{s}": g1[s].numpy(), f"rel_error{s}": rel,
+                           f"rel_error_median{s}": np.array([_nanmedian(r) for r in rel]),
+                           f"pooled_rel_error{s}": pooled})
         return ProbeResult(scalars, arrays)
+
+
+def pgd_directions(model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: ThreatModel,
+                   config: FisherApproxConfig, generator: torch.Generator, batch_size: int) -> torch.Tensor:
+    """``x_adv`` (N, C, H, W) of untargeted PGD on ``model`` as given, every step run (no early stop).
+
+    ``config.steps`` steps of ``config.step_fraction * eps`` on ``config.loss`` in ``threat``'s ball and
+    box, from a random start (``config.random_start``, drawn from ``generator``) or from x; batches of
+    ``batch_size``. Unlike an early-stopped attack, an example misclassified at its start keeps
+    ascending the loss, so ``x_adv - x`` is a loss-ascent direction for every example.
+    """
+    step = config.step_fraction * float(threat.eps)
+    out = []
+    with input_gradients_only(model):
+        for i in range(0, x.shape[0], batch_size):
+            out.append(pgd_steps(model, x[i:i + batch_size], y[i:i + batch_size], threat, steps=config.steps,
+                                 step_size=step, loss=config.loss, random_init=config.random_start,
+                                 generator=generator, early_stop=False))
+    return torch.cat(out)
+
+
+def leading_eigenvector(op: FisherOperator, y: torch.Tensor, iters: int, tol: float,
+                        generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """F_x's leading eigenpair for the batch of ``op`` by power iteration, oriented up the CE loss.
+
+    Power iteration (:func:`robarena_disentangle.fisher.power_iteration`, at most ``iters``
+    products, residual ``tol``) from a standard Gaussian start drawn from ``generator``; the unit
+    eigenvector ``v`` is then signed so that ``<grad_x CE(f(x), y), v> >= 0`` with
+    ``grad_x CE = J^T (p - e_y)`` (one VJP): F's eigenvectors are defined up to sign, the
+    adversarial one raises the loss. Returns ``(lambda (N,), v like op.x, steps (N,))``.
+    """
+    v0 = torch.randn(op.x.shape, generator=generator, device=generator.device, dtype=op.x.dtype).to(op.x.device)
+    value, vec, steps = power_iteration(ShrinkingFisherMatvec(op), v0, iters, tol)
+    grad = op.vjp(op.p - F.one_hot(y.to(op.p.device), op.p.shape[1]).to(op.p.dtype))
+    side = (grad.flatten(1).double() * vec.flatten(1).double()).sum(dim=1)
+    return value, vec * bcast(torch.where(side < 0, -1.0, 1.0).to(vec.dtype), vec), steps
 
 
 def unit_direction(delta: torch.Tensor, direction: str, norm: str) -> torch.Tensor:
