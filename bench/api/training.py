@@ -48,12 +48,41 @@ def lr_at(train: TrainConfig, progress: float) -> float:
     return train.lr
 
 
-def augment(x: torch.Tensor, train: TrainConfig, generator: torch.Generator) -> torch.Tensor:
-    """Random crop with zero padding and horizontal flip, drawn from ``generator``.
+def resized_crop(x: torch.Tensor, train: TrainConfig, generator: torch.Generator) -> torch.Tensor:
+    """torchvision's ``RandomResizedCrop((H, W), scale, ratio)`` applied to every image of ``x`` (N, C, H, W).
 
-    Written with tensor ops (not torchvision.transforms) because the batch is already a
-    tensor on the device and the draws must come from the defense's own generator.
+    Per image, the crop box is drawn by ``torchvision.transforms.RandomResizedCrop.get_params``
+    (area fraction uniform in ``train.resized_crop_scale``, log aspect ratio uniform in
+    ``train.resized_crop_ratio``, position uniform; centre-crop fallback after 10 tries) and resized
+    back to H x W by ``torchvision.transforms.v2.functional.resized_crop`` (bilinear, antialias).
+    get_params draws from torch's global generator, so it runs under ``torch.random.fork_rng``
+    seeded from ``generator``: the draws come from the defense's generator and the global state is
+    left untouched.
     """
+    from torchvision.transforms import RandomResizedCrop
+    from torchvision.transforms.v2 import functional as TF
+
+    n, _, h, w = x.shape
+    seed = int(torch.randint(0, 2 ** 62, (1,), generator=generator, device=generator.device).item())
+    scale, ratio = list(train.resized_crop_scale), list(train.resized_crop_ratio)
+    out = torch.empty_like(x)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for k in range(n):
+            top, left, ch, cw = RandomResizedCrop.get_params(x[k], scale, ratio)
+            out[k] = TF.resized_crop(x[k], top, left, ch, cw, [h, w], antialias=True).clamp_(0.0, 1.0)
+    return out
+
+
+def augment(x: torch.Tensor, train: TrainConfig, generator: torch.Generator) -> torch.Tensor:
+    """Random resized crop (``"resized_crop"``, :func:`resized_crop`), random crop with zero padding
+    and horizontal flip, in that order, drawn from ``generator``.
+
+    Crop and flip are written with tensor ops (not torchvision.transforms) because the batch is
+    already a tensor on the device and the draws must come from the defense's own generator.
+    """
+    if "resized_crop" in train.augment:
+        x = resized_crop(x, train, generator)
     if "crop" in train.augment and train.crop_padding > 0:
         pad = train.crop_padding
         n, _, h, w = x.shape

@@ -35,6 +35,8 @@ from robarena_margins.std_difference import STD_PREFIX, accumulated_std_differen
 STANDARD_ID = "classics/standard"
 PGD_AT_ID = "classics/pgd-at"
 FAST_AT_ID = "classics/fast-at"
+#: P1 B.6's FGSM training (PGD-AT with one FGSM step from x); classics/fast-at is Wong et al.'s, not P1's
+FGSM_AT_ID = "margins/fgsm-at"
 SPECTRAL_CLIP_ID = "margins/spectral-clip"
 PGD_ID = "classics/pgd"
 LAYER_SPECTRUM_ID = "margins/layer-spectrum"
@@ -49,6 +51,14 @@ TRAIN_LOSS: Metric = ("classics/generalization", "train_loss")
 MARGIN: Metric = ("classics/margin", "mean")
 P_Y: Metric = ("margins/confidence", "mean_p_y")
 P_Y_MIDDLE: Metric = ("margins/confidence", "frac_middle")
+ERROR_GAP: Metric = ("classics/generalization", "error_gap")
+MARGIN_STD: Metric = ("margins/margin-spread", "std")
+MARGIN_IQR: Metric = ("margins/margin-spread", "iqr")
+#: P1 B.2 (ResNet-56, AR 4 -> 16): accumulated per-layer singular-value STD (decrease, increase)
+P1_SV_STD_DIFFERENCES = {"CIFAR-10": (4.7465, 0.4372), "CIFAR-100": (3.7511, 0.4372)}
+#: "a magnitude larger" (P1 B.2; its ratios are 10.9 and 8.6): the decrease must exceed the increase
+#: by this factor, an order of magnitude with a tolerance of half an order (10 ** 0.5 = 3.16)
+SV_STD_RATIO = 10 ** 0.5
 
 
 @dataclass(frozen=True)
@@ -64,7 +74,7 @@ class Family:
 
 
 PGD_AT = Family("PGD-AT", PGD_AT_ID)
-FGSM_AT = Family("FGSM-AT", FAST_AT_ID)
+FGSM_AT = Family("FGSM-AT", FGSM_AT_ID)
 
 
 def spectral_family(bound: float) -> Family:
@@ -331,7 +341,21 @@ def spectral_clip_lowers_loss_gap(frame: Any) -> ClaimResult:
     """P1 B.4, Table 6: a spectral-norm bound (``margins/spectral-clip`` over PGD-AT) gives a smaller
     loss gap than PGD-AT (``classics/pgd-at``) at the same norm and eps without it, for every such pair
     (each pair one-sided, combined by :func:`bench.api.claim_stats.every`)."""
-    gap = column(frame, GAP)
+    return spectral_clip_lowers(frame, GAP, "loss gap")
+
+
+def spectral_clip_lowers_error_gap(frame: Any) -> ClaimResult:
+    """P1 B.4, Table 6 (Fig. 6a): a spectral-norm bound gives a smaller *error* gap than PGD-AT at the
+    same eps without it (SP 1 vs uncontrolled: 6.44 vs 10.65, 5.51 vs 10.94, 4.76 vs 11.08 points at
+    AR 4, 8, 16): capacity control removes the overfitting that AR alone does not (P1 B.3-B.4).
+    Every pair one-sided (paired t-test over seeds; one seed: inconclusive), combined by ``every``."""
+    return spectral_clip_lowers(frame, ERROR_GAP, "error gap")
+
+
+def spectral_clip_lowers(frame: Any, metric: Metric, what: str) -> ClaimResult:
+    """Every ``margins/spectral-clip`` (base pgd-at) configuration has a lower ``metric`` than the
+    ``classics/pgd-at`` configuration at the same norm and eps, each pair one-sided at :data:`LEVEL`."""
+    gap = column(frame, metric)
     parts = list(groups(frame))
     numbers: dict[str, float] = {}
     comparisons: dict[str, Decision] = {}
@@ -350,7 +374,7 @@ def spectral_clip_lowers_loss_gap(frame: Any) -> ClaimResult:
     if not comparisons:
         raise ClaimDataMissing(f"no {SPECTRAL_CLIP_ID!r} (base pgd-at) row with a {PGD_AT_ID!r} row at the same eps")
     return ClaimResult.of(every(comparisons, LEVEL), numbers,
-                          "claim: every spectral-norm bound lowers the loss gap of PGD-AT at the same eps")
+                          f"claim: every spectral-norm bound lowers the {what} of PGD-AT at the same eps")
 
 
 def loss_gap_shrinks_at_every_bound(frame: Any) -> ClaimResult:
@@ -372,3 +396,105 @@ def loss_gap_shrinks_at_every_bound(frame: Any) -> ClaimResult:
         numbers.update(values)
         steps.update({f"{family.name}: {k}": d for k, d in found.items()})
     return ClaimResult.of(every(steps, LEVEL), numbers, "claim: the loss gap decreases with eps at every bound")
+
+
+# ---------------------------------------------------------------- round two (issue 16): spread, magnitude, error gap
+def margin_spread_shrinks(frame: Any) -> ClaimResult:
+    """P1 Fig. 1b, 4: the test margin distribution *concentrates* with AR: both its standard deviation
+    and its interquartile range (``margins/margin-spread``) decrease at every step of the sweep
+    (standard = 0, then PGD-AT by eps). Each step of each statistic one-sided, paired t-test over
+    seeds (one seed: inconclusive), combined by :func:`bench.api.claim_stats.every`."""
+    numbers: dict[str, float] = {}
+    steps: dict[str, Decision] = {}
+    for what, metric in (("std", MARGIN_STD), ("iqr", MARGIN_IQR)):
+        values, found = trend_steps(frame, metric, "down")
+        numbers.update({f"{what} {k}": v for k, v in values.items()})
+        steps.update({f"{what} {k}": d for k, d in found.items()})
+    return ClaimResult.of(every(steps, LEVEL), numbers,
+                          "claim: the STD and the IQR of the test margins decrease with AR strength at every step")
+
+
+def sv_std_decrease_order_larger(frame: Any) -> ClaimResult:
+    """P1 B.2 at the paper's magnitude: from the weakest to the strongest PGD-AT model the accumulated
+    STD decrease exceeds the accumulated increase by an order of magnitude (P1: 4.7465 vs 0.4372 on
+    CIFAR-10, 3.7511 vs 0.4372 on CIFAR-100, :data:`P1_SV_STD_DIFFERENCES`; ratios 10.9 and 8.6).
+    Tolerance: half an order of magnitude, i.e. decrease > :data:`SV_STD_RATIO` (= 10 ** 0.5) x increase.
+    Per seed, paired t-test over seeds of the decrease against 10 ** 0.5 x the increase, one-sided
+    (one seed: inconclusive); groups combined by :func:`bench.api.claim_stats.every`."""
+    parts = list(groups(frame))
+    numbers: dict[str, float] = {}
+    comparisons: dict[str, Decision] = {}
+    for name, rows in parts:
+        points = sweep(rows, with_standard=False)
+        weak, strong = points[0], points[-1]
+        weak_stds, strong_stds = _layer_stds(weak.rows, weak.name), _layer_stds(strong.rows, strong.name)
+        diffs = {s: accumulated_std_difference(weak_stds[s], strong_stds[s])
+                 for s in sorted(set(weak_stds) & set(strong_stds))}
+        if not diffs:
+            raise ClaimDataMissing(f"no seed with both {weak.name!r} and {strong.name!r} for {name!r}")
+        prefix = f"{name}/" if len(parts) > 1 else ""
+        decrease = math.fsum(d.decrease_sum for d in diffs.values()) / len(diffs)
+        increase = math.fsum(d.increase_sum for d in diffs.values()) / len(diffs)
+        numbers[f"{prefix}decrease_sum"] = decrease
+        numbers[f"{prefix}increase_sum"] = increase
+        if increase > 0:  # no ratio when no layer's STD rose (it would be infinite)
+            numbers[f"{prefix}ratio"] = decrease / increase
+        comparisons[name] = compare_seed_values(
+            {s: d.decrease_sum for s, d in diffs.items()},
+            {s: SV_STD_RATIO * d.increase_sum for s, d in diffs.items()}, "greater", LEVEL,
+            f"accumulated STD decrease vs {SV_STD_RATIO:.3g} x increase ({weak.name} -> {strong.name})")
+    return ClaimResult.of(every(comparisons, LEVEL), numbers,
+                          f"accumulated singular-value STD decrease > {SV_STD_RATIO:.3g} x the increase, "
+                          "weakest -> strongest PGD-AT")
+
+
+def error_gap_trend(frame: Any, family: Family, direction: str, with_standard: bool,
+                    dataset_id: Optional[str] = None) -> tuple[dict[str, float], dict[str, Decision]]:
+    """:func:`trend_steps` of the error gap over the groups of ``frame`` (only those on ``dataset_id``,
+    found by the rows' dataset id, when given)."""
+    if dataset_id is not None:
+        if "dataset_id" not in frame.columns:
+            raise ClaimDataMissing("results have no column 'dataset_id'")
+        frame = frame[frame["dataset_id"] == dataset_id]
+        if len(frame) == 0:
+            raise ClaimDataMissing(f"no rows on dataset {dataset_id!r}")
+    values, steps = trend_steps(frame, ERROR_GAP, direction, family, with_standard)
+    return values, steps
+
+
+def error_gap_shrinks(frame: Any) -> ClaimResult:
+    """P1 Sec. 5.1, Table 5 (Tiny-ImageNet, AR 0, 4, 8, 16: error gap 15.69, 11.62, 5.08, 3.37 points):
+    where the network cannot overfit the task the error gap falls with AR, like the loss gap. Every
+    step one-sided (paired t-test over seeds; one seed: inconclusive), combined by ``every``."""
+    numbers, steps = error_gap_trend(frame, PGD_AT, "down", with_standard=True)
+    return ClaimResult.of(every(steps, LEVEL), numbers, "claim: the error gap decreases with AR strength at every step")
+
+
+def error_gap_shrinks_at_bound_1(frame: Any) -> ClaimResult:
+    """P1 B.4, Table 6, Fig. 6a: with every layer's spectral norm clipped to 1 the error gap falls with
+    the PGD-AT eps (6.44, 5.51, 4.76 points at AR 4, 8, 16), while uncontrolled it does not (10.65, 10.94,
+    11.08): "the error gap gradually changes from an increasing trend to a decreasing trend" as the
+    capacity falls. Tests the bound-1 sweep; every step one-sided (paired t-test over seeds), ``every``."""
+    numbers, steps = error_gap_trend(frame, spectral_family(1.0), "down", with_standard=False)
+    return ClaimResult.of(every(steps, LEVEL), numbers,
+                          "claim: at spectral-norm bound 1 the error gap decreases with PGD-AT eps at every step")
+
+
+CIFAR10_ID = "core/cifar10"
+CIFAR100_ID = "core/cifar100"
+
+
+def error_gap_cifar100_down_cifar10_up(frame: Any) -> ClaimResult:
+    """P1 Sec. 5.1, Fig. 3a, B.3 (Tables 3-4, AR 4 -> 8 -> 16): the error gap falls with AR on CIFAR-100
+    (ResNet-56: 27.42, 26.10, 22.74) but rises on CIFAR-10 (10.65, 10.94, 11.08), where the ResNets have
+    the capacity to overfit the training set; the loss gap falls on both. Datasets are found by id
+    (``core/cifar100``, ``core/cifar10``); the PGD-AT sweep without the standard rows (P1's tables have
+    none). Every step of every (dataset, model) one-sided (paired t-test over seeds), ``every``."""
+    numbers: dict[str, float] = {}
+    steps: dict[str, Decision] = {}
+    for dataset_id, direction in ((CIFAR100_ID, "down"), (CIFAR10_ID, "up")):
+        values, found = error_gap_trend(frame, PGD_AT, direction, False, dataset_id)
+        numbers.update({f"{dataset_id}: {k}": v for k, v in values.items()})
+        steps.update({f"{dataset_id} ({direction}): {k}": d for k, d in found.items()})
+    return ClaimResult.of(every(steps, LEVEL), numbers,
+                          "claim: the error gap decreases with PGD-AT eps on CIFAR-100 and increases on CIFAR-10")

@@ -31,6 +31,12 @@ def pgd_at(label: str, eps: float, **changes: Any) -> tuple:
 
 
 def fgsm_at(label: str, eps: float) -> tuple:
+    """P1 B.6's FGSM-AT (margins/fgsm-at) as the runner records it."""
+    return label, "margins/fgsm-at", {"eps": eps, "norm": "Linf"}
+
+
+def fast_at(label: str, eps: float) -> tuple:
+    """Wong et al.'s fast AT (classics/fast-at): p1-cpu version 1's "FGSM-AT 0.1" row, not P1's FGSM-AT."""
     return label, "classics/fast-at", {"check_drop": 0.2, "check_step_size": 0.025, "check_steps": 5,
                                        "early_stop": True, "eps": eps, "norm": "Linf", "step_size": None}
 
@@ -48,6 +54,7 @@ PROBES = {  # probe id -> (label, recorded parameters)
     "classics/generalization": ("generalization", {"n_train": None}),
     "classics/margin": ("margin", {"bins": 50, "n_train": None, "space": "logits"}),
     "margins/confidence": ("confidence", {"bins": 50, "middle_high": 0.9, "middle_low": 0.1}),
+    "margins/margin-spread": ("margin-spread", {}),
     "margins/layer-spectrum": ("layer-spectrum", {"conv": "operator", "grid": "input"}),
     "margins/loss-variation": ("loss-variation", {"eps": [0.0125, 0.025, 0.05], "random_start": False,
                                                   "step_factor": 2.5, "steps": 10}),
@@ -314,20 +321,24 @@ def test_p1_full_sn_defenses_as_planned_pair_every_bound_with_pgd_at():
 
 
 # ---------------------------------------------------------------- p1-cpu as published (docs/reproductions/p1.md)
+# version 1 of p1-cpu: its "FGSM-AT 0.1" row was classics/fast-at, so P1's FGSM claim has no sweep there
 P1_CPU_DEFENSES = [STANDARD, pgd_at("PGD-AT 0.05", 0.05), pgd_at("PGD-AT 0.1", 0.1), pgd_at("PGD-AT 0.2", 0.2),
-                   fgsm_at("FGSM-AT 0.1", 0.1), spectral("SN-1 PGD-AT 0.1", 1.0, 0.1)]
+                   fast_at("FGSM-AT 0.1", 0.1), spectral("SN-1 PGD-AT 0.1", 1.0, 0.1)]
 #: per defense: clean, PGD-10, train loss, loss gap, mean margin, mean p_y, frac middle,
-#: STD body.0 / body.2 / body.5 / head, loss variation @0.0125 / 0.025 / 0.05
+#: STD body.0 / body.2 / body.5 / head, loss variation @0.0125 / 0.025 / 0.05, error gap (fraction)
 P1_CPU = [
-    (0.936, 0.544, 0.0079, 0.2886, 8.84, 0.921, 0.086, 0.806, 0.531, 0.335, 0.548, 0.0909, 0.2131, 0.5816),
-    (0.932, 0.710, 0.0109, 0.1773, 7.71, 0.928, 0.088, 0.640, 0.522, 0.325, 0.469, 0.0473, 0.1063, 0.2740),
-    (0.944, 0.778, 0.0321, 0.1473, 6.01, 0.914, 0.148, 0.516, 0.495, 0.311, 0.462, 0.0339, 0.0742, 0.1789),
-    (0.908, 0.770, 0.1757, 0.1507, 3.17, 0.806, 0.450, 0.434, 0.434, 0.239, 0.408, 0.0317, 0.0667, 0.1477),
-    (0.940, 0.758, 0.0246, 0.1580, 6.56, 0.918, 0.128, 0.550, 0.505, 0.316, 0.484, 0.0379, 0.0835, 0.2036),
-    (0.800, 0.632, 1.5684, 0.0425, 0.41, 0.210, 0.960, 0.234, 0.130, 0.121, 0.198, 0.0294, 0.0593, 0.1208),
+    (0.936, 0.544, 0.0079, 0.2886, 8.84, 0.921, 0.086, 0.806, 0.531, 0.335, 0.548, 0.0909, 0.2131, 0.5816, 0.0640),
+    (0.932, 0.710, 0.0109, 0.1773, 7.71, 0.928, 0.088, 0.640, 0.522, 0.325, 0.469, 0.0473, 0.1063, 0.2740, 0.0649),
+    (0.944, 0.778, 0.0321, 0.1473, 6.01, 0.914, 0.148, 0.516, 0.495, 0.311, 0.462, 0.0339, 0.0742, 0.1789, 0.0491),
+    (0.908, 0.770, 0.1757, 0.1507, 3.17, 0.806, 0.450, 0.434, 0.434, 0.239, 0.408, 0.0317, 0.0667, 0.1477, 0.0596),
+    (0.940, 0.758, 0.0246, 0.1580, 6.56, 0.918, 0.128, 0.550, 0.505, 0.316, 0.484, 0.0379, 0.0835, 0.2036, 0.0554),
+    (0.800, 0.632, 1.5684, 0.0425, 0.41, 0.210, 0.960, 0.234, 0.130, 0.121, 0.198, 0.0294, 0.0593, 0.1208, 0.0458),
 ]
 P1_CPU_METRICS = ["clean", PGD, claims.TRAIN_LOSS, claims.GAP, claims.MARGIN, claims.P_Y, claims.P_Y_MIDDLE,
-                  sv("body.0"), sv("body.2"), sv("body.5"), sv("head"), lv("0.0125"), lv("0.025"), lv("0.05")]
+                  sv("body.0"), sv("body.2"), sv("body.5"), sv("head"), lv("0.0125"), lv("0.025"), lv("0.05"),
+                  claims.ERROR_GAP]
+#: p1-cpu's claims that version 1's rows cannot check: no margin-spread probe, no margins/fgsm-at rows
+P1_CPU_NOT_CHECKED = {"margin-spread-shrinks", "fgsm-at-loss-gap-shrinks"}
 #: docs/reproductions/p1.md, "Which claims hold": 8 of 11 held as strict single-seed inequalities; these
 #: three did not (the "before" column)
 P1_CPU_FAILING = {"loss-gap-shrinks", "test-accuracy-drops", "less-confident"}
@@ -352,9 +363,10 @@ def verdicts(rows: list[dict]) -> dict[str, Any]:
 
 def test_p1_cpu_published_numbers_give_the_published_verdicts():
     found = verdicts(p1_cpu_rows())
-    assert len(found) == 11
+    assert len(found) == 14
+    assert {name for name, (status, _, _) in found.items() if status == "not checked"} == P1_CPU_NOT_CHECKED
     # one seed: every probe claim is inconclusive; the accuracy claims are within the noise of 500 examples
-    assert {status for status, _, _ in found.values()} == {"inconclusive"}
+    assert {status for name, (status, _, _) in found.items() if name not in P1_CPU_NOT_CHECKED} == {"inconclusive"}
     assert found["test-accuracy-drops"][1] == pytest.approx(  # the largest step p: 93.2 -> 94.4 %
         fisher_exact([[472, 28], [466, 34]], alternative="less").pvalue)
     assert found["strongest-ar-most-robust"][1] == pytest.approx(  # 385 of 454 vs 389 of 472 clean-correct
@@ -378,7 +390,12 @@ def test_p1_cpu_published_numbers_over_three_seeds_decide_the_probe_claims():
                      "test-accuracy-drops": "inconclusive", "strongest-ar-most-robust": "inconclusive",
                      "margins-concentrate": "holds", "less-confident": "does not hold",
                      "p-y-concentrates-middle": "holds", "sv-std-shrinks": "holds", "loss-variation-shrinks": "holds",
-                     "spectral-clip-lowers-loss-gap": "holds", "fgsm-at-loss-gap-shrinks": "holds"}
+                     "spectral-clip-lowers-loss-gap": "holds", "fgsm-at-loss-gap-shrinks": "not checked",
+                     "margin-spread-shrinks": "not checked",
+                     # decrease 0.444 over 4 layers vs an increase of 0: above 10 ** 0.5 x 0 on every seed
+                     "sv-std-decrease-order-larger": "holds",
+                     # error gap 4.58 (SN-1) vs 4.91 points (PGD-AT 0.1)
+                     "spectral-clip-lowers-error-gap": "holds"}
 
 
 def test_renaming_the_suite_labels_changes_no_verdict():
@@ -426,3 +443,118 @@ def test_stds_are_read_from_a_leaderboard_row_by_probe_id_whatever_its_label():
         metric("probe", "layer-spectrum", "other/probe", {}, "sv_std.head", 1.0)]))
     assert stds_from_row(r) == {"body.0": 0.5}
     assert stds_from_row(r, probe="other/probe") == {"head": 1.0}
+
+
+# ---------------------------------------------------------------- round two (issue 16)
+def test_fgsm_claim_reads_p1s_fgsm_at_not_fast_at():
+    defenses = [STANDARD, fgsm_at("FGSM-AT 0.05", 0.05), fgsm_at("FGSM-AT 0.1", 0.1), fast_at("fast 0.2", 0.2)]
+    rows = sweep({claims.GAP: [0.5, 0.4, 0.3, 0.1]}, defenses)
+    assert [p.name for p in claims.sweep(rows, family=claims.FGSM_AT)] == ["standard", "FGSM-AT 0.05", "FGSM-AT 0.1"]
+    held = claims.fgsm_at_loss_gap_shrinks(seeded({claims.GAP: [0.5, 0.4, 0.3, 0.1]}, defenses))
+    assert held.verdict is HOLDS and held.statistic == 2  # two steps: fast AT is not in the sweep
+    assert set(held.numbers) == {"standard", "FGSM-AT 0.05", "FGSM-AT 0.1"}
+
+
+MS, IQR = claims.MARGIN_STD, claims.MARGIN_IQR
+
+
+def test_margin_spread_claim_needs_std_and_iqr_to_fall_at_every_step():
+    down = [2.0, 1.5, 1.0, 0.5]
+    held = claims.margin_spread_shrinks(seeded({MS: down, IQR: [3.0, 2.0, 1.5, 1.0]}))
+    assert held.verdict is HOLDS and held.statistic == 6 and held.level == 0.05  # 3 steps x 2 statistics
+    assert held.test.startswith("paired t-test over seeds, one-sided")
+    assert held.numbers["std PGD-AT 0.2"] == pytest.approx(0.53)  # 0.5 + 0.01 * 3 * mean(0, 1, 2)
+    # the IQR widens at one step while the STD falls: the spread claim does not hold
+    wider = claims.margin_spread_shrinks(seeded({MS: down, IQR: [3.0, 2.0, 2.5, 1.0]}))
+    assert wider.verdict is NOT and "against the claim: iqr PGD-AT 0.05 -> PGD-AT 0.1" in wider.detail
+    one = claims.margin_spread_shrinks(sweep({MS: down, IQR: [3.0, 2.0, 1.5, 1.0]}))
+    assert one.verdict is INCONCLUSIVE and "one seed" in one.detail
+    with pytest.raises(ClaimDataMissing):
+        claims.margin_spread_shrinks(seeded({MS: down}))  # no IQR column
+
+
+def test_sv_std_order_of_magnitude_pins_p1_b2_and_its_tolerance():
+    assert claims.P1_SV_STD_DIFFERENCES == {"CIFAR-10": (4.7465, 0.4372), "CIFAR-100": (3.7511, 0.4372)}
+    assert claims.SV_STD_RATIO == pytest.approx(3.1623, abs=1e-4)
+    # P1's own numbers pass the bound: ratios 10.86 and 8.58, within half an order of magnitude of 10
+    for decrease, increase in claims.P1_SV_STD_DIFFERENCES.values():
+        assert decrease > claims.SV_STD_RATIO * increase and abs(math.log10(decrease / increase) - 1) < 0.5
+
+    def frame_for(increase: float):
+        # layer a falls by 0.6 + 0.01 s, layer b rises by `increase` + 0.005 s (s = 0, 1, 2)
+        return frame([r for s in range(3) for r in sweep_rows(
+            {sv("a"): [9.0, 1.0, 0.8, 0.4 - 0.01 * s], sv("b"): [0.0, 0.5, 0.6, 0.5 + increase + 0.005 * s]},
+            seed=s)])
+
+    held = claims.sv_std_decrease_order_larger(frame_for(0.1))  # ratio about 6: decrease > 3.16 x increase
+    assert held.verdict is HOLDS and held.numbers["ratio"] == pytest.approx(0.61 / 0.105)
+    # ratio 3: a decrease larger than the increase (sv-std-shrinks holds) but not by the paper's magnitude
+    short = frame_for(0.2)
+    assert claims.sv_std_shrinks(short).verdict is HOLDS
+    assert claims.sv_std_decrease_order_larger(short).verdict is not HOLDS
+    far = claims.sv_std_decrease_order_larger(frame_for(0.4))  # ratio 1.5: significantly below 3.16 x
+    assert far.verdict is NOT
+    one = claims.sv_std_decrease_order_larger(sweep({sv("a"): [9.0, 1.0, 0.8, 0.4], sv("b"): [0.0, 0.5, 0.6, 0.6]}))
+    assert one.verdict is INCONCLUSIVE and "one seed" in one.detail
+
+
+def test_spectral_clip_lowers_error_gap_pairs_like_the_loss_gap_claim():
+    defenses = [STANDARD, pgd_at("PGD-AT 0.1", 0.1), spectral("SN-1 PGD-AT 0.1", 1.0, 0.1)]
+    held = claims.spectral_clip_lowers_error_gap(seeded({claims.ERROR_GAP: [0.08, 0.1, 0.05]}, defenses))
+    assert held.verdict is HOLDS and held.numbers == {"SN-1 PGD-AT 0.1": pytest.approx(0.07),
+                                                      "PGD-AT 0.1": pytest.approx(0.11)}
+    assert claims.spectral_clip_lowers_error_gap(seeded({claims.ERROR_GAP: [0.08, 0.05, 0.1]}, defenses)).verdict \
+        is NOT
+    assert claims.spectral_clip_lowers_error_gap(sweep({claims.ERROR_GAP: [0.08, 0.1, 0.05]}, defenses)).verdict \
+        is INCONCLUSIVE
+    # the loss-gap column does not stand in for the error gap
+    with pytest.raises(ClaimDataMissing):
+        claims.spectral_clip_lowers_error_gap(seeded({claims.GAP: [0.08, 0.1, 0.05]}, defenses))
+
+
+def seeded_finely(columns: dict, defenses, seeds: int = 3):
+    """As :func:`seeded` with a seed shift of 0.001 s i, small against P1's error-gap steps (fractions)."""
+    return frame([r for s in range(seeds) for r in sweep_rows(
+        {m: [v + 0.001 * s * i for i, v in enumerate(vs)] for m, vs in columns.items()}, defenses, seed=s)])
+
+
+def test_error_gap_shrinks_on_p1_table_5():
+    table5 = [0.1569, 0.1162, 0.0508, 0.0337]  # Tiny-ImageNet, AR 0, 4, 8, 16
+    defenses = [STANDARD, pgd_at("PGD-AT 4", 4 / 255), pgd_at("PGD-AT 8", 8 / 255), pgd_at("PGD-AT 16", 16 / 255)]
+    held = claims.error_gap_shrinks(seeded_finely({claims.ERROR_GAP: table5}, defenses))
+    assert held.verdict is HOLDS and held.statistic == 3
+    assert claims.error_gap_shrinks(sweep({claims.ERROR_GAP: table5}, defenses)).verdict is INCONCLUSIVE
+
+
+def test_error_gap_at_bound_1_on_p1_table_6():
+    defenses = [spectral("SN-1 PGD-AT 4", 1.0, 4 / 255), spectral("SN-1 PGD-AT 8", 1.0, 8 / 255),
+                spectral("SN-1 PGD-AT 16", 1.0, 16 / 255), pgd_at("PGD-AT 16", 16 / 255)]
+    # Table 6: SP 1 6.44, 5.51, 4.76 points; uncontrolled (not part of this claim) 11.08 at 16
+    held = claims.error_gap_shrinks_at_bound_1(seeded_finely({claims.ERROR_GAP: [0.0644, 0.0551, 0.0476, 0.1108]},
+                                                             defenses))
+    assert held.verdict is HOLDS and held.statistic == 2
+    assert set(held.numbers) == {"SN-1 PGD-AT 4", "SN-1 PGD-AT 8", "SN-1 PGD-AT 16"}
+    rising = claims.error_gap_shrinks_at_bound_1(seeded_finely(
+        {claims.ERROR_GAP: [0.0644, 0.0551, 0.0676, 0.1108]}, defenses))
+    assert rising.verdict is NOT
+
+
+def test_error_gap_falls_on_cifar100_and_rises_on_cifar10_as_p1_tables_3_4():
+    c10, c100 = ("cifar10", "core/cifar10", {}), ("cifar100", "core/cifar100", {})
+    defenses = [STANDARD, pgd_at("PGD-AT 4", 4 / 255), pgd_at("PGD-AT 8", 8 / 255), pgd_at("PGD-AT 16", 16 / 255)]
+
+    def rows(cifar10: list, cifar100: list, seeds: int = 3) -> Any:
+        label, params = PROBES["classics/generalization"]
+        return frame([row(d, dataset=dataset, seed=s, probes=[metric(
+            "probe", label, "classics/generalization", params, "error_gap", v + 0.001 * s * i)])
+            for s in range(seeds) for dataset, values in ((c10, cifar10), (c100, cifar100))
+            for i, (d, v) in enumerate(zip(defenses, values))])
+
+    # ResNet-56: CIFAR-10 10.65, 10.94, 11.08; CIFAR-100 27.42, 26.10, 22.74 (standard rows: not P1's, ignored)
+    table = rows([0.0, 0.1065, 0.1094, 0.1108], [0.9, 0.2742, 0.2610, 0.2274])
+    held = claims.error_gap_cifar100_down_cifar10_up(table)
+    assert held.verdict is HOLDS and held.statistic == 4  # 2 steps on each dataset, the standard rows left out
+    flipped = claims.error_gap_cifar100_down_cifar10_up(rows([0.0, 0.13, 0.12, 0.11], [0.9, 0.2742, 0.2610, 0.2274]))
+    assert flipped.verdict is NOT and "core/cifar10 (up)" in flipped.detail
+    with pytest.raises(ClaimDataMissing, match="core/cifar100"):
+        claims.error_gap_cifar100_down_cifar10_up(sweep({claims.ERROR_GAP: [0.1, 0.2, 0.3, 0.4]}, defenses))

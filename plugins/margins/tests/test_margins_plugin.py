@@ -14,7 +14,7 @@ def test_plugin_module_imports_no_torch():
 
 
 def test_specs_and_registration():
-    assert [s.name for s in plugin.robarena_defenses()] == ["spectral-clip"]
+    assert [s.name for s in plugin.robarena_defenses()] == ["spectral-clip", "fgsm-at"]
     entry = get_registry().get("defense", "margins/spectral-clip")
     assert entry.plugin.distribution == "robarena-margins" and entry.spec.paper.key == "P1"
     entry.load().Config()
@@ -23,6 +23,7 @@ def test_specs_and_registration():
 def test_probe_specs_load_and_declare_their_columns():
     registry = get_registry()
     expected = {"confidence": (["mean_p_y", "median_p_y", "mean_loss", "median_loss", "frac_middle"], False),
+                "margin-spread": (["std", "iqr", "mean_abs"], False),
                 "layer-spectrum": (["log_spectral_complexity", "mean_sv_std", "max_spectral_norm", "n_layers"], False),
                 "loss-variation": (["mean", "std"], False),
                 "instance-margin": (["mean", "median", "frac_found"], True)}

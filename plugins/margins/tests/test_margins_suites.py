@@ -35,6 +35,7 @@ def test_p1_probes_through_the_runner_on_a_tiny_suite(tmp_path):
         "defenses": [{"id": "classics/standard"}],
         "attacks": [{"id": "classics/deepfool", "norm": "L2", "eps": 8.0, "params": {"max_iter": 10}}],
         "probes": [{"id": "classics/margin"}, {"id": "margins/confidence"}, {"id": "margins/layer-spectrum"},
+                   {"id": "margins/margin-spread"},
                    {"id": "margins/loss-variation", "params": {"eps": [0.05, 0.1], "steps": 2}},
                    {"id": "margins/instance-margin"}],
         "train": {"epochs": 2, "batch_size": 50, "lr": 0.05},
@@ -47,7 +48,8 @@ def test_p1_probes_through_the_runner_on_a_tiny_suite(tmp_path):
     for column in ("confidence.mean_p_y", "confidence.frac_middle", "layer-spectrum.log_spectral_complexity",
                    "layer-spectrum.mean_sv_std", "layer-spectrum.sv_std.body.0", "layer-spectrum.sv_std.head",
                    "loss-variation.mean", "loss-variation.mean@0.05", "loss-variation.std@0.1",
-                   "instance-margin.mean", "instance-margin.median", "instance-margin.frac_found"):
+                   "instance-margin.mean", "instance-margin.median", "instance-margin.frac_found",
+                   "margin-spread.std", "margin-spread.iqr", "margin-spread.mean_abs"):
         assert column in probes and probes[column] is not None and math.isfinite(probes[column]), column
     assert 0.0 < probes["confidence.mean_p_y"] < 1.0
     assert probes["loss-variation.mean@0.1"] >= probes["loss-variation.mean@0.05"] >= 0.0
@@ -60,11 +62,18 @@ def test_p1_probes_through_the_runner_on_a_tiny_suite(tmp_path):
 def test_p1_cpu_plans_the_ar_sweep_the_claims_read():
     suite, plan = plan_of("p1-cpu")
     labels = [c.defense.label for c in plan.train_cells]
-    assert labels == ["standard", "PGD-AT 0.05", "PGD-AT 0.1", "PGD-AT 0.2", "FGSM-AT 0.1", "SN-1 PGD-AT 0.1"]
+    assert labels == ["standard", "PGD-AT 0.05", "PGD-AT 0.1", "PGD-AT 0.2", "FGSM-AT 0.05", "FGSM-AT 0.1",
+                      "FGSM-AT 0.2", "SN-1 PGD-AT 0.1"]
     rows = frame([row((c.defense.label, c.defense.qid, c.defense.kwargs), clean=0.5) for c in plan.train_cells])
     assert [(p.strength, p.name) for p in claims.sweep(rows)] == [
         (0.0, "standard"), (0.05, "PGD-AT 0.05"), (0.1, "PGD-AT 0.1"), (0.2, "PGD-AT 0.2")]
-    assert [p.name for p in claims.sweep(rows, claims.FGSM_AT)] == ["standard", "FGSM-AT 0.1"]
+    # P1 B.6's FGSM-AT (margins/fgsm-at) at the PGD-AT strengths: the FGSM claim tests a sweep
+    assert [(p.strength, p.name) for p in claims.sweep(rows, claims.FGSM_AT)] == [
+        (0.0, "standard"), (0.05, "FGSM-AT 0.05"), (0.1, "FGSM-AT 0.1"), (0.2, "FGSM-AT 0.2")]
+    for label in labels[4:7]:
+        assert defense_params(plan, label) == {"norm": "Linf", "eps": float(label.split()[-1])}
+    assert {c.defense.qid for c in plan.train_cells if c.defense.label.startswith("FGSM")} == {"margins/fgsm-at"}
+    assert all(c.train.weight_decay == 0.0 for c in plan.train_cells)  # P1 gives no weight decay
     with pytest.raises(ClaimDataMissing, match="at least two"):  # one spectral-clip model: no sweep of its own
         claims.sweep(rows, claims.spectral_family(1.0), with_standard=False)
     for label in labels[1:4]:  # P1 B.1: 10 steps of a fixed step (2/255 : 8/255 scaled to the middle eps 0.1)
@@ -75,6 +84,7 @@ def test_p1_cpu_plans_the_ar_sweep_the_claims_read():
     assert columns == {"PGD-10 Linf 0.1", "deepfool L2 8"}
     probes = {p.probe.qid for p in plan.probe_cells}
     assert probes >= {"classics/margin", "classics/generalization", "margins/confidence", "margins/layer-spectrum",
+                      "margins/margin-spread",
                       "margins/loss-variation", "margins/instance-margin"}
     instance = [p for p in plan.probe_cells if p.probe.qid == "margins/instance-margin"]
     assert all("deepfool L2 8" in {a.column for a in p.attacks} for p in instance)
@@ -92,8 +102,20 @@ def test_p1_full_is_tables_3_and_4():
     train = plan.train_cells[0].train  # P1 D.3: batch 256, 200 epochs, lr 0.05, momentum 0.9, crop + flip
     assert (train.epochs, train.batch_size, train.lr, train.momentum) == (200, 256, 0.05, 0.9)
     assert set(train.augment) == {"crop", "flip"} and train.crop_padding == 4
+    assert train.weight_decay == 0.0  # P1 gives none (the 5e-4 variant is p1-full-wd)
     _p1_evaluation(plan, deepfool=True)
-    assert "margins/instance-margin" in {p.probe.qid for p in plan.probe_cells}
+    assert {"margins/instance-margin", "margins/margin-spread"} <= {p.probe.qid for p in plan.probe_cells}
+
+
+def test_p1_full_wd_is_p1_full_with_weight_decay_5e4_only():
+    full, full_plan = plan_of("p1-full")
+    wd, wd_plan = plan_of("p1-full-wd")
+    assert wd_plan.train_cells[0].train.weight_decay == 5e-4
+    assert wd_plan.train_cells[0].train.model_copy(update={"weight_decay": 0.0}) == full_plan.train_cells[0].train
+    assert [(c.dataset.qid, c.model.kwargs, c.defense.qid, c.defense.kwargs) for c in wd_plan.train_cells] == [
+        (c.dataset.qid, c.model.kwargs, c.defense.qid, c.defense.kwargs) for c in full_plan.train_cells]
+    assert {a.column for a in wd_plan.attack_cells} == {a.column for a in full_plan.attack_cells}
+    assert {p.probe.qid for p in wd_plan.probe_cells} == {p.probe.qid for p in full_plan.probe_cells}
 
 
 def _p1_evaluation(plan, deepfool: bool = False):
@@ -114,6 +136,10 @@ def test_p1_full_tiny_is_table_5():
     assert [c.defense.label for c in plan.train_cells] == ["standard", "PGD-AT 4", "PGD-AT 8", "PGD-AT 16"]
     train = plan.train_cells[0].train  # P1 D.2: batch 256, 90 epochs, lr 0.1, momentum 0.9
     assert (train.epochs, train.batch_size, train.lr, train.momentum) == (90, 256, 0.1, 0.9)
+    # P1 D.1: 56x56 random crops with scale and aspect-ratio jitter (torchvision's RandomResizedCrop
+    # ranges, P1 gives none), no flip named; no weight decay (P1 gives none)
+    assert train.augment == ["resized_crop"] and train.weight_decay == 0.0
+    assert train.resized_crop_scale == (0.08, 1.0) and train.resized_crop_ratio == pytest.approx((3 / 4, 4 / 3))
     _p1_evaluation(plan)
 
 
@@ -129,6 +155,7 @@ def test_p1_full_sn_is_table_6():
             assert d.qid == "margins/spectral-clip" and d.kwargs["bound"] == bound
             assert d.kwargs["eps"] == pytest.approx(eps) and d.kwargs["base"] == "pgd-at"
     assert {cells[f"PGD-AT {k}"].qid for k in (4, 8, 16)} == {"classics/pgd-at"}  # "SP uncontrolled"
+    assert plan.train_cells[0].train.weight_decay == 0.0  # P1 D.3 gives none
     _p1_evaluation(plan)
 
 
@@ -136,8 +163,11 @@ def test_p1_full_fgsm_is_table_2():
     suite, plan = plan_of("p1-full-fgsm")
     assert [d.id for d in suite.datasets] == ["core/cifar10", "core/cifar100"]
     fgsm = [c.defense for c in plan.train_cells]
-    assert {d.qid for d in fgsm} == {"classics/fast-at"}
+    # P1 B.6: PGD-AT's setting with PGD replaced by FGSM (not Wong et al.'s classics/fast-at)
+    assert {d.qid for d in fgsm} == {"margins/fgsm-at"}
     assert sorted(d.kwargs["eps"] for d in fgsm[:3]) == pytest.approx(P1_EPS)
+    assert all(d.kwargs["norm"] == "Linf" for d in fgsm)
+    assert plan.train_cells[0].train.weight_decay == 0.0
     _p1_evaluation(plan)
 
 
