@@ -53,6 +53,11 @@ def robarena_tasks() -> "list[specs.TaskSpec]":
 
 
 @hookspec
+def robarena_corruptions() -> "list[specs.CorruptionSpec]":
+    """Return the common corruptions this plugin provides (``bench.api.Corruption``)."""
+
+
+@hookspec
 def robarena_suites() -> "list[specs.SuiteSpec]":
     """Return the named suites this plugin ships (TOML resources inside its package)."""
 
@@ -87,6 +92,7 @@ REGISTRATION_HOOKS = {
     "attack": "robarena_attacks",
     "probe": "robarena_probes",
     "task": "robarena_tasks",
+    "corruption": "robarena_corruptions",
     "suite": "robarena_suites",
     "claim": "robarena_claims",
 }

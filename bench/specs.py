@@ -14,6 +14,7 @@ from typing import Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bench.errors import UsageError
+from bench.published import PublishedValue
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
 _TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
@@ -31,6 +32,7 @@ class Kind(str, Enum):
     ATTACK = "attack"
     PROBE = "probe"
     TASK = "task"
+    CORRUPTION = "corruption"
     SUITE = "suite"
     CLAIM = "claim"
 
@@ -116,6 +118,9 @@ class ModelSpec(ComponentSpec):
     channels: Optional[list[int]] = Field(None, description="accepted input channels; None = any")
     min_size: int = Field(1, ge=1, description="smallest accepted H and W")
     max_size: Optional[int] = Field(None, description="largest accepted H and W; None = any")
+    published: list[PublishedValue] = Field(
+        default_factory=list, description="values published for this model's weights (e.g. a RobustBench zoo "
+                                          "entry's clean and AutoAttack accuracy), shown beside the measured ones")
 
 
 class DefenseSpec(ComponentSpec):
@@ -160,6 +165,17 @@ class TaskSpec(ComponentSpec):
     columns: list[str]
 
 
+class CorruptionSpec(ComponentSpec):
+    """A common corruption (``bench.api.Corruption``), applied at severities 1..5 (Hendrycks & Dietterich 2019).
+
+    ``deterministic``: the output does not depend on the generator (blur, contrast, jpeg, ...).
+    """
+
+    kind: Literal["corruption"] = "corruption"
+    family: Literal["noise", "blur", "weather", "digital"]
+    deterministic: bool = Field(False, description="the output does not depend on the generator")
+
+
 class SuiteSpec(ComponentSpec):
     """A named suite: ``target`` is ``'package:relative/path.toml'`` inside the plugin package."""
 
@@ -189,6 +205,7 @@ SPEC_TYPES: dict[Kind, type[ComponentSpec]] = {
     Kind.ATTACK: AttackSpec,
     Kind.PROBE: ProbeSpec,
     Kind.TASK: TaskSpec,
+    Kind.CORRUPTION: CorruptionSpec,
     Kind.SUITE: SuiteSpec,
     Kind.CLAIM: ClaimSpec,
 }

@@ -368,7 +368,7 @@ suite_case("suite-momentum-one", edit("lr = 0.1", "lr = 0.1\nmomentum = 1.0"), r
 suite_case("suite-weight-decay-inf", edit("lr = 0.1", "lr = 0.1\nweight_decay = inf"),
            r"train\.weight_decay: Input should be a finite number")
 suite_case("suite-unknown-augment", edit("lr = 0.1", 'lr = 0.1\naugment = ["rotate"]'),
-           r"train\.augment\.0: Input should be 'crop' or 'flip'")
+           r"train\.augment\.0: Input should be 'crop', 'flip' or 'resized_crop'")
 suite_case("suite-eval-n-zero", edit("n = 60", "n = 0"), r"eval\.n: .*greater than or equal to 1")
 suite_case("suite-per-defense-lr-inf", edit('id = "erm"', 'id = "erm"\ntrain = {lr = inf}'),
            r"invalid train overrides: lr: Input should be a finite number")
@@ -510,7 +510,7 @@ CASES += [
     Case("eval-unknown-probe-param", lambda ctx: ctx.eval(extra=["--probe", "confidence:colour=1"]), 2,
          r"probe 'robarena_testkit/confidence': colour: unknown parameter"),
     Case("eval-no-attack-or-probe", lambda ctx: ctx.eval(attacks=()), 2,
-         r"give at least one --attack ID:NORM:EPS or --probe ID"),
+         r"give at least one --attack ID:NORM:EPS, --probe ID or --corruption ID"),
     Case("eval-n-zero", lambda ctx: ctx.eval(extra=["--n", "0"]), 2,
          r"eval options.*eval\.n: .*greater than or equal to 1"),
     Case("eval-n-negative", lambda ctx: ctx.eval(extra=["--n", "-3"]), 2, r"eval\.n: .*greater than or equal to 1"),

@@ -124,7 +124,8 @@ def test_kinds_are_an_enum_equal_to_their_names_with_one_hook_and_spec_type_each
     from bench.hookspecs import REGISTRATION_HOOKS
     from bench.specs import SPEC_TYPES, Kind
 
-    assert [k.value for k in Kind] == ["dataset", "model", "defense", "attack", "probe", "task", "suite", "claim"]
+    assert [k.value for k in Kind] == ["dataset", "model", "defense", "attack", "probe", "task", "corruption", "suite",
+                                       "claim"]
     assert set(REGISTRATION_HOOKS) == set(Kind) == set(SPEC_TYPES)
     for kind in Kind:
         assert kind == kind.value and hash(kind) == hash(kind.value) and f"{kind}" == str(kind) == kind.value

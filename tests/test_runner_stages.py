@@ -5,7 +5,7 @@ import torch
 from safetensors.torch import save_file
 
 import bench
-from bench.runner.plan import AttackCell, CleanCell, ProbeCell, TaskCell, TrainCell
+from bench.runner.plan import AttackCell, CleanCell, CorruptionCell, ProbeCell, TaskCell, TrainCell
 from bench.runner.stages import STAGES, stage_for
 from bench.runner.stages.base import Stage
 
@@ -59,9 +59,9 @@ def test_a_warm_eval_hashes_its_checkpoint_once_and_never_loads_it(tmp_path, tes
 
 
 def test_every_cell_kind_has_one_stage_with_the_whole_contract():
-    assert set(STAGES) == {TrainCell, CleanCell, AttackCell, ProbeCell, TaskCell}
+    assert set(STAGES) == {TrainCell, CleanCell, AttackCell, ProbeCell, TaskCell, CorruptionCell}
     names = {stage.name for stage in STAGES.values()}
-    assert names == {"train", "clean", "attack", "probe", "task"}
+    assert names == {"train", "clean", "attack", "probe", "task", "corruption"}
     assert all(isinstance(stage, Stage) for stage in STAGES.values())
 
 

@@ -6,14 +6,16 @@ Each base owns its component's invariants in a final ``__call__``; subclasses wr
 """
 from bench.api.attack import Attack, AttackOutput
 from bench.api.config import BaseConfig, TrainConfig
+from bench.api.cost import Cost
+from bench.api.corruption import Corruption
 from bench.api.data import Dataset, DatasetSplits
 from bench.api.defense import Defense, TrainContext
 from bench.api.model import Classifier, WrappedClassifier
-from bench.api.probe import Probe, ProbeInput, ProbeResult
+from bench.api.probe import CertifiedAccuracy, Probe, ProbeInput, ProbeResult
 from bench.api.task import Task, TaskDependency, TaskInput, TaskResult
 
 __all__ = [
     "Attack", "AttackOutput", "BaseConfig", "TrainConfig", "Dataset", "DatasetSplits",
     "Defense", "TrainContext", "Classifier", "WrappedClassifier", "Probe", "ProbeInput",
-    "ProbeResult", "Task", "TaskDependency", "TaskInput", "TaskResult",
+    "ProbeResult", "CertifiedAccuracy", "Task", "TaskDependency", "TaskInput", "TaskResult", "Corruption", "Cost",
 ]

@@ -20,6 +20,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "classics/pgd:Linf:0.3:steps=100,restarts=5 (repeatable)")
     p.add_argument("--probe", action="append", default=[], metavar="ID[:K=V,...]",
                    help="probe id and parameters (repeatable)")
+    p.add_argument("--corruption", action="append", default=[], metavar="ID[:SEVERITIES]",
+                   help="a common corruption and its severities (1..5, comma-separated; default all five), e.g. "
+                        "corruptions/gaussian_noise:1,3,5 or corruptions/jpeg; 'PLUGIN/*' is every corruption of "
+                        "that plugin and 'all' every registered corruption (e.g. all:3); repeatable")
     p.add_argument("--arch-param", action="append", default=[], metavar="K=V",
                    help="a parameter of the architecture (repeatable), e.g. --arch-param width=2")
     p.add_argument("--label", default=None, help="row label (default: checkpoint file name)")
@@ -89,19 +93,45 @@ def parse_component(text: str, option: str) -> tuple[str, dict[str, Any]]:
     return ident, parse_params(params, f"{option} {text!r}")
 
 
+def parse_corruption(text: str, registry: Any = None) -> list[dict]:
+    """``ID[:SEVERITIES]`` -> suite corruption entries; ``all`` -> ``<plugin>/*`` for every plugin with corruptions."""
+    ident, sep, severities = text.partition(":")
+    entry: dict[str, Any] = {}
+    if sep:
+        try:
+            entry["severity"] = [int(s) for s in severities.split(",")]
+        except ValueError:
+            raise UsageError(f"--corruption {text!r}: severities must be integers 1..5 separated by commas, e.g. "
+                             "corruptions/gaussian_noise:1,3,5") from None
+    if not ident:
+        raise UsageError(f"--corruption {text!r} names no corruption; write ID[:SEVERITIES], e.g. corruptions/jpeg:3")
+    if ident != "all":
+        return [{"id": ident, **entry}]
+    if registry is None:
+        from bench.registry import get_registry
+
+        registry = get_registry()
+    plugins = sorted({e.plugin.name for e in registry.entries("corruption")})
+    if not plugins:
+        raise UsageError("--corruption all: no installed plugin registers corruptions (install robarena-corruptions)")
+    return [{"id": f"{name}/*", **entry} for name in plugins]
+
+
 def handle(args: argparse.Namespace) -> int:
     from bench.cli.run import report
     from bench.cli.tables import TableOptions
     from bench.runner.api import evaluate
 
-    if not args.attack and not args.probe:
-        raise UsageError("give at least one --attack ID:NORM:EPS or --probe ID")
+    if not args.attack and not args.probe and not args.corruption:
+        raise UsageError("give at least one --attack ID:NORM:EPS, --probe ID or --corruption ID[:SEVERITIES]")
     dataset, dataset_params = parse_component(args.dataset, "--dataset")
     probes = [dict(zip(("id", "params"), parse_component(p, "--probe"))) for p in args.probe]
     arch_params = parse_params(",".join(args.arch_param), "--arch-param")
+    corruptions = [c for text in args.corruption for c in parse_corruption(text)]
     start = time.perf_counter()
     result = evaluate(arch=args.arch, checkpoint=args.checkpoint, dataset=dataset, dataset_params=dataset_params,
                       arch_params=arch_params, attacks=[parse_attack(a) for a in args.attack], probes=probes,
+                      corruptions=corruptions,
                       label=args.label, n=args.n, name=args.name, workdir=args.workdir, device=args.device,
                       plugins=args.plugins, progress=not args.no_progress, debug=args.debug, amp=args.amp,
                       channels_last=args.channels_last, compile=args.compile, trust_modules=args.trust_module)

@@ -106,6 +106,15 @@ def _export(args: argparse.Namespace) -> int:
     from bench.leaderboard.build import load_snapshot
     from bench.leaderboard.render import export
 
+    if args.format == "model-info":  # one RobustBench model-info JSON per row and threat, in a directory
+        from bench.leaderboard.model_info import export_model_info
+
+        if args.output in (None, "-") or Path(args.output).is_file():
+            raise LeaderboardError("--format model-info writes one JSON file per row and threat: give -o DIRECTORY")
+        written = export_model_info(load_snapshot(args.root, args.suite, args.version), args.output)
+        print(f"wrote {len(written)} model-info file{'' if len(written) == 1 else 's'} of {args.suite} "
+              f"{args.version} under {args.output}")
+        return 0
     text = export(load_snapshot(args.root, args.suite, args.version), args.format)
     if args.output in (None, "-"):
         sys.stdout.write(text)
@@ -174,11 +183,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--html", default=None, metavar="FILE", help="also write the comparison as a static web page")
     p.set_defaults(handler=_diff)
 
-    p = sub.add_parser("export", parents=[root], help="print a version as csv, jsonl, md or latex")
+    p = sub.add_parser("export", parents=[root], help="print a version as csv, jsonl, md or latex, or write "
+                       "RobustBench model-info JSON files")
     p.add_argument("suite", metavar="SUITE")
     p.add_argument("version", metavar="VERSION")
-    p.add_argument("--format", required=True, choices=["csv", "jsonl", "md", "latex"])
-    p.add_argument("-o", "--output", default=None, help="file to write (default: stdout)")
+    p.add_argument("--format", required=True, choices=["csv", "jsonl", "md", "latex", "model-info"],
+                   help="model-info: one RobustBench model-info JSON per row and Linf/L2 threat, under -o DIRECTORY")
+    p.add_argument("-o", "--output", default=None, help="file to write (default: stdout); the directory for "
+                   "--format model-info")
     p.set_defaults(handler=_export)
 
     from bench.leaderboard import verify

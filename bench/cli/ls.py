@@ -12,7 +12,7 @@ import argparse
 from bench import __version__
 
 KINDS = {"datasets": "dataset", "models": "model", "defenses": "defense", "attacks": "attack",
-         "probes": "probe", "tasks": "task", "suites": "suite", "claims": "claim"}
+         "probes": "probe", "tasks": "task", "corruptions": "corruption", "suites": "suite", "claims": "claim"}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -54,7 +54,7 @@ def mock_suites(registry, plugin: str) -> list[dict]:
 
     The first trains each of the plugin's models (or a fallback) with plain training (a
     ``standard`` or ``erm`` defense) and runs every attack, probe and task of the plugin on
-    them; the second, when the plugin has defenses, trains the first model with each of them
+    them (and every corruption at severities 1 and 5); the second, when the plugin has defenses, trains the first model with each of them
     and runs one attack. Models, attacks and tasks use their
     ``smoke_config()``: the point is that every component runs, not the paper budgets (the full
     grid of a plugin such as classics, 8 models x 4 defenses x 13 attacks at paper budgets,
@@ -65,7 +65,7 @@ def mock_suites(registry, plugin: str) -> list[dict]:
         names = ", ".join(sorted(p.name for p in registry.plugins()))
         raise UsageError(f"no plugin named {plugin!r} is loaded; loaded plugins: {names}")
     own = {k: [e for e in registry.entries(k) if e.plugin.name == plugin]
-           for k in ("dataset", "model", "defense", "attack", "probe", "task")}
+           for k in ("dataset", "model", "defense", "attack", "probe", "task", "corruption")}
     embedded = [e for e in own["dataset"] if e.spec.embedded]  # real datasets need local files
     datasets = _pick(registry, "dataset", embedded, ("digits",))
     models = _pick(registry, "model", own["model"], ("small-cnn", "linear"))
@@ -87,6 +87,7 @@ def mock_suites(registry, plugin: str) -> list[dict]:
         "attacks": attacks,
         "probes": [{"id": e.qualified_id} for e in own["probe"]],
         "tasks": [{"id": e.qualified_id, "params": _smoke_params(e)} for e in own["task"]],
+        "corruptions": [{"id": e.qualified_id, "severity": [1, 5]} for e in own["corruption"]],
     }
     suites = [main]
     others = [e for e in own["defense"] if e.qualified_id != plain.qualified_id]

@@ -16,6 +16,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_scale_options(p)
     p.add_argument("--explain", action="store_true",
                    help="print, per cell, whether it would be reused or recomputed and why; computes nothing")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the plan (every cell with its budget, cached or not) and an estimate of its compute: "
+                        "forward/backward passes, hours on this CPU from a throughput measured now, and on a GPU "
+                        "from a stated assumption; computes and stores nothing")
+    p.add_argument("--gpu-tflops", type=float, default=None, metavar="TFLOPS",
+                   help="with --dry-run: the GPU's assumed sustained TFLOP/s (default 100, an H100 assumption)")
+    p.add_argument("--json", action="store_true", help="with --dry-run: print the plan and estimate as JSON")
     add_table_options(p)
     p.set_defaults(handler=handle)
 
@@ -83,6 +90,22 @@ def handle(args: argparse.Namespace) -> int:
     from bench.cli.paths import check_writable_workdir
     from bench.runner.api import run
 
+    if args.dry_run:  # reads the store only, writes nothing
+        from bench.cli.dry_run import print_dry_run
+        from bench.runner.estimate import GPU_TFLOPS, dry_run
+
+        estimate = dry_run(args.suite, workdir=args.workdir, device=args.device, plugins=args.plugins,
+                           trust_modules=args.trust_module, amp=args.amp, channels_last=args.channels_last,
+                           compile=args.compile, gpu_tflops=GPU_TFLOPS if args.gpu_tflops is None else args.gpu_tflops)
+        if args.json:
+            print(estimate.dumps())
+        else:
+            print_dry_run(estimate)
+        return 0
+    if args.json or args.gpu_tflops is not None:
+        from bench.errors import UsageError
+
+        raise UsageError("--json and --gpu-tflops go with --dry-run")
     if args.explain:  # reads the store only: works on a read-only work directory
         from bench.runner.explain import explain, format_explanations
 

@@ -74,7 +74,7 @@ def _metric_text(name: str, row: Any) -> str:
 
     if not is_accuracy(name):
         return format_value(name, row.metric_columns().get(name))
-    acc = row.accuracies().get(name)
+    acc = {**row.accuracies(), **row.mean_accuracies()}.get(name)
     return MISSING if acc is None else f"{format_accuracy(acc)} %  ({describe_accuracy(acc)})"
 
 

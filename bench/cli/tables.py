@@ -131,16 +131,20 @@ def choose_columns(available: Sequence[str], default: Iterable[str], patterns: S
 
 
 def default_columns(available: Sequence[str]) -> list[str]:
-    """The compact view: the clean accuracy and the worst case per threat model."""
-    from bench.rows.frame import metric_group
+    """The compact view: the clean accuracy, the worst case per threat model and the corruption headline
+    (mean corruption accuracy, mCE, relative mCE)."""
+    from bench.rows.frame import CORRUPTION_RATIOS, metric_group
 
-    return [name for name in available if metric_group(name) in ("clean", "ensemble")]
+    headline = ("corruption[mean]", *CORRUPTION_RATIOS)
+    return [name for name in available if metric_group(name) in ("clean", "ensemble", "published", "certified")
+            or name in headline]
 
 
 def describe_columns(rows: Iterable[Any]) -> dict[str, tuple[str, str]]:
     """Display column -> (two-line header: what, then threat or column; the glob of its family, e.g.
     ``probe[margin.*]``), from the typed results."""
-    from bench.rows.labels import attack_column, threat_label
+    from bench.rows.labels import (attack_column, certified_column, corruption_column, metric_name, published_column,
+                                   threat_label)
 
     out = {"clean": ("clean", "clean")}
     for row in rows:
@@ -149,9 +153,23 @@ def describe_columns(rows: Iterable[Any]) -> dict[str, tuple[str, str]]:
         for w in row.worst_case:
             label = threat_label(w.threat)
             out.setdefault(f"ensemble[{label}]", (f"worst\n{label}", "ensemble[*]"))
+        for c in row.certified:
+            smoothed = " (smoothed)" if c.classifier == "smoothed" else ""
+            out.setdefault(f"certified[{certified_column(c)}]",
+                           (f"{c.label}{smoothed} [cert, emp]\n{threat_label(c.threat)}", "certified[*]"))
+        if row.corruption_summary is not None:
+            for name, header in (("mean", "corruption\nmean"), ("mCE", "corruption\nmCE"),
+                                 ("relative mCE", "corruption\nrel. mCE")):
+                out.setdefault(f"corruption[{name}]", (header, "corruption[*]"))
+        for r in row.corruptions:
+            out.setdefault(f"corruption[{corruption_column(r)}]", (f"{r.label}\ns{r.severity}", "corruption[*]"))
         for group, results in (("probe", row.probe_results), ("task", row.task_results)):
             for m in results:
-                out.setdefault(f"{group}[{m.label}.{m.column}]", (f"{m.label}\n{m.column}", f"{group}[{m.label}.*]"))
+                at = f" @e{m.epoch}" if m.epoch is not None else ""
+                out.setdefault(f"{group}[{metric_name(m)}]", (f"{m.label}\n{m.column}{at}", f"{group}[{m.label}.*]"))
+        for p in row.published:
+            what = "clean" if p.threat is None else threat_label(p.threat)
+            out.setdefault(published_column(p), (f"published\n{what}", "published[*]"))
     return out
 
 
@@ -231,15 +249,18 @@ def _format_summary(summary: Any, accuracy: bool, n_seeds: int) -> str:
 
 
 def _row_lines(rows: list[Any], chosen: list[str], show_seed: bool) -> tuple[list[list[str]], list[list[str]], list[str]]:
-    from bench.leaderboard.render import FLAG_MARK, MISSING, format_accuracy, format_value
-    from bench.rows.frame import is_accuracy
+    from bench.leaderboard.render import (FLAG_MARK, MISSING, format_accuracy, format_certified, format_published,
+                                          format_value)
+    from bench.rows.frame import is_accuracy, is_certified, is_published
 
     labels, metrics, flags = [], [], []
     for row in rows:
-        accuracies, values = row.accuracies(), row.metric_columns()
+        accuracies, values = {**row.accuracies(), **row.mean_accuracies()}, row.metric_columns()
         labels.append([f"{row.model} {FLAG_MARK}" if row.flags else row.model, row.defense, row.dataset]
                       + ([str(row.seed)] if show_seed else []))
-        metrics.append([format_accuracy(accuracies.get(c), MISSING) if is_accuracy(c)
+        metrics.append([format_certified(row, c, MISSING) if is_certified(c)
+                        else format_accuracy(accuracies.get(c), MISSING) if is_accuracy(c)
+                        else format_published(row, c, MISSING) if is_published(c)
                         else format_value(c, values.get(c), MISSING) for c in chosen])
         flags.append(", ".join(row.flags))
     return labels, metrics, flags
@@ -247,13 +268,13 @@ def _row_lines(rows: list[Any], chosen: list[str], show_seed: bool) -> tuple[lis
 
 def _aggregate_lines(aggregates: list[Any], chosen: list[str]) -> tuple[list[list[str]], list[list[str]], list[str]]:
     from bench.leaderboard.render import FLAG_MARK, MISSING
-    from bench.rows.frame import is_accuracy
+    from bench.rows.frame import is_percentage
 
     labels, metrics, flags = [], [], []
     for agg in aggregates:
         labels.append([f"{agg.model} {FLAG_MARK}" if agg.flags else agg.model, agg.defense, agg.dataset,
                        str(agg.n_seeds)])
-        metrics.append([_format_summary(agg.metrics[c], is_accuracy(c), agg.n_seeds) if c in agg.metrics
+        metrics.append([_format_summary(agg.metrics[c], is_percentage(c), agg.n_seeds) if c in agg.metrics
                         else MISSING for c in chosen])
         flags.append(", ".join(f"{flag} ({count}/{agg.n_seeds})" for flag, count in sorted(agg.flags.items())))
     return labels, metrics, flags
@@ -264,13 +285,13 @@ def rows_view(rows: Iterable[Any], options: TableOptions = TableOptions()) -> li
     from rich.text import Text
 
     from bench.rows.aggregate import aggregate_rows
-    from bench.rows.frame import metric_column_names
+    from bench.rows.frame import is_empirical, metric_column_names
 
     rows = list(rows)
     if not rows:
         return [Text("no rows")]
     width = options.width or terminal_width()
-    available = metric_column_names(rows)
+    available = [c for c in metric_column_names(rows) if not is_empirical(c)]  # shown inside certified[...]
     chosen = choose_columns(available, default_columns(available), options.columns, options.show_all)
     described = describe_columns(rows)
     aggregates = aggregate_rows(rows)
@@ -286,6 +307,13 @@ def rows_view(rows: Iterable[Any], options: TableOptions = TableOptions()) -> li
         legend = "accuracy in % ± half-width of its 95 % Clopper-Pearson interval (the larger side)"
     if any(c.startswith("ensemble[") for c in chosen):
         legend += "; worst: per example over the attacks at that threat model"
+    if any(c.startswith("certified[") for c in chosen):
+        legend += ("; certified: [certified, empirical] robust accuracy of the same classifier at that threat, "
+                   "a provable lower and an attack's upper bound (✗: certified above empirical, a bug in one)")
+    if "corruption[mean]" in chosen:
+        legend += "; corruption mean: accuracy over every corruption and severity"
+    if "corruption[mCE]" in chosen:
+        legend += "; mCE: corruption error relative to the suite's baseline row (1 = as the baseline, lower is better)"
     label_cols = [_Column(name, [line[i] for line in labels]) for i, name in enumerate(label_names)]
     metric_cols = [_Column(described[c][0] if c in described else c, [line[i] for line in metrics], numeric=True)
                    for i, c in enumerate(chosen)]
@@ -294,6 +322,10 @@ def rows_view(rows: Iterable[Any], options: TableOptions = TableOptions()) -> li
         legend += "; ⚠: an attack-failure indicator fired (flags): robust numbers may be overestimates"
     out: list[RenderableType] = list(pack(label_cols, metric_cols, width))
     out.append(Text(legend, style="dim"))
+    if any(c.startswith("published[") for c in chosen):  # where each published value comes from
+        from bench.leaderboard.render import published_notes
+
+        out.append(Text("\n".join(published_notes(rows)), style="dim"))
     hidden = [c for c in available if c not in chosen]
     if hidden:
         out.append(Text(hidden_note(hidden, {c: d[1] for c, d in described.items()}), style="dim"))

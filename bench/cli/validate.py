@@ -11,7 +11,7 @@ from typing import Optional
 
 
 BASES = {"dataset": "Dataset", "defense": "Defense", "attack": "Attack", "probe": "Probe", "task": "Task",
-         "model": "Classifier"}
+         "model": "Classifier", "corruption": "Corruption"}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

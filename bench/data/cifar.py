@@ -63,6 +63,7 @@ def _read_names(title: str, path: Path, key: str) -> list[str]:
 
 class _Cifar(RealDataset):
     native_shape = (3, 32, 32)
+    native_sizes = (50000, 10000)
     tv_name: ClassVar[str] = ""
     label_key: ClassVar[str] = "labels"
     checksums: ClassVar[dict[str, str]] = {}

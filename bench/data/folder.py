@@ -169,6 +169,7 @@ class TinyImageNet(RealDataset):
 
     title = "Tiny-ImageNet"
     native_shape = (3, 64, 64)
+    native_sizes = (100000, 10000)
     source_url = TINY_URL
     folder: ClassVar[str] = "tiny-imagenet-200"
     expected_counts: ClassVar[tuple[int, int, int]] = (200, 500, 10000)  # classes, train per class, val images

@@ -47,6 +47,7 @@ def _gunzip(title: str, archive: Path, target: Path) -> None:
 
 class _Idx(RealDataset):
     native_shape = (1, 28, 28)
+    native_sizes = (60000, 10000)
     tv_name: ClassVar[str] = ""
     checksums: ClassVar[dict[str, str]] = {}
 

@@ -171,6 +171,8 @@ class RealDataset(Dataset):
     Config: ClassVar[type[BaseConfig]] = RealConfig
     title: ClassVar[str] = ""
     native_shape: ClassVar[Optional[tuple[int, int, int]]] = None
+    #: (train, test) sizes of the official splits, for ``run --dry-run`` without the files; None if unknown
+    native_sizes: ClassVar[Optional[tuple[int, int]]] = None
     source_url: ClassVar[str] = ""
 
     @property
@@ -216,6 +218,17 @@ class RealDataset(Dataset):
         if config.crop is not None:
             h = w = config.crop
         return (config.channels or c, h, w)
+
+    @classmethod
+    def output_sizes(cls, config: RealConfig) -> Optional[tuple[int, int]]:
+        """The (train, test) sizes :meth:`load` returns for ``config``, from :attr:`native_sizes` (no file is
+        read but a ``test_ids`` file); None when unknown."""
+        if cls.native_sizes is None:
+            return None
+        n_train, n_test = cls.native_sizes
+        if config.test_ids is not None:
+            n_test = len(read_ids(config.test_ids))
+        return min(n_train, config.n_train or n_train), min(n_test, config.n_test or n_test)
 
     def load(self) -> DatasetSplits:
         c = self.config

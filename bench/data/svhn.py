@@ -27,6 +27,7 @@ class SVHN(RealDataset):
 
     title = "SVHN"
     native_shape = (3, 32, 32)
+    native_sizes = (73257, 26032)
     source_url = "http://ufldl.stanford.edu/housenumbers/"
     checksums: ClassVar[dict[str, str]] = {}
 

@@ -19,7 +19,7 @@ from bench.docs_gen.fields import ParamDoc, params_of, params_of_signature, valu
 from bench.specs import ComponentSpec, Paper
 
 #: kinds whose implementation is loaded for its ``Config`` (suites are TOML files, claims functions)
-CONFIGURED_KINDS = ("dataset", "model", "defense", "attack", "probe", "task")
+CONFIGURED_KINDS = ("dataset", "model", "defense", "attack", "probe", "task", "corruption")
 
 
 @dataclass(frozen=True)
@@ -115,6 +115,9 @@ FACT_RULES: list[tuple[tuple[str, ...], str, Callable[[Any], str]]] = [
                                                "no: reads files from a data root (or downloads them)")),
     (("channels",), "input channels", lambda s: "any" if s.channels is None else ", ".join(map(str, s.channels))),
     (("min_size", "max_size"), "input size", _size),
+    (("published",), "published values", lambda s: "; ".join(  # empty (no fact) for most models
+        f"{p.metric}{f' {p.norm} {p.eps_display}' if p.norm else ''} {100 * p.value:.2f} % ({p.source})"
+        for p in s.published)),
     (("trains",), "trains", lambda s: _yes(s.trains, "yes: a training recipe", "no: wraps a trained model")),
     (("randomized",), "randomized output", lambda s: _yes(s.randomized, "yes: evaluate with an EOT attack", "no")),
     (("columns",), "columns", lambda s: _codes(s.columns)),
@@ -122,6 +125,8 @@ FACT_RULES: list[tuple[tuple[str, ...], str, Callable[[Any], str]]] = [
     (("needs_train",), "reads the training split", lambda s: _yes(s.needs_train)),
     (("always",), "on every row", lambda s: _yes(
         s.always, "yes: an attack-failure indicator every row gets (a suite turns it off with integrity = false)")),
+    (("family", "deterministic"), "corruption", lambda s: f"{s.family}; " + _yes(
+        s.deterministic, "deterministic", "random (drawn from the stage's seeded generator)")),
     (("suite",), "suite", lambda s: f"`{s.suite}`"),
     (("statement",), "statement", lambda s: " ".join(s.statement.split())),
     (("description",), "description", lambda s: " ".join(s.description.split())),

@@ -25,7 +25,7 @@ from typing import Iterable, Optional
 from bench.errors import LeaderboardError
 from bench.rows.frame import is_accuracy
 from bench.rows.io import RowLike, validate_rows
-from bench.rows.labels import attack_column, threat_label
+from bench.rows.labels import attack_column, metric_name, threat_label
 from bench.rows.schema import Accuracy, Row
 
 SIGNIFICANCE_LEVEL = 0.05
@@ -215,8 +215,8 @@ def reference_columns_only(rows: Iterable[RowLike], reference: Iterable[RowLike]
         out.append(row.model_copy(update={
             "attacks": [a for a in row.attacks if attack_column(a) in robust],
             "worst_case": [w for w in row.worst_case if threat_label(w.threat) in ensemble],
-            "probe_results": [m for m in row.probe_results if f"{m.label}.{m.column}" in probes],
-            "task_results": [m for m in row.task_results if f"{m.label}.{m.column}" in tasks],
+            "probe_results": [m for m in row.probe_results if metric_name(m) in probes],
+            "task_results": [m for m in row.task_results if metric_name(m) in tasks],
         }))
     return out
 

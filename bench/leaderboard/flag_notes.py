@@ -39,6 +39,12 @@ INDICATORS: dict[str, tuple[str, str]] = {
         "the best cross-entropy attack left robust accuracy more than 10 points above the best margin-loss "
         "(C&W, DLR) attack at the same threat model: cross-entropy gradients vanish when the softmax saturates, "
         "so the CE attacks' numbers are not to be trusted"),
+    "certified-exceeds-empirical": (
+        "runner, across cells",
+        "a certified accuracy (a provable lower bound of robust accuracy, e.g. certify/ibp or randomized "
+        "smoothing) is above the empirical robust accuracy of the same classifier at the same threat (an upper "
+        "bound, from attacks): that cannot happen, so one of the two is wrong — a bug in the certifier (an "
+        "unsound bound) or in the attack (it reports broken examples that are not), or mismatched examples"),
     "zero-gradients": (
         "classics/integrity probe",
         "more than 5 % of the examples have an exactly zero input gradient of the logit margin (a rounding or "

@@ -27,7 +27,8 @@ from bench.leaderboard.page_assets import CSS, JS
 from bench.leaderboard.plots import ArtifactImage, PlotSpec, row_labels
 from bench.leaderboard.ranking import RANK_RULE, Standing, standings
 from bench.leaderboard.render import FLAG_MARK, MISSING, describe_accuracy, format_accuracy, format_value
-from bench.rows.frame import is_accuracy, metric_column_names, metric_group
+from bench.rows.frame import (is_accuracy, is_certified, is_empirical, is_percentage, is_published,
+                              metric_column_names, metric_group)
 from bench.rows.schema import Accuracy, Provenance, Row
 
 PLOT_SECTIONS = (
@@ -36,11 +37,16 @@ PLOT_SECTIONS = (
     ("per-layer", "Per-layer curves"),
     ("curve", "Curves"),
     ("column-family", "Column families"),
+    ("epoch-curve", "Probes over training"),
 )
 GROUP_NAMES = {"clean": "", "robust": "robust", "ensemble": "worst case", "probe": "probe", "task": "task"}
 #: metric group -> the label of its show/hide checkbox
 GROUP_TOGGLES = {"clean": "clean", "robust": "robust per attack", "ensemble": "worst case per threat model",
                  "probe": "probes", "task": "tasks"}
+GROUP_TOGGLES.setdefault("corruption", "common corruptions")  # defaults: the group name as caption
+GROUP_NAMES.setdefault("certified", "[certified, empirical]")
+GROUP_TOGGLES.setdefault("certified", "certified vs empirical")
+GROUP_TOGGLES.setdefault("published", "published values")  # e.g. RobustBench's, beside the measured ones
 VERDICT_CLASSES = {"holds": "holds", "does not hold": "fails", "inconclusive": "inconclusive", "error": "fails"}
 
 
@@ -57,7 +63,7 @@ def _header(name: str) -> tuple[str, str, str]:
     """Column name -> (group caption, name, data-type)."""
     group = metric_group(name)
     inner = name[len(group) + 1:-1] if name.endswith("]") and "[" in name else name
-    unit = " (%)" if is_accuracy(name) else ""
+    unit = " (%)" if is_percentage(name) else ""
     return GROUP_NAMES.get(group, group), inner + unit, "number"
 
 
@@ -123,7 +129,8 @@ def flag_badge(flag: str, page: Optional[str] = "") -> str:
 
 def _accuracy_cell(acc: Accuracy, value: float, title: str = "", extra: str = "") -> str:
     tip = describe_accuracy(acc) + (f"; {title}" if title else "")
-    return (f'<td class="num{extra}" data-sort="{value!r}" data-correct="{acc.correct}" data-n="{acc.n}" '
+    count = f'data-correct="{acc.correct}" ' if isinstance(acc, Accuracy) else ""  # a mean has no count
+    return (f'<td class="num{extra}" data-sort="{value!r}" {count}data-n="{acc.n}" '
             f'data-low="{acc.low!r}" data-high="{acc.high!r}" title="{esc(tip)}">{esc(format_accuracy(acc))}</td>')
 
 
@@ -151,11 +158,41 @@ def _search_text(row: Row) -> str:
                      *(["errors"] if row.errors else []), *(["flagged"] if row.flags else [])]).lower()
 
 
+def _certified_cell(row: Row, name: str, value: float) -> str:
+    """``[certified, empirical]`` of one threat; sorts by the certified value; counts and sources in the tooltip."""
+    from bench.leaderboard.render import certified_result, format_certified
+
+    found = certified_result(row, name)
+    emp = found.empirical if found is not None else None
+    tip = "" if found is None else (
+        f"certified (lower bound, {found.source_id}, {found.classifier} classifier): "
+        f"{describe_accuracy(found.accuracy)}; "
+        + (f"empirical (upper bound, {found.empirical_source}): {describe_accuracy(emp)}" if emp is not None
+           else "no empirical value at this threat")
+        + ("; VIOLATION: certified above empirical, a bug in one of them" if found.violation else ""))
+    extra = " violation" if found is not None and found.violation else ""
+    return (f'<td class="num certified{extra}" data-sort="{value!r}" title="{esc(tip)}">'
+            f'{esc(format_certified(row, name))}</td>')
+
+
+def _published_cell(row: Row, name: str, value: float) -> str:
+    """A published value: ✓/✗ inside/outside the measured value's 95 % interval; source in the tooltip."""
+    from bench.leaderboard.render import format_published, published_inside, published_result
+
+    found = published_result(row, name)
+    inside = published_inside(row, found) if found is not None else None
+    check = ("no measured value to compare with" if inside is None else
+             f"{'inside' if inside else 'outside'} the measured value's 95 % interval")
+    how = f" ({found.evaluation})" if found is not None and found.evaluation else ""
+    tip = f"published{how}: {found.source if found is not None else ''}; {check}"
+    return f'<td class="num published" data-sort="{value!r}" title="{esc(tip)}">{esc(format_published(row, name))}</td>'
+
+
 def render_table(rows: Sequence[Row], images: Sequence[ArtifactImage] = (), plots: Sequence[PlotSpec] = ()) -> str:
     """The ``<table id="leaderboard">``: one ``<tr>`` per row in the default order (by rank when any row
     has a bounded worst case, else by row id): rank and lowest worst case, labels, flags, provenance,
     then one sortable column per metric."""
-    metrics = metric_column_names(rows)
+    metrics = [n for n in metric_column_names(rows) if not is_empirical(n)]  # inside the certified cells
     places = {s.row_id: s for s in standings(rows)}
     ranked = any(s.worst is not None or s.threats for s in places.values())
     order = sorted(rows, key=lambda r: places[r.row_id].position) if ranked else sorted(rows, key=lambda r: r.row_id)
@@ -190,14 +227,18 @@ def render_table(rows: Sequence[Row], images: Sequence[ArtifactImage] = (), plot
         own_images = [img for img in images if img.row_id == row.row_id]
         own_plots = [p for p in plots if row.row_id in p.rows]
         cells.append(f"<td>{_details(row, own_images, own_plots)}</td>")
-        accuracies = row.accuracies()
+        accuracies = {**row.accuracies(), **row.mean_accuracies()}
         for name in metrics:
             value = values.get(name)
             acc = accuracies.get(name) if is_accuracy(name) else None
             if value is None:
                 cells.append(f'<td class="missing" data-sort="">{esc(MISSING)}</td>')
+            elif is_certified(name):  # [certified, empirical]
+                cells.append(_certified_cell(row, name, value))
             elif acc is not None:  # the value sorts; the interval is shown, the count in the tooltip
                 cells.append(_accuracy_cell(acc, value))
+            elif is_published(name):  # the source and the interval check in the tooltip
+                cells.append(_published_cell(row, name, value))
             else:
                 cells.append(f'<td class="num" data-sort="{value!r}">{esc(format_value(name, value))}</td>')
         attrs = (f' data-search="{esc(_search_text(row))}" data-dataset="{esc(row.dataset)}" '
@@ -220,7 +261,7 @@ def render_controls(rows: Sequence[Row]) -> str:
         parts.append('<label>Flags <select id="lb-flagged"><option value="">all rows</option>'
                      '<option value="flagged">flagged only</option><option value="clean">not flagged</option>'
                      "</select></label>")
-    groups = list(dict.fromkeys(metric_group(n) for n in metric_column_names(rows)))
+    groups = list(dict.fromkeys(metric_group(n) for n in metric_column_names(rows) if not is_empirical(n)))
     if len(groups) > 1:
         boxes = "".join(f'<label><input type="checkbox" data-group="{esc(g)}" checked> '
                         f"{esc(GROUP_TOGGLES.get(g, g))}</label> " for g in groups)

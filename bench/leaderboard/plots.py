@@ -23,6 +23,8 @@ kind               made from
                    from 1 to 0.01 is a straight read, not a flat line after the first steps).
 ``column-family``  probe or task columns ``<metric>@<x>`` (e.g. ``gap@0.5``, ``acc@svhn``):
                    metric vs x, one series per row; a line if every x is a number, else bars.
+``epoch-curve``    probes over training (:attr:`MetricResult.epoch`): each probe column vs the
+                   training epoch, one line per row (log y axis as for ``curve``).
 =================  ===========================================================================
 
 Lines of more than :data:`MAX_MARKERS` points carry no markers (a 1,001-step loss curve is a
@@ -355,9 +357,12 @@ def column_families(rows: list[Row], arrays: ArrayGroups, notes: list[str]) -> I
     labels, colors = row_labels(rows), row_colors(rows)
     families: dict[tuple[str, str], dict[str, dict[str, float]]] = {}
     for row in rows:
-        for kind, columns in (("probe", row.probes), ("task", row.tasks)):
-            for key, value in columns.items():
-                family, sep, x = key.rpartition("@")
+        for kind, results in (("probe", row.probe_results), ("task", row.task_results)):
+            for m in results:
+                if m.epoch is not None:  # probes over training: the epoch-curve plots
+                    continue
+                family, sep, x = f"{m.label}.{m.column}".rpartition("@")
+                value = m.value
                 if sep and family and x and value is not None:
                     families.setdefault((kind, family), {}).setdefault(row.row_id, {})[x] = value
     by_id = {r.row_id: r for r in rows}
@@ -377,6 +382,30 @@ def column_families(rows: list[Row], arrays: ArrayGroups, notes: list[str]) -> I
         yield PlotSpec(kind="column-family", key=(kind, family), title=f"{kind} {family}@<x>", xlabel="x",
                        ylabel=family, series=tuple(series), style="line" if numeric else "bars",
                        source=f"{kind}[{family}@<x>]")
+
+
+@collector("epoch-curve")
+def epoch_curves(rows: list[Row], arrays: ArrayGroups, notes: list[str]) -> Iterable[PlotSpec]:
+    """Probes over training: each (probe, column) vs the epoch whose weights it measured, one line per row."""
+    labels, colors = row_labels(rows), row_colors(rows)
+    found: dict[tuple[str, str, str], dict[str, dict[int, float]]] = {}
+    for row in rows:
+        for m in row.probe_results:
+            if m.epoch is not None and m.value is not None and math.isfinite(m.value):
+                found.setdefault((m.source_id, m.label, m.column), {}).setdefault(row.row_id, {})[m.epoch] = m.value
+    by_id = {r.row_id: r for r in rows}
+    for (source_id, label, column), per_row in sorted(found.items()):
+        series = []
+        for row_id in sorted(per_row):
+            epochs = sorted(per_row[row_id])
+            series.append(Series(_legend(labels[row_id], by_id[row_id]), tuple(float(e) for e in epochs),
+                                 tuple(per_row[row_id][e] for e in epochs), row_id, dashed=bool(by_id[row_id].flags),
+                                 color=colors[row_id]))
+        log = log_helps([y for s in series for y in s.y])
+        yield PlotSpec(kind="epoch-curve", key=("probe", source_id, label, column),
+                       title=f"{label}.{column} over training", xlabel="epoch",
+                       ylabel=column + (" (log scale)" if log else ""), series=tuple(series),
+                       source=f"probe[{label}.{column}@e<epoch>]", yscale="log" if log else "linear")
 
 
 def collect(rows: Iterable[Row], arrays: Optional[ArrayGroups] = None) -> tuple[list[PlotSpec], list[str]]:

@@ -58,6 +58,8 @@ class RunArtifacts:
                 if not digest:
                     continue
                 meta = {**rec["meta"], **(run["labels"].get(key) or {})}  # this run's labels win
+                if meta.get("epoch") is not None:  # probes over training: their scalars are the curves
+                    continue
                 out.setdefault(meta["row_id"], {})[meta["probe"]] = _arrays(cache, digest, f"probe {meta['probe']!r} "
                                                                              f"of row {meta['row_id']!r}", workdir)
         finally:

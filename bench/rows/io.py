@@ -6,7 +6,9 @@ rows are upgraded first (:mod:`bench.rows.legacy`). On top of the schema, a row 
 the invariants of its numbers (:func:`row_invariant_problems`): every metric finite (``None``
 marks a missing one), every accuracy equal to its count over its ``n`` with ``count <= n``
 and its interval around it, robust accuracy <= clean accuracy, the worst case <= every attack
-at its threat; row ids must be unique. Rows that break them are refused.
+at its threat, a certified accuracy's ``violation`` true exactly when it exceeds its empirical
+partner (over the same n) and then flagged, the corruption mean the pooled accuracy of the
+row's corruption cells with its stated interval; row ids must be unique. Rows that break them are refused.
 """
 from __future__ import annotations
 
@@ -59,6 +61,46 @@ def _accuracy_problems(name: str, acc: Accuracy) -> list[str]:
     return problems
 
 
+def _corruption_problems(row: Row) -> list[str]:
+    """The corruption summary agrees with the row's corruption cells: its labels and severities, and a
+    mean that is their pooled accuracy (counts, n, value) with the interval of value x n in n."""
+    from bench.rows.corruption import fractional_clopper_pearson
+
+    summary = row.corruption_summary
+    if summary is None:
+        return ["corruption results without a corruption_summary"] if row.corruptions else []
+    problems = []
+    labels = list(dict.fromkeys(r.label for r in row.corruptions))
+    if summary.corruptions != labels or summary.severities != sorted({r.severity for r in row.corruptions}):
+        problems.append(f"corruption summary lists {summary.corruptions} at {summary.severities}, the row's corruption "
+                        f"cells are {labels} at {sorted({r.severity for r in row.corruptions})}")
+    for name, value in (("mCE", summary.mce), ("relative mCE", summary.relative_mce)):
+        if value is not None and summary.baseline is None:
+            problems.append(f"corruption {name} is set without a baseline row")
+        if name == "mCE" and value is not None and value < 0:
+            problems.append(f"corruption mCE {value!r} is negative (a ratio of errors)")
+    mean, accs = summary.mean, [r.accuracy for r in row.corruptions]
+    if mean is None:
+        if accs and all(a is not None for a in accs):
+            problems.append("corruption summary has no mean although every corruption cell has an accuracy")
+        return problems
+    if any(a is None for a in accs) or not accs:
+        return problems + ["corruption mean is set although a corruption cell failed (or there is none)"]
+    correct, trials = sum(a.correct for a in accs), sum(a.n for a in accs)  # type: ignore[union-attr]
+    n = max(a.n for a in accs)  # type: ignore[union-attr]
+    if (mean.total_correct, mean.total_trials, mean.n) != (correct, trials, n):
+        problems.append(f"corruption mean counts {mean.total_correct}/{mean.total_trials} on n = {mean.n} are not its "
+                        f"cells' {correct}/{trials} on n = {n}")
+    elif abs(mean.value - correct / trials) > 1e-12:
+        problems.append(f"corruption mean {mean.value!r} is not {correct}/{trials}")
+    else:
+        low, high = fractional_clopper_pearson(mean.value * mean.n, mean.n)
+        if abs(min(low, mean.value) - mean.low) > 1e-9 or abs(max(high, mean.value) - mean.high) > 1e-9:
+            problems.append(f"corruption mean interval [{mean.low!r}, {mean.high!r}] is not the 95 % Clopper-Pearson "
+                            f"interval of {mean.value * mean.n:g} in {mean.n} ([{low!r}, {high!r}])")
+    return problems
+
+
 def row_invariant_problems(row: Row) -> list[str]:
     """What is wrong with a row's numbers (empty when it is consistent); see the module docstring."""
     problems = []
@@ -84,6 +126,19 @@ def row_invariant_problems(row: Row) -> list[str]:
                     worst.accuracy.correct > attack.accuracy.correct:
                 problems.append(f"worst case at {worst.threat.norm} {worst.threat.eps_display} "
                                 f"({worst.accuracy.correct}) exceeds attack {attack.label!r} ({attack.accuracy.correct})")
+    for cert in row.certified:
+        where = f"certified accuracy of {cert.label!r} at {cert.threat.norm} {cert.threat.eps_display}"
+        emp = cert.empirical
+        if emp is not None and emp.n != cert.accuracy.n:
+            problems.append(f"{where}: certified over n = {cert.accuracy.n} but empirical over n = {emp.n}")
+        exceeds = emp is not None and cert.accuracy.value > emp.value
+        if cert.violation != exceeds:
+            problems.append(f"{where}: violation is {cert.violation} but certified {cert.accuracy.correct}/"
+                            f"{cert.accuracy.n} {'exceeds' if exceeds else 'does not exceed'} empirical "
+                            + (f"{emp.correct}/{emp.n}" if emp is not None else "(none)"))
+        if cert.violation and not any(f.startswith("certified-exceeds-empirical:") for f in row.flags):
+            problems.append(f"{where}: a violated sandwich must be flagged (certified-exceeds-empirical)")
+    problems += _corruption_problems(row)
     return problems
 
 

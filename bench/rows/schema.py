@@ -6,7 +6,8 @@ A row is one trained (or brought) model. Its results are typed entries, never te
   interval ``[low, high]`` (the clean accuracy, each attack's robust accuracy, each worst case);
 - :class:`AttackResult` — (attack id, its parameters, threat as norm/eps/targeted, accuracy);
 - :class:`WorstCase` — the per-example worst case over the suite's attacks at one threat;
-- :class:`MetricResult` — (probe or task id, its parameters, column, value);
+- :class:`MetricResult` — (probe or task id, its parameters, column, value; for probes over
+  training, the ``epoch`` whose weights it measured: the row then holds a curve per column);
 - :class:`CorruptionResult` / :class:`CorruptionSummary` — accuracy per common corruption and
   severity, their mean (:class:`MeanAccuracy`) and (relative) mCE against a baseline row;
 - :class:`CertifiedResult` — a certified accuracy beside the empirical one at the same radius;
@@ -106,6 +107,8 @@ class MetricResult(_Strict):
     params: dict[str, Any] = Field(default_factory=dict)
     column: str
     value: Optional[float] = None
+    epoch: Optional[int] = Field(None, ge=1, description="probes over training: measured on the weights after "
+                                                         "this many epochs; None: the final model")
 
 
 class MeanAccuracy(_Strict):
@@ -259,12 +262,28 @@ class Row(_Strict):
                               f"targeted={targeted!r}")
         return found[0]
 
-    def metric(self, source_id: str, column: str) -> MetricResult:
-        """The probe or task value ``column`` of component ``source_id``."""
-        found = [m for m in self.probe_results + self.task_results if m.source_id == source_id and m.column == column]
+    def corruption(self, corruption_id: str, severity: int) -> CorruptionResult:
+        """The corruption cell of component ``corruption_id`` at ``severity``."""
+        found = [c for c in self.corruptions if c.corruption_id == corruption_id and c.severity == severity]
         if len(found) != 1:
-            raise LookupError(f"row {self.row_id!r}: {len(found)} metrics match {source_id!r} column {column!r}")
+            raise LookupError(f"row {self.row_id!r}: {len(found)} corruption results match {corruption_id!r} "
+                              f"severity {severity}")
         return found[0]
+
+    def metric(self, source_id: str, column: str, epoch: Optional[int] = None) -> MetricResult:
+        """The probe or task value ``column`` of component ``source_id``, on the final model or (``epoch``)
+        on the weights after that many epochs of training."""
+        found = [m for m in self.probe_results + self.task_results
+                 if m.source_id == source_id and m.column == column and m.epoch == epoch]
+        if len(found) != 1:
+            raise LookupError(f"row {self.row_id!r}: {len(found)} metrics match {source_id!r} column {column!r}"
+                              + (f" epoch {epoch}" if epoch is not None else ""))
+        return found[0]
+
+    def metric_curve(self, source_id: str, column: str) -> dict[int, Optional[float]]:
+        """Probes over training: epoch -> value of ``column`` of component ``source_id`` (sorted by epoch)."""
+        return {m.epoch: m.value for m in sorted(self.probe_results, key=lambda m: m.epoch or 0)
+                if m.source_id == source_id and m.column == column and m.epoch is not None}
 
     # ------------------------------------------------------------------ label views (the rendering edge)
     @property
@@ -287,26 +306,57 @@ class Row(_Strict):
 
     @property
     def probes(self) -> dict[str, Optional[float]]:
-        """'<probe label>.<column>' -> value, for display."""
-        return {f"{m.label}.{m.column}": m.value for m in self.probe_results}
+        """'<probe label>.<column>' (at an epoch: '...@e<epoch>') -> value, for display."""
+        from bench.rows.labels import metric_name
+
+        return {metric_name(m): m.value for m in self.probe_results}
 
     @property
     def tasks(self) -> dict[str, Optional[float]]:
         """'<task label>.<column>' -> value, for display."""
-        return {f"{m.label}.{m.column}": m.value for m in self.task_results}
+        from bench.rows.labels import metric_name
+
+        return {metric_name(m): m.value for m in self.task_results}
 
     def accuracies(self) -> dict[str, Optional[Accuracy]]:
-        """Display column -> :class:`Accuracy` for clean, every attack and every worst case."""
-        from bench.rows.labels import attack_column, threat_label
+        """Display column -> :class:`Accuracy` for clean, every attack, every worst case and every
+        certified accuracy with its empirical partner (``certified[<label> <threat>]``,
+        ``empirical[<label> <threat>]``), and every corruption cell (``corruption[<label> s<k>]``)."""
+        from bench.rows.labels import attack_column, certified_column, corruption_column, threat_label
 
         out: dict[str, Optional[Accuracy]] = {"clean": self.clean}
         out.update({f"robust[{attack_column(a)}]": a.accuracy for a in self.attacks})
         out.update({f"ensemble[{threat_label(w.threat)}]": w.accuracy for w in self.worst_case})
+        for c in self.certified:
+            out[f"certified[{certified_column(c)}]"] = c.accuracy
+            out[f"empirical[{certified_column(c)}]"] = c.empirical
+        out.update({f"corruption[{corruption_column(r)}]": r.accuracy for r in self.corruptions})
         return out
+
+    def mean_accuracies(self) -> dict[str, Optional[MeanAccuracy]]:
+        """Display column -> :class:`MeanAccuracy` (``corruption[mean]``): shown with its interval like an
+        accuracy, but not a count of examples (not in :meth:`accuracies`)."""
+        if self.corruption_summary is None:
+            return {}
+        return {"corruption[mean]": self.corruption_summary.mean}
 
     def metric_columns(self) -> dict[str, Optional[float]]:
         """All metrics flattened to display column -> value (in display order)."""
         out: dict[str, Optional[float]] = {k: (v.value if v is not None else None) for k, v in self.accuracies().items()}
+        from bench.rows.labels import corruption_column
+
+        cells = {name: out.pop(name) for name in dict.fromkeys(f"corruption[{corruption_column(r)}]"
+                                                               for r in self.corruptions)}
+        summary = self.corruption_summary
+        if summary is not None:  # the headline first, then each corruption and severity
+            out["corruption[mean]"] = summary.mean.value if summary.mean is not None else None
+            if summary.baseline is not None:
+                out["corruption[mCE]"] = summary.mce
+                out["corruption[relative mCE]"] = summary.relative_mce
+        out.update(cells)
         out.update({f"probe[{k}]": v for k, v in self.probes.items()})
         out.update({f"task[{k}]": v for k, v in self.tasks.items()})
+        from bench.rows.labels import published_column
+
+        out.update({published_column(p): p.value for p in self.published})  # placed beside their partners by the frame
         return out

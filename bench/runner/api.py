@@ -132,12 +132,14 @@ def run(suite: Union[str, Path, dict, Suite], workdir: Union[str, Path] = DEFAUL
 def evaluate(arch: str, checkpoint: str, dataset: str, attacks: list[dict[str, Any]],
              probes: Optional[list[dict[str, Any]]] = None, label: Optional[str] = None,
              n: int = 500, name: str = "eval", dataset_params: Optional[dict[str, Any]] = None,
-             arch_params: Optional[dict[str, Any]] = None, **kwargs: Any) -> RunResult:
+             arch_params: Optional[dict[str, Any]] = None, corruptions: Optional[list[dict[str, Any]]] = None,
+             **kwargs: Any) -> RunResult:
     """Evaluate an already-trained model through the same attacks, probes and store (``robarena eval``).
 
     ``arch``: a registered model id, ``timm/<name>`` or ``module:factory``; ``checkpoint``:
     ``.safetensors`` or a weights-only torch file; ``attacks``: suite-style attack entries with
     their parameters (``{"id": "classics/pgd", "norm": "Linf", "eps": 0.3, "params": {"steps": 100}}``);
+    ``corruptions``: suite-style corruption entries (``{"id": "corruptions/jpeg", "severity": [1, 3]}``);
     ``dataset_params`` / ``arch_params``: the dataset's and architecture's parameters. Everything is
     validated by the same config classes, with the same errors, as in suites.
     """
@@ -146,11 +148,11 @@ def evaluate(arch: str, checkpoint: str, dataset: str, attacks: list[dict[str, A
                                            "checkpoint": str(checkpoint), "dataset": dataset,
                                            "dataset_params": dict(dataset_params or {}),
                                            "arch_params": dict(arch_params or {})}],
-             "attacks": attacks, "probes": probes or [], "eval": {"n": n}}
+             "attacks": attacks, "probes": probes or [], "corruptions": corruptions or [], "eval": {"n": n}}
     from bench.runner.suite import suite_from_dict
 
     where = ("built from the eval options (pretrained.0: the model; attacks.N: the (N+1)-th --attack; probes.N: the "
-             "(N+1)-th --probe; eval.n: --n; name: --name)")
+             "(N+1)-th --probe; corruptions.N: the (N+1)-th --corruption entry; eval.n: --n; name: --name)")
     return run(suite_from_dict(suite, where=where), **kwargs)
 
 

@@ -84,7 +84,7 @@ def explain_plan(plan: Plan, ctx: RunContext) -> list[Explanation]:
     out = []
     for train in plan.train_cells:
         attacks, probes, tasks = plan.for_train(train)
-        for cell in [train, CleanCell(train), *attacks, *probes, *tasks]:
+        for cell in [train, CleanCell(train), *attacks, *probes, *tasks, *plan.corruptions_for(train)]:
             stage = stage_for(cell)
             try:
                 key = stage.key(ctx, cell)

@@ -26,6 +26,11 @@ evaluation checklist of Carlini et al., "On Evaluating Adversarial Robustness"
   not suffer; a large gap says the CE attacks' numbers are not to be trusted. The loss is the
   attack's ``loss`` parameter (recorded as ``attack_params``).
 
+* ``certified-exceeds-empirical:<probe label> <threat>``: a certified accuracy
+  (:attr:`bench.rows.schema.Row.certified`) above the empirical robust accuracy of the same
+  classifier at the same threat. Certified accuracy is a lower bound of the true robust accuracy
+  and an attack's an upper bound, so one of the two is wrong (:func:`certified_flags`).
+
 The model-level indicators (zero/NaN/tiny gradients, randomized outputs, attack loss not
 converged) need the model and come from the ``classics/integrity`` probe's flags.
 """
@@ -122,6 +127,16 @@ def loss_gap_flags(attacks: list[dict], tol: float = LOSS_GAP_TOL) -> list[str]:
 def probe_flags(probes: list[dict]) -> list[str]:
     """Flags that probes reported (e.g. ``classics/integrity``), in record order."""
     return [flag for r in probes if r["status"] == "ok" for flag in (r["payload"].get("flags") or [])]
+
+
+def certified_flags(certified: list) -> list[str]:
+    """``certified-exceeds-empirical:<probe label> <threat>`` for every violated sandwich
+    (:class:`bench.rows.schema.CertifiedResult` with ``violation``); a smoothed classifier's adds
+    `` smoothed``."""
+    from bench.rows.labels import threat_label
+
+    return [f"certified-exceeds-empirical:{c.label} {threat_label(c.threat)}"
+            + (" smoothed" if c.classifier == "smoothed" else "") for c in certified if c.violation]
 
 
 def row_flags(attacks: list[dict], probes: list[dict]) -> list[str]:

@@ -1,9 +1,15 @@
 """Expand a suite into frozen cells; drop incompatible combinations with a stated reason.
 
 Stages: train (dataset x model x defense x seed, or a ``[[pretrained]]`` entry) ->
-attack (trained model x attack x threat) -> probe (trained model x probe) -> task.
+attack (trained model x attack x threat) -> probe (trained model x probe) -> task, and
+corruption (trained model x corruption x severity; ``corruption_baseline`` resolved to one row
+per dataset and seed here, so an unmatched baseline fails before anything runs).
 Probes registered with ``always = True`` (attack-failure indicators) join every row's
-probes unless the suite lists them itself or sets ``integrity = false``.
+probes unless the suite lists them itself or sets ``integrity = false``. A probe with ``epochs``
+(probes over training) adds one cell per (row, probe, epoch) on the weights after that epoch;
+every trained row then keeps the union of the suite's epochs (``TrainCell.keep_epochs``, part of
+its training key only when non-empty). Epochs beyond a row's training, ``[[pretrained]]`` rows and
+probes that read attacks are refused here.
 Component parameters are validated against each implementation's ``Config`` here, so a
 typo fails before anything is computed, and so is every iterative attack's reach of the eps
 boundary (:mod:`bench.runner.reach_check`: unreachable configurations are refused, marginal
@@ -19,7 +25,7 @@ from pydantic import ValidationError
 from bench.config import TrainConfig
 from bench.errors import ConfigError, UsageError
 from bench.registry import Entry, Registry
-from bench.runner.suite import PretrainedRef, Ref, Suite
+from bench.runner.suite import CorruptionRef, PretrainedRef, Ref, Suite
 from bench.threat import ThreatModel
 
 
@@ -58,6 +64,8 @@ class TrainCell:
     train: Optional[TrainConfig]
     pretrained: Optional[PretrainedRef] = None
     checkpoint_sha256: Optional[str] = None  # a pretrained checkpoint's digest, resolved once at plan time
+    published: tuple = ()  # a pretrained model's published values (bench.published.PublishedValue), a label
+    keep_epochs: tuple[int, ...] = ()  # epochs whose weights training keeps (probes over training); in the key
 
     @property
     def row_id(self) -> str:
@@ -96,13 +104,17 @@ class AttackCell:
 
 @dataclass(frozen=True)
 class ProbeCell:
+    """A probe on a trained model: the final one, or (``epoch``) the weights after ``epoch`` epochs."""
+
     train: TrainCell
     probe: Component
     attacks: tuple[AttackCell, ...] = ()
+    epoch: Optional[int] = None
 
     @property
     def cell_id(self) -> str:
-        return f"{self.train.row_id} :: probe {self.probe.label}"
+        at = f" @e{self.epoch}" if self.epoch is not None else ""
+        return f"{self.train.row_id} :: probe {self.probe.label}{at}"
 
 
 @dataclass(frozen=True)
@@ -115,6 +127,27 @@ class TaskCell:
         return f"{self.train.row_id} :: task {self.task.label}"
 
 
+@dataclass(frozen=True)
+class CorruptionCell:
+    """Accuracy of a trained model on its evaluation subset under one corruption at one severity.
+
+    ``baseline``: the row id of the suite's ``corruption_baseline`` row of the same dataset and seed
+    (a label: not part of the key), whose cells the (relative) mCE divides by."""
+
+    train: TrainCell
+    corruption: Component
+    severity: int
+    baseline: Optional[str] = None
+
+    @property
+    def column(self) -> str:
+        return f"{self.corruption.label} s{self.severity}"
+
+    @property
+    def cell_id(self) -> str:
+        return f"{self.train.row_id} :: corruption {self.column}"
+
+
 @dataclass
 class Plan:
     suite: Suite
@@ -122,6 +155,7 @@ class Plan:
     attack_cells: list[AttackCell] = field(default_factory=list)
     probe_cells: list[ProbeCell] = field(default_factory=list)
     task_cells: list[TaskCell] = field(default_factory=list)
+    corruption_cells: list[CorruptionCell] = field(default_factory=list)
     dropped: list[tuple[str, str]] = field(default_factory=list)
     #: (what, why) warnings about cells that run anyway, e.g. attacks that only marginally reach the eps
     #: boundary (bench.runner.reach_check); printed by ``robarena run``
@@ -131,9 +165,14 @@ class Plan:
         return ([a for a in self.attack_cells if a.train == cell], [p for p in self.probe_cells if p.train == cell],
                 [t for t in self.task_cells if t.train == cell])
 
+    def corruptions_for(self, cell: TrainCell) -> list[CorruptionCell]:
+        """The corruption cells of one trained model (executors run them after its tasks)."""
+        return [c for c in self.corruption_cells if c.train == cell]
+
     @property
     def n_cells(self) -> int:
-        return 2 * len(self.train_cells) + len(self.attack_cells) + len(self.probe_cells) + len(self.task_cells)
+        return (2 * len(self.train_cells) + len(self.attack_cells) + len(self.probe_cells) + len(self.task_cells)
+                + len(self.corruption_cells))
 
 
 def validate_params(entry: Entry, params: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
@@ -208,16 +247,21 @@ def _attack_fits(attack: Entry, threat: ThreatModel) -> Optional[str]:
 def build_plan(suite: Suite, registry: Registry) -> Plan:
     plan = Plan(suite)
     digests: dict[str, str] = {}  # checkpoint path -> sha256: each file is read once per plan
+    published: dict[str, tuple] = {}  # pretrained label -> its published values, read once per plan
     datasets = [_resolve(registry, "dataset", r) for r in suite.datasets]
     models = [(_resolve(registry, "model", r), r) for r in suite.models]
     defenses = [(_resolve(registry, "defense", r), r) for r in suite.defenses]
     attacks = [(_resolve(registry, "attack", r), r.threats(), r.substitute) for r in suite.attacks]
     probes = [_resolve(registry, "probe", r) for r in suite.probes]
+    probe_epochs = {p.label: tuple(r.epochs) for p, r in zip(probes, suite.probes)}  # labels: unique (checked below)
     probes += _always_probes(registry, suite, probes, plan)
     tasks = [_resolve(registry, "task", r) for r in suite.tasks]
+    corruptions = [c for r in suite.corruptions for c in _resolve_corruptions(registry, r)]
     for group, kind in ((datasets, "dataset"), ([m for m, _ in models], "model"), ([d for d, _ in defenses], "defense"),
-                        ([a[0] for a in attacks], "attack"), (probes, "probe"), (tasks, "task")):
+                        ([a[0] for a in attacks], "attack"), (probes, "probe"), (tasks, "task"),
+                        ([c for c, _ in corruptions], "corruption")):
         _unique_labels(group, kind)
+    keep_epochs = _epochs_wanted(probes, probe_epochs)
 
     for seed in suite.seeds:
         for ds in datasets:
@@ -232,18 +276,31 @@ def build_plan(suite: Suite, registry: Registry) -> Plan:
                     except ValidationError as exc:
                         where = f"model {model.label!r} x defense {defense.label!r}"
                         raise _train_overrides_error(where, exc) from None
-                    plan.train_cells.append(TrainCell(ds, model, defense, seed, train))
+                    _check_epochs(keep_epochs, train, f"{ds.label}/{model.label}/{defense.label}")
+                    plan.train_cells.append(TrainCell(ds, model, defense, seed, train, keep_epochs=keep_epochs))
         for pre in suite.pretrained:
+            if keep_epochs:
+                asked = sorted(label for label, e in probe_epochs.items() if e)
+                raise UsageError(f"probe(s) {asked} ask for epochs, but [[pretrained]] {pre.label!r} was not "
+                                 "trained by this suite (no epoch checkpoints); run the probes over training in a "
+                                 "suite without [[pretrained]] entries, or drop their epochs")
             ds = _resolve(registry, "dataset", Ref(id=pre.dataset, params=pre.dataset_params))
             if pre.checkpoint not in digests:  # once per file, whatever the number of seeds
                 digests[pre.checkpoint] = checkpoint_digest(pre)
             digest = digests[pre.checkpoint]
-            plan.train_cells.append(TrainCell(ds, None, None, seed, None, pre, digest))
+            if pre.label not in published:  # the model-info file is read once too
+                published[pre.label] = pretrained_published(registry, pre)
+            plan.train_cells.append(TrainCell(ds, None, None, seed, None, pre, digest, published[pre.label]))
 
     row_ids = [c.row_id for c in plan.train_cells]
     if len(set(row_ids)) != len(row_ids):
         dup = sorted({r for r in row_ids if row_ids.count(r) > 1})
         raise UsageError(f"duplicate leaderboard rows {dup}: give the entries distinct labels")
+    columns = [f"{c.label} s{k}" for c, severities in corruptions for k in severities]
+    if len(set(columns)) != len(columns):
+        dup = sorted({c for c in columns if columns.count(c) > 1})
+        raise UsageError(f"corruption columns {dup} appear twice; list each corruption and severity once")
+    baselines = _corruption_baselines(suite, plan.train_cells) if corruptions else {}
 
     for cell in plan.train_cells:
         own_attacks = []
@@ -265,11 +322,96 @@ def build_plan(suite: Suite, registry: Registry) -> Plan:
         for probe in probes:
             needs = probe.entry.spec.needs_attacks
             plan.probe_cells.append(ProbeCell(cell, probe, tuple(own_attacks) if needs else ()))
+            plan.probe_cells.extend(ProbeCell(cell, probe, (), epoch) for epoch in probe_epochs.get(probe.label, ()))
         plan.task_cells.extend(TaskCell(cell, task) for task in tasks)
+        baseline = baselines.get((cell.dataset.label, cell.seed))
+        plan.corruption_cells.extend(CorruptionCell(cell, corr, severity, baseline)
+                                     for corr, severities in corruptions for severity in severities)
     from bench.runner.reach_check import check_reach_of_plan
 
     check_reach_of_plan(plan)  # steps x step size must reach eps: unreachable refused, marginal noted
     return plan
+
+
+def _epochs_wanted(probes: list[Component], probe_epochs: dict[str, tuple[int, ...]]) -> tuple[int, ...]:
+    """The union of the probes' ``epochs`` (sorted); a probe that reads attacks cannot have any."""
+    for probe in probes:
+        if probe_epochs.get(probe.label) and probe.entry.spec.needs_attacks:
+            raise UsageError(f"probe {probe.label!r} ({probe.qid}) reads the row's attacks (needs_attacks), which run "
+                             "on the final model only; probes over training cannot give it attacks at epoch "
+                             f"{probe_epochs[probe.label][0]}: drop its epochs")
+    return tuple(sorted({e for epochs in probe_epochs.values() for e in epochs}))
+
+
+def _check_epochs(epochs: tuple[int, ...], train: TrainConfig, row: str) -> None:
+    """Every requested epoch exists in the row's training (``train.epochs`` after its overrides)."""
+    beyond = [e for e in epochs if e > train.epochs]
+    if beyond:
+        raise UsageError(f"probes over training ask for epoch(s) {beyond}, but {row} trains for {train.epochs} "
+                         f"epochs; ask for epochs 1..{train.epochs}")
+
+
+def _resolve_corruptions(registry: Registry, ref: CorruptionRef) -> list[tuple[Component, list[int]]]:
+    """A ``[[corruptions]]`` entry as (component, severities); ``<plugin>/*``: every corruption of that plugin,
+    by family (noise, blur, weather, digital) then id."""
+    severities = ref.severities()
+    if not ref.id.endswith("/*"):
+        return [(_resolve(registry, "corruption", ref), severities)]
+    plugin = ref.id[:-2]
+    order = ("noise", "blur", "weather", "digital")
+    found = sorted((e for e in registry.entries("corruption") if e.plugin.name == plugin),
+                   key=lambda e: (order.index(e.spec.family) if e.spec.family in order else len(order),
+                                  e.qualified_id))
+    if not found:
+        plugins = sorted({e.plugin.name for e in registry.entries("corruption")}) or ["(none installed)"]
+        raise UsageError(f"corruption {ref.id!r}: plugin {plugin!r} registers no corruption; plugins with "
+                         f"corruptions: {', '.join(plugins)} (write e.g. id = 'corruptions/*')")
+    return [(Component(e, validate_params(e, ref.params), e.spec.name), severities) for e in found]
+
+
+def _row_name(cell: TrainCell) -> str:
+    """What ``corruption_baseline`` matches: '<model label>/<defense label>', or a pretrained entry's label."""
+    if cell.pretrained is not None:
+        return cell.pretrained.label
+    return f"{cell.model.label}/{cell.defense.label}"  # type: ignore[union-attr]
+
+
+def _corruption_baselines(suite: Suite, cells: list[TrainCell]) -> dict[tuple[str, int], str]:
+    """(dataset label, seed) -> the baseline row id; an unmatched ``corruption_baseline`` is a UsageError."""
+    wanted = suite.corruption_baseline
+    if wanted is None:
+        return {}
+    out: dict[tuple[str, int], str] = {}
+    for cell in cells:
+        if _row_name(cell) == wanted:
+            out[(cell.dataset.label, cell.seed)] = cell.row_id
+    missing = sorted({(c.dataset.label, c.seed) for c in cells} - set(out))
+    if missing:
+        names = ", ".join(sorted({repr(_row_name(c)) for c in cells}))
+        where = ", ".join(f"{d} seed {s}" for d, s in missing)
+        raise UsageError(f"corruption_baseline = {wanted!r} matches no row of {where}; name a row as "
+                         f"'<model label>/<defense label>' or a pretrained label, one of: {names}")
+    return out
+
+
+def pretrained_published(registry: Registry, pre: PretrainedRef) -> tuple:
+    """The published values of a brought model: its registered architecture's spec (e.g. a RobustBench
+    zoo entry), then its ``model_info`` file, then its inline ``published`` (a later one of the same
+    metric and threat replaces an earlier one). Errors in the file name the file and the field."""
+    from bench.errors import UnknownComponentError
+    from bench.published import load_model_info, merge_published
+
+    from_spec: tuple = ()
+    if not pre.arch.startswith("timm/") and ":" not in pre.arch:
+        try:
+            from_spec = tuple(getattr(registry.get("model", pre.arch).spec, "published", ()) or ())
+        except UnknownComponentError:  # reported where the architecture is built, as before
+            pass
+    try:
+        from_file = load_model_info(pre.model_info) if pre.model_info else ()
+    except ConfigError as exc:
+        raise ConfigError(f"[[pretrained]] {pre.label!r}: {exc}") from None
+    return merge_published(from_spec, from_file, pre.published)
 
 
 def checkpoint_digest(pre: PretrainedRef) -> str:

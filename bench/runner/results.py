@@ -3,8 +3,11 @@
 
 Every accuracy carries its count and 95 % interval. The worst case is per example over the
 suite's attacks at one threat model: an example counts as robust only if it is clean-correct and
-survives every attack. ``flags`` holds the attack-failure indicators of :mod:`bench.runner.flags`
-plus those the row's probes reported. Rows are checked against their invariants on assembly.
+survives every attack. ``certified`` sets each certified accuracy a probe reported beside the
+empirical robust accuracy of the same classifier at the same threat (the row's worst case for the
+model itself, the probe's own attack for a smoothed classifier). ``flags`` holds the attack-failure
+indicators of :mod:`bench.runner.flags` plus those the row's probes reported. Rows are checked
+against their invariants on assembly.
 """
 from __future__ import annotations
 
@@ -17,8 +20,11 @@ from typing import Any, Iterable, Optional
 from bench.errors import CorruptArtifactError, LeaderboardError
 from bench.rows.io import validate_row
 from bench.rows.labels import threat_label
-from bench.rows.schema import Accuracy, AttackResult, MetricResult, Provenance, Row, Threat, WorstCase
-from bench.runner.flags import row_flags
+from bench.rows.schema import (Accuracy, AttackResult, CertifiedResult, MetricResult, Provenance, Row, Threat,
+                               WorstCase)
+from bench.rows.corruption import with_mce
+from bench.runner.corruption_results import corruption_results, corruption_summary
+from bench.runner.flags import certified_flags, row_flags
 from bench.store.cache import ArtifactCache
 from bench.store.results import ResultsStore
 from bench.threat import parse_eps
@@ -91,6 +97,21 @@ def cell_arrays(cache: ArtifactCache, rec: dict) -> dict:
                                    f"{workdir}` lists every damaged record)") from None
 
 
+def _published(meta: dict) -> list:
+    """The row's published values (labels the training cell's metadata carries, never computed)."""
+    from bench.rows.schema import PublishedResult
+
+    out = []
+    for p in meta.get("published") or ():
+        threat = None
+        if p["metric"] == "robust":
+            threat = Threat(norm=p["norm"], eps=float(p["eps"]), eps_display=p.get("eps_display") or
+                            parse_eps(p["eps"])[1])
+        out.append(PublishedResult(metric=p["metric"], threat=threat, evaluation=p.get("evaluation", ""),
+                                   value=float(p["value"]), source=p["source"]))
+    return out
+
+
 def _metric_results(kind: str, records: list[dict], values_field: str) -> list[MetricResult]:
     out = []
     for r in records:
@@ -98,7 +119,39 @@ def _metric_results(kind: str, records: list[dict], values_field: str) -> list[M
         label = m[kind]
         for col, val in sorted((r["payload"].get(values_field) or {}).items()):
             out.append(MetricResult(kind=kind, source_id=_component_id(m, f"{kind}_id", label), label=label,  # type: ignore[arg-type]
-                                    params=dict(m.get(f"{kind}_params") or {}), column=col, value=_finite(val)))
+                                    params=dict(m.get(f"{kind}_params") or {}), column=col, value=_finite(val),
+                                    epoch=m.get("epoch") if kind == "probe" else None))
+    return out
+
+
+def _certified_results(probes: list[dict], worst_cases: list[WorstCase]) -> list[CertifiedResult]:
+    """The probes' certified accuracies, each beside the empirical robust accuracy of the same classifier.
+
+    ``base``: the row's worst case at the same threat (norm, eps, untargeted) when it covers the same
+    number of examples; ``smoothed``: the count the probe's own attack on the smoothed classifier left.
+    ``violation``: certified > empirical (a bug in the certifier or the attack).
+    """
+    out = []
+    for rec in probes:
+        if rec["status"] != "ok":
+            continue
+        m = rec["meta"]
+        label = m["probe"]
+        for c in rec["payload"].get("certified") or []:
+            threat = Threat(norm=c["norm"], eps=float(c["eps"]), eps_display=c["eps_display"], targeted=False)
+            accuracy = Accuracy.of(int(c["correct"]), int(c["n"]))
+            empirical, source = None, None
+            if c["classifier"] == "base":
+                found = [w for w in worst_cases if w.threat.matches(threat.norm, threat.eps, False)
+                         and w.accuracy is not None and w.accuracy.n == accuracy.n]
+                if found:
+                    empirical, source = found[0].accuracy, "worst case over " + ", ".join(found[0].attacks)
+            elif c.get("empirical_correct") is not None:
+                empirical, source = Accuracy.of(int(c["empirical_correct"]), accuracy.n), c.get("empirical_source")
+            out.append(CertifiedResult(
+                source_id=_component_id(m, "probe_id", label), label=label, classifier=c["classifier"],
+                threat=threat, accuracy=accuracy, empirical=empirical, empirical_source=source,
+                violation=empirical is not None and accuracy.correct > empirical.correct))
     return out
 
 
@@ -108,6 +161,8 @@ def assemble_row(cache: ArtifactCache, records: list[dict], suite: str, suite_ve
     attacks = [r for r in records if r["stage"] == "attack"]
     probes = [r for r in records if r["stage"] == "probe"]
     tasks = [r for r in records if r["stage"] == "task"]
+    corruption_records = [r for r in records if r["stage"] == "corruption"]
+    corruptions = corruption_results(corruption_records)
     meta = (train or records)[0]["meta"]
     errors = [f"{r['cell_id']}: {r['error']}" for r in records if r["status"] != "ok"]
     clean = next((_accuracy(r, "clean_accuracy") for r in records if r["stage"] == "clean" and r["status"] == "ok"),
@@ -132,15 +187,20 @@ def assemble_row(cache: ArtifactCache, records: list[dict], suite: str, suite_ve
         device=meta["device"], date=max(r["created"] for r in records), torch_version=meta["torch"],
         platform=meta["platform"], suite=suite, suite_version=suite_version,
     )
+    worst_cases = _worst_cases(cache, attacks, attack_results)
+    final_probes = [r for r in probes if r["meta"].get("epoch") is None]  # not the probes over training
+    certified = _certified_results(final_probes, worst_cases)
     row = Row(
         row_id=meta["row_id"], dataset=meta.get("dataset", "?"), model=meta.get("model", "?"),
         defense=meta.get("defense", "?"), seed=meta["seed"], dataset_id=meta.get("dataset_id", "?"),
         model_id=meta.get("model_id", "?"), defense_id=meta.get("defense_id", "?"),
         dataset_params=dict(meta.get("dataset_params") or {}), model_params=dict(meta.get("model_params") or {}),
         defense_params=dict(meta.get("defense_params") or {}), clean=clean, attacks=attack_results,
-        worst_case=_worst_cases(cache, attacks, attack_results), probe_results=_metric_results("probe", probes, "scalars"),
-        task_results=_metric_results("task", tasks, "metrics"), flags=row_flags(attacks, probes), errors=errors,
-        artifacts=artifacts, provenance=prov,
+        worst_case=worst_cases, probe_results=_metric_results("probe", probes, "scalars"),
+        task_results=_metric_results("task", tasks, "metrics"), certified=certified, corruptions=corruptions,
+        corruption_summary=corruption_summary(corruption_records, corruptions),
+        flags=list(dict.fromkeys(row_flags(attacks, final_probes) + certified_flags(certified))), errors=errors,
+        artifacts=artifacts, provenance=prov, published=_published(meta),
     )
     return validate_row(row, f"row {row.row_id!r}")
 
@@ -149,7 +209,8 @@ def rows_from_records(cache: ArtifactCache, records: Iterable[dict], suite: str,
     by_row: dict[str, list[dict]] = defaultdict(list)
     for rec in records:
         by_row[rec["meta"]["row_id"]].append(rec)
-    return [assemble_row(cache, recs, suite, suite_version) for _, recs in sorted(by_row.items())]
+    rows = [assemble_row(cache, recs, suite, suite_version) for _, recs in sorted(by_row.items())]
+    return with_mce(rows)  # the (relative) mCE compares rows: set once all are assembled
 
 
 def load_run_records(workdir: Any, suite_name: str) -> tuple[list[dict], str]:

@@ -67,6 +67,7 @@ class StoredRun:
 
     @classmethod
     def open(cls, workdir: PathLike = ".robarena", suite: Optional[PathLike] = None) -> "StoredRun":
+        from bench.rows.corruption import with_mce
         from bench.runner.results import assemble_row, load_run_records
         from bench.store.cache import ArtifactCache
 
@@ -77,14 +78,14 @@ class StoredRun:
         for rec in records:
             by_row[rec["meta"]["row_id"]].append(rec)
         cache = ArtifactCache(workdir / "cache")
-        rows = [assemble_row(cache, recs, name, version) for _, recs in sorted(by_row.items())]
+        rows = with_mce([assemble_row(cache, recs, name, version) for _, recs in sorted(by_row.items())])
         return cls(workdir, name, version, rows, dict(by_row))
 
     def row(self, wanted: Union[str, Row]) -> Row:
         return select_row(self.rows, wanted)
 
     def stage_records(self, row: Row, stage: str) -> list[dict]:
-        """The row's records of one stage ('train', 'clean', 'attack', 'probe', 'task'), in run order."""
+        """The row's records of one stage ('train', 'clean', 'attack', 'probe', 'task', 'corruption'), in run order."""
         return [r for r in self.records[row.row_id] if r["stage"] == stage]
 
     def train_record(self, row: Row) -> dict[str, Any]:

@@ -2,8 +2,10 @@
 
 A suite names datasets, models, defenses (with parameters and a training budget),
 attacks with threat models (``eps`` may be a list: one cell per value), probes, tasks,
-seeds and the evaluation subset. ``integrity = false`` leaves out the probes registered
-with ``always = True`` (the attack-failure indicators), which otherwise run on every row. ``[[pretrained]]`` entries bring already-trained models
+seeds and the evaluation subset. A probe's ``epochs`` also runs it at those training epochs
+(:class:`ProbeRef`). ``integrity = false`` leaves out the probes registered
+with ``always = True`` (the attack-failure indicators), which otherwise run on every row. ``[[corruptions]]``
+name common corruptions and severities (``corruption_baseline``: the row the mCE compares with). ``[[pretrained]]`` entries bring already-trained models
 (a registered architecture, ``timm/<name>`` or ``module:factory`` plus a checkpoint).
 Suite files are data: TOML is parsed, never executed.
 """
@@ -18,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from bench._compat import tomllib
 from bench.config import TrainConfig
 from bench.errors import UnknownComponentError, UsageError
+from bench.published import PublishedValue
 from bench.threat import ThreatModel
 
 EpsValue = Union[float, str]
@@ -108,13 +111,76 @@ class AttackRef(Ref):
         return self
 
 
+class ProbeRef(Ref):
+    """A probe; ``epochs`` (e.g. ``[1, 2, 5, 10]``) also runs it at those training epochs ("probes over
+    training"): on the weights each row's training had after that many epochs, one cell per epoch,
+    beside the ordinary cell on the final model. Only for rows the suite trains, and not for probes
+    that read the row's attacks (``needs_attacks``): the plan refuses both."""
+
+    epochs: list[int] = Field(default_factory=list)
+
+    @field_validator("epochs", mode="before")
+    @classmethod
+    def _check_epochs(cls, v: Any) -> Any:
+        values = v if isinstance(v, list) else [v]
+        if not values:
+            raise ValueError("epochs = [] lists no epoch; leave it out (the final model only) or give epochs "
+                             "such as epochs = [1, 2, 5, 10]")
+        for value in values:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"epoch {value!r} is not a whole number >= 1 (epoch k = the weights after k "
+                                 "epochs of training); write e.g. epochs = [1, 2, 5, 10]")
+        if len(set(values)) != len(values):
+            raise ValueError(f"epochs {values} lists an epoch twice; list each once")
+        return sorted(values)
+
+
+SEVERITIES = (1, 2, 3, 4, 5)
+
+
+class CorruptionRef(Ref):
+    """A common corruption at ``severity`` (an int 1..5 or a list of them; default all five): one cell
+    per severity. ``id = "<plugin>/*"`` (e.g. ``"corruptions/*"``) stands for every corruption that
+    plugin registers, each under its own name (then without ``label``)."""
+
+    severity: Union[int, list[int]] = Field(default_factory=lambda: list(SEVERITIES))
+
+    @field_validator("severity", mode="before")
+    @classmethod
+    def _check_severity(cls, v: Any) -> Any:
+        values = v if isinstance(v, list) else [v]
+        if not values:
+            raise ValueError("severity = [] lists no severity, so the corruption would never run; give one "
+                             "(severity = 3) or several (severity = [1, 3, 5]), or leave it out for all five")
+        for value in values:
+            if isinstance(value, bool) or not isinstance(value, int) or value not in SEVERITIES:
+                raise ValueError(f"severity {value!r} is not an int in 1..5 (the corruption severities of "
+                                 "Hendrycks & Dietterich 2019); write e.g. severity = 3 or severity = [1, 3, 5]")
+        if len(set(values)) != len(values):
+            raise ValueError(f"severity {values} lists a severity twice; list each once")
+        return v
+
+    @model_validator(mode="after")
+    def _check_wildcard(self) -> "CorruptionRef":
+        if self.id.endswith("/*") and self.label is not None:
+            raise ValueError(f"corruption {self.id!r} stands for several corruptions: leave out label (each is "
+                             "labelled by its own name)")
+        return self
+
+    def severities(self) -> list[int]:
+        return sorted(self.severity) if isinstance(self.severity, list) else [self.severity]
+
+
 class PretrainedRef(_Strict):
     """Bring your own model: an architecture plus a checkpoint, evaluated without training.
 
     ``arch``: a registered model id, ``timm/<name>`` or ``package.module:factory``
     (called as ``factory(**arch_params)``, must return an ``nn.Module`` on [0, 1] inputs
     unless ``mean``/``std`` are given). ``checkpoint``: ``.safetensors`` or a weights-only
-    torch file (``.pt``/``.pth``), never unpickled.
+    torch file (``.pt``/``.pth``), never unpickled. ``model_info``: a RobustBench model-info JSON file
+    and ``published``: values given inline (:class:`bench.published.PublishedValue`, e.g. ``{metric =
+    "robust", norm = "Linf", eps = "8/255", value = 0.5953, source = "..."}``), shown beside the
+    measured values (a later one replaces the architecture's and the file's of the same metric and threat).
     """
 
     label: str
@@ -125,6 +191,9 @@ class PretrainedRef(_Strict):
     arch_params: dict[str, Any] = Field(default_factory=dict)
     mean: Optional[list[float]] = None
     std: Optional[list[float]] = None
+    model_info: Optional[str] = Field(None, description="a RobustBench model-info JSON file: its published "
+                                                        "clean and robust accuracy go beside the measured ones")
+    published: list[PublishedValue] = Field(default_factory=list, description="published values given inline")
 
     @field_validator("label")
     @classmethod
@@ -155,8 +224,12 @@ class Suite(_Strict):
     defenses: list[DefenseRef] = Field(default_factory=list)
     pretrained: list[PretrainedRef] = Field(default_factory=list)
     attacks: list[AttackRef] = Field(default_factory=list)
-    probes: list[Ref] = Field(default_factory=list)
+    probes: list[ProbeRef] = Field(default_factory=list)
     tasks: list[Ref] = Field(default_factory=list)
+    corruptions: list[CorruptionRef] = Field(default_factory=list)
+    corruption_baseline: Optional[str] = Field(
+        None, description="the row the (relative) mCE compares with: '<model label>/<defense label>' or a "
+                          "[[pretrained]] label, matched within the same dataset and seed")
     train: TrainConfig = Field(default_factory=TrainConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
     integrity: bool = Field(True, description="add the always-run probes (attack-failure indicators) to every row")
@@ -177,6 +250,13 @@ class Suite(_Strict):
         if dup:
             raise ValueError(f"duplicate seed {dup[0]}: list each seed once (a seed trains every model once)")
         return v
+
+    @model_validator(mode="after")
+    def _check_baseline(self) -> "Suite":
+        if self.corruption_baseline is not None and not self.corruptions:
+            raise ValueError("corruption_baseline is set but the suite lists no [[corruptions]]; add corruptions "
+                             "or remove corruption_baseline")
+        return self
 
     @model_validator(mode="after")
     def _check_nonempty(self) -> "Suite":

@@ -50,7 +50,7 @@ RUN_COLUMNS = {"labels": "TEXT", "pid": "INTEGER", "host": "TEXT"}  # added to r
 CELL_COLUMNS = ("key", "stage", "cell_id", "status", "payload", "meta", "error", "created")
 CHECKSUM_FORMAT = "robarena-cell/1"
 #: payload fields that hold artifact-cache digests (a string, or a dict of name -> digest)
-ARTIFACT_FIELDS = ("checkpoint", "arrays", "artifacts")
+ARTIFACT_FIELDS = ("checkpoint", "arrays", "artifacts", "epoch_checkpoints")  # epoch_checkpoints: probes over training
 DAMAGED = "damaged"  # status of a run whose cell list cannot be read (set by `robarena store check --repair`)
 
 

@@ -44,9 +44,9 @@ def bcast(mask: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 def margin(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """``z_label - max_{i != label} z_i`` per example, shape (N,) (P1 Definition 3)."""
-    true = logits.gather(1, labels.view(-1, 1)).squeeze(1)
-    others = logits.masked_fill(F.one_hot(labels, logits.shape[1]).bool(), float("-inf"))
-    return true - others.amax(dim=1)
+    index = labels.view(-1, 1)
+    true = logits.gather(1, index).squeeze(1)
+    return true - logits.scatter(1, index, float("-inf")).amax(dim=1)
 
 
 def objective(logits: torch.Tensor, y: torch.Tensor, loss: str, target: Optional[torch.Tensor]) -> torch.Tensor:

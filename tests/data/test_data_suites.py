@@ -34,10 +34,11 @@ def test_suite_examples_parse_and_their_datasets_validate(name):
         shape_of(ref.model_dump())
 
 
-def test_p1_tiny_imagenet_is_56x56_with_crop_and_flip():
+def test_p1_tiny_imagenet_is_56x56_with_scale_and_aspect_augmentation():
     suite = suite_from_dict(SUITES["p1-tiny-imagenet"])
     assert shape_of(suite.datasets[0].model_dump()) == (3, 56, 56)
-    assert suite.train.augment == ["crop", "flip"] and suite.train.crop_padding == 4
+    # P1 D.1: "scale, aspect ratio augmentation as well as scale jittering" (no flip named)
+    assert suite.train.augment == ["resized_crop"]
     assert (suite.train.epochs, suite.train.batch_size, suite.train.lr) == (90, 256, 0.1)
 
 

@@ -178,6 +178,14 @@ def test_every_indicator_the_runner_and_the_integrity_probe_raise_is_explained()
     fired = {flag_notes.indicator(f) for f in runner_flags.row_flags(records, [])}
     assert fired == {"non-monotone-eps", "unbounded-attack-failed", "transfer-beats-white-box",
                      "gradient-free-beats-white-box", "ce-vs-margin-loss-gap"}
+    from bench.rows.schema import Accuracy, CertifiedResult, Threat
+
+    violated = CertifiedResult(source_id="certify/ibp", label="ibp", classifier="base",
+                               threat=Threat(norm="Linf", eps=0.1, eps_display="0.1"), accuracy=Accuracy.of(6, 10),
+                               empirical=Accuracy.of(5, 10), violation=True)
+    certified = runner_flags.certified_flags([violated, violated.model_copy(update={"violation": False})])
+    assert certified == ["certified-exceeds-empirical:ibp Linf 0.1"]
+    fired |= {flag_notes.indicator(f) for f in certified}
     probes_doc = (REPO / "docs" / "probes.md").read_text(encoding="utf-8")
     section = probes_doc[probes_doc.index("## Attack-failure indicators"):]
     documented = set(re.findall(r"^\| `([a-z-]+)(?::<[a-z]+>)?` \|", section[:section.index("\n## ")], re.M))

@@ -71,6 +71,7 @@ def execute(plan: Plan, ctx: RunContext, on_record: Optional[Callable[[Cell, dic
 
     for train_cell in plan.train_cells:
         attacks, probes, tasks = plan.for_train(train_cell)
+        tasks = [*tasks, *plan.corruptions_for(train_cell)]  # corruption cells run last
         clean = CleanCell(train_cell)
         progress.start(cell_id_of(train_cell))
         try:

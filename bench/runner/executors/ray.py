@@ -222,6 +222,7 @@ class _Driver:
     def submit(self) -> None:
         for train_cell in self.plan.train_cells:
             attacks, probes, tasks = self.plan.for_train(train_cell)
+            tasks = [*tasks, *self.plan.corruptions_for(train_cell)]  # corruption cells run last
             clean = CleanCell(train_cell)
             try:
                 train = self._source(train_cell, [])

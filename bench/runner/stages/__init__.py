@@ -9,6 +9,7 @@ CleanCell  ``clean.CLEAN``     clean accuracy, per-example correctness
 AttackCell ``attack.ATTACK``   robust accuracy (runner's forward pass), x_adv, predictions
 ProbeCell  ``probe.PROBE``     probe scalars, flags, arrays
 TaskCell   ``task.TASK``       task metrics, artifacts
+CorruptionCell ``corruption.CORRUPTION`` accuracy under one corruption and severity, correctness
 =========  ==================  ==========================================================
 """
 from __future__ import annotations
@@ -16,23 +17,26 @@ from __future__ import annotations
 from typing import Any, Optional, Union
 
 from bench.runner.context import RunContext
-from bench.runner.plan import AttackCell, CleanCell, ProbeCell, TaskCell, TrainCell
+from bench.runner.plan import AttackCell, CleanCell, CorruptionCell, ProbeCell, TaskCell, TrainCell
 from bench.runner.stages.attack import ATTACK
 from bench.runner.stages.base import Stage, lookup as _lookup, run_cached
 from bench.runner.stages.clean import CleanStage
+from bench.runner.stages.corruption import CORRUPTION
 from bench.runner.stages.probe import PROBE
 from bench.runner.stages.task import TASK
 from bench.runner.stages.train import TRAIN, load_model
 from bench.runner.stages.common import row_labels
 
-Cell = Union[TrainCell, CleanCell, AttackCell, ProbeCell, TaskCell]
+Cell = Union[TrainCell, CleanCell, AttackCell, ProbeCell, TaskCell, CorruptionCell]
 CLEAN = CleanStage()
-STAGES: dict[type, Stage] = {TrainCell: TRAIN, CleanCell: CLEAN, AttackCell: ATTACK, ProbeCell: PROBE, TaskCell: TASK}
+STAGES: dict[type, Stage] = {TrainCell: TRAIN, CleanCell: CLEAN, AttackCell: ATTACK, ProbeCell: PROBE, TaskCell: TASK,
+                         CorruptionCell: CORRUPTION}
 #: metadata fields that are display labels or descriptions, refreshed on cached records and kept per run
 LABEL_FIELDS = ("row_id", "dataset", "model", "defense", "dataset_id", "model_id", "defense_id", "dataset_params",
                 "model_params", "defense_params", "column", "attack", "attack_id", "probe", "probe_id", "probe_params",
                 "task", "task_id", "task_params", "threat", "threat_eps_display", "threat_targeted",
-                "needs_gradients", "attack_params")
+                "needs_gradients", "attack_params", "corruption", "corruption_id", "corruption_params",
+                "corruption_family", "corruption_baseline", "published")
 
 __all__ = ["Cell", "STAGES", "LABEL_FIELDS", "stage_for", "key_for", "meta_for", "fallback_meta", "lookup", "run_cell",
            "load_model", "refresh_labels", "cell_id_of", "stage_of"]

@@ -21,7 +21,7 @@ C = TypeVar("C")
 
 
 class Stage(ABC, Generic[C]):
-    """One kind of cell, named ``name`` ('train', 'clean', 'attack', 'probe', 'task')."""
+    """One kind of cell, named ``name`` ('train', 'clean', 'attack', 'probe', 'task', 'corruption')."""
 
     name: ClassVar[str]
 

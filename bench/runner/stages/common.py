@@ -48,7 +48,7 @@ def row_labels(cell: TrainCell) -> dict[str, Any]:
         return {"dataset": cell.dataset.label, "dataset_id": cell.dataset.qid, "model": cell.pretrained.label,
                 "model_id": cell.pretrained.arch, "defense": "pretrained", "defense_id": "pretrained",
                 "dataset_params": cell.dataset.kwargs, "model_params": dict(cell.pretrained.arch_params),
-                "defense_params": {}}
+                "defense_params": {}, "published": [p.model_dump() for p in cell.published]}
     return {"dataset": cell.dataset.label, "dataset_id": cell.dataset.qid, "model": cell.model.label,  # type: ignore[union-attr]
             "model_id": cell.model.qid, "defense": cell.defense.label, "defense_id": cell.defense.qid,  # type: ignore[union-attr]
             "dataset_params": cell.dataset.kwargs, "model_params": cell.model.kwargs,  # type: ignore[union-attr]

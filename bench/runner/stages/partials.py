@@ -1,4 +1,8 @@
-"""Per-epoch training checkpoints (``<workdir>/partial/<key>.pt``) that let a killed training resume."""
+"""Per-epoch training checkpoints (``<workdir>/partial/<key>.pt``) that let a killed training resume.
+
+:func:`keeping` wraps a saver and loader so that the weights of chosen epochs (probes over training)
+are also put in the artifact cache as they are reached; their digests travel in the partial
+checkpoint, so a resumed training still knows the epochs it kept before the interruption."""
 from __future__ import annotations
 
 import os
@@ -45,3 +49,26 @@ def epoch_loader(path: Path) -> Callable[[], Optional[tuple[int, dict]]]:
             return None
         return int(state.pop("epoch")), state
     return load
+
+
+KEPT = "kept_epochs"  # the partial checkpoint's entry: {epoch (str): digest of that epoch's weights}
+
+
+def keeping(save: Callable[[int, dict], None], load: Callable[[], Optional[tuple[int, dict]]], epochs: tuple[int, ...],
+            put: Callable[[dict], str], kept: dict[int, str]
+            ) -> tuple[Callable[[int, dict], None], Callable[[], Optional[tuple[int, dict]]]]:
+    """``(save, load)`` that also store ``state["model"]`` of each epoch in ``epochs`` with ``put`` (the
+    artifact cache) and record its digest in ``kept`` (filled again from the checkpoint on resume)."""
+    def save_keeping(epoch: int, state: dict) -> None:
+        if epoch in epochs:
+            kept[epoch] = put(state["model"])
+        save(epoch, {**state, KEPT: {str(e): d for e, d in kept.items()}})
+
+    def load_keeping() -> Optional[tuple[int, dict]]:
+        resumed = load()
+        if resumed is None:
+            return None
+        epoch, state = resumed
+        kept.update({int(e): d for e, d in (state.pop(KEPT, None) or {}).items()})
+        return epoch, state
+    return save_keeping, load_keeping

@@ -1,7 +1,12 @@
 """The probe stage: a probe's scalars (and optional arrays) on the trained model, given the
-adversarial examples of the row's attacks when the probe reads them."""
+adversarial examples of the row's attacks when the probe reads them. The payload also holds the
+probe's flags and its certified accuracies (``certified``: :class:`bench.api.probe.CertifiedAccuracy`
+as dicts), which :mod:`bench.runner.results` sets beside the row's empirical robust accuracies.
+A cell with an ``epoch`` (probes over training) runs on the weights after that many epochs
+(:func:`bench.runner.stages.train.load_epoch_model`); its key adds the epoch to the training key."""
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any, Optional
 
@@ -21,14 +26,20 @@ class ProbeStage(Stage[ProbeCell]):
         from bench.runner.stages.attack import ATTACK
         from bench.runner.stages.train import TRAIN
 
-        return {"train": TRAIN.key(ctx, cell.train), "probe": cell.probe.describe(), "n": ctx.eval_n,
-                "attacks": [ATTACK.key(ctx, a) for a in cell.attacks]}
+        parts = {"train": TRAIN.key(ctx, cell.train), "probe": cell.probe.describe(), "n": ctx.eval_n,
+                 "attacks": [ATTACK.key(ctx, a) for a in cell.attacks]}
+        if cell.epoch is not None:  # only then: the final model's probe cells keep their keys
+            parts["epoch"] = cell.epoch
+        return parts
 
     def components(self, cell: ProbeCell) -> list[Optional[Component]]:
         return [cell.probe] + [a.attack for a in cell.attacks]
 
     def fallback_labels(self, cell: ProbeCell) -> dict[str, Any]:
-        return {"probe": cell.probe.label, "probe_id": cell.probe.qid, "probe_params": cell.probe.kwargs}
+        out = {"probe": cell.probe.label, "probe_id": cell.probe.qid, "probe_params": cell.probe.kwargs}
+        if cell.epoch is not None:
+            out["epoch"] = cell.epoch
+        return out
 
     def labels(self, ctx: RunContext, cell: ProbeCell) -> dict[str, Any]:
         return self.fallback_labels(cell)
@@ -37,9 +48,9 @@ class ProbeStage(Stage[ProbeCell]):
         import numpy as np
 
         from bench.runner.stages.attack import run_attack
-        from bench.runner.stages.train import load_model
+        from bench.runner.stages.train import load_epoch_model, load_model
 
-        model, _ = load_model(ctx, cell.train)
+        model = load_model(ctx, cell.train)[0] if cell.epoch is None else load_epoch_model(ctx, cell.train, cell.epoch)
         data = ctx.dataset(cell.train.dataset)
         x, y = eval_subset(ctx, cell.train)
         spec = cell.probe.entry.spec
@@ -61,6 +72,7 @@ class ProbeStage(Stage[ProbeCell]):
         if missing:
             raise RobarenaError(f"probe {cell.probe.qid} did not return its declared columns {missing}")
         return {"scalars": result.scalars, "flags": result.flags, "seconds": round(time.perf_counter() - start, 3),
+                "certified": [dataclasses.asdict(c) for c in result.certified],
                 "arrays": ctx.cache.put_arrays({k: np.asarray(v) for k, v in result.arrays.items()})
                 if result.arrays else None}
 

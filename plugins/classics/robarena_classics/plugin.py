@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from bench.hookspecs import hookimpl
 from bench.specs import AttackSpec, DefenseSpec, ModelSpec, Paper, ProbeSpec, SuiteSpec
-from robarena_classics import (specs_attacks_autoattack, specs_attacks_more, specs_defenses_more, specs_models_zoo,
-                               specs_probes_integrity)
+from robarena_classics import (specs_attacks_autoattack, specs_attacks_fgsm_search, specs_attacks_more,
+                               specs_defenses_more, specs_models_zoo, specs_probes_integrity)
 
 # Spec lists contributed by the area modules (one module per area, each owning its own list).
-_AREAS = (specs_attacks_autoattack, specs_attacks_more, specs_defenses_more, specs_models_zoo, specs_probes_integrity)
+_AREAS = (specs_attacks_autoattack, specs_attacks_fgsm_search, specs_attacks_more, specs_defenses_more,
+          specs_models_zoo, specs_probes_integrity)
 
 
 def _extra(kind: str) -> list:

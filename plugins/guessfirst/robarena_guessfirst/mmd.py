@@ -96,15 +96,17 @@ def label_mmd(reps: torch.Tensor, labels: torch.Tensor, sigma: Optional[float] =
               unbiased: bool = False) -> torch.Tensor:
     """Label-information surrogate: mean over classes of ``MMD^2(P_{R|y=c}, P_R)``.
 
-    P4 Eq. 3 writes ``I(R; Y) = 1/K sum_c KL(P_{R|c} || P_R)`` with ``P_R = 1/K sum_c P_{R|c}``
-    for a uniform label marginal; replacing KL by MMD^2 (Sec. 2.3) gives, per representation,
+    P4 Eq. 3 writes ``I(R; Y) = 1/K sum_c KL(P_{R|c} || P_R)`` with ``P_R`` the marginal of the
+    representation; replacing KL by MMD^2 (Sec. 2.3) gives, per representation,
 
-        ``L = 1/C sum_c ||mu_c - mu_bar||_H^2``,  ``mu_bar = 1/C sum_c mu_c``,
+        ``L = 1/C sum_c ||mu_c - mu_R||_H^2``,  ``mu_R = 1/N sum_i phi(r_i) = sum_c (n_c / N) mu_c``,
 
-    over the C classes present (``mu_c`` the empirical kernel mean embedding of class c).
-    Equivalently ``L = 1/(2 C^2) sum_{c, c'} MMD^2(P_c, P_c')``: the pairwise MMD across
-    classes. Biased: plug-in embeddings; unbiased: ``<mu_c, mu_c>`` skips ``i = j`` (classes
-    with fewer than 2 samples are left out).
+    over the C classes present (``mu_c`` the empirical kernel mean embedding of class c, ``mu_R``
+    that of the pooled sample: the empirical marginal ``P_R``, not the class-balanced mean
+    ``1/C sum_c mu_c``; the two agree when every class has the same count). Each term is the
+    two-sample ``MMD^2(P_{R|c}, P_R)`` between class c and the whole batch. Biased: plug-in
+    embeddings; unbiased: every ``<mu_c, mu_c>`` skips ``i = j`` (in the class term and inside
+    ``mu_R``; classes with fewer than 2 samples are left out, also from ``mu_R``).
 
     Args:
         reps: (N, D) one representation, or (N, H, D) one per label hypothesis.
@@ -141,5 +143,7 @@ def label_mmd(reps: torch.Tensor, labels: torch.Tensor, sigma: Optional[float] =
         inner = inner - torch.diag_embed(inner.diagonal(dim1=1, dim2=2)) + torch.diag_embed(self_terms)
     else:
         inner = sums / (cnt.view(-1, 1) * cnt.view(1, -1))  # <mu_c, mu_c'>
-    out = inner.diagonal(dim1=1, dim2=2).mean(-1) - inner.mean(dim=(1, 2))
+    w = cnt / cnt.sum()  # pooled marginal: mu_R = sum_c w_c mu_c
+    cross = inner @ w  # (H, C): <mu_c, mu_R>
+    out = (inner.diagonal(dim1=1, dim2=2) - 2.0 * cross).mean(-1) + (cross * w).sum(-1)
     return out[0] if single else out

@@ -99,15 +99,48 @@ def test_label_mmd_is_class_vs_mixture_mmd_averaged_over_classes():
 
 
 @pytest.mark.parametrize("unbiased", [False, True])
-def test_label_mmd_is_pairwise_class_mmd_over_two_c_squared(unbiased):
-    """1/C sum_c ||mu_c - mu_bar||^2 = 1/(2 C^2) sum_{c, c'} ||mu_c - mu_c'||^2 (unequal counts too)."""
-    g = gen(5)
-    labels = torch.tensor([0, 0, 0, 1, 1, 2, 2, 2, 2, 2])
-    reps = torch.randn(10, 3, generator=g, dtype=torch.float64) + labels.view(-1, 1)
+def test_label_mmd_is_pairwise_class_mmd_over_two_c_squared_for_equal_counts(unbiased):
+    """Equal counts (pooled mean = class-balanced mean): 1/C sum_c ||mu_c - mu_R||^2 =
+    1/(2 C^2) sum_{c, c'} ||mu_c - mu_c'||^2."""
+    reps, labels = classes_with_equal_counts()
     sigma = 0.8
     pair = sum(float(mmd2(reps[labels == a], reps[labels == b], sigma=sigma, unbiased=unbiased))
                for a in range(3) for b in range(3) if a != b)
     assert float(label_mmd(reps, labels, sigma=sigma, unbiased=unbiased)) == pytest.approx(pair / 18, rel=1e-10)
+
+
+def test_label_mmd_uses_the_pooled_marginal_with_unequal_counts():
+    """Unequal counts: each term is the two-sample MMD^2 between class c and the pooled batch
+    (the empirical P_R), not the distance to the class-balanced mean 1/C sum_c mu_c."""
+    g = gen(5)
+    labels = torch.tensor([0, 0, 0, 1, 1, 2, 2, 2, 2, 2])
+    reps = torch.randn(10, 3, generator=g, dtype=torch.float64) + labels.view(-1, 1)
+    sigma = 0.8
+    pooled = sum(float(mmd2(reps[labels == c], reps, sigma=sigma)) for c in range(3)) / 3
+    balanced = sum(float(mmd2(reps[labels == a], reps[labels == b], sigma=sigma))
+                   for a in range(3) for b in range(3) if a != b) / 18
+    got = float(label_mmd(reps, labels, sigma=sigma))
+    assert got == pytest.approx(pooled, rel=1e-12) and abs(got - balanced) > 1e-3
+
+
+def test_label_mmd_closed_form_orthonormal_embeddings():
+    """Three distinct points with a kernel so narrow that k(a, b) = exp(-1/(2 * 0.01^2)) underflows
+    to 0 exactly: the embeddings phi_1, phi_2, phi_3 are orthonormal. Class 0 = {x1}, class 1 =
+    {x2, x3}: mu_R = (phi_1 + phi_2 + phi_3) / 3, ||mu_0 - mu_R||^2 = 4/9 + 2/9 = 2/3,
+    ||mu_1 - mu_R||^2 = 1/9 + 2/36 = 1/6, so L = (2/3 + 1/6) / 2 = 5/12 (the class-balanced
+    mean would give 3/8)."""
+    reps = torch.tensor([[0.0], [1.0], [2.0]], dtype=torch.float64)
+    labels = torch.tensor([0, 1, 1])
+    assert float(label_mmd(reps, labels, sigma=0.01)) == pytest.approx(5 / 12, rel=1e-14)
+
+
+def test_label_mmd_closed_form_two_points_one_repeated():
+    """Class 0 = {0}, class 1 = {1, 1} in 1-D, sigma 1: with a = k(0, 1) = exp(-1/2) and
+    ||phi(0) - phi(1)||^2 = 2 (1 - a), mu_R = (phi(0) + 2 phi(1)) / 3 gives
+    L = (4/9 + 1/9) * 2 (1 - a) / 2 = 5 (1 - a) / 9."""
+    reps = torch.tensor([[0.0], [1.0], [1.0]], dtype=torch.float64)
+    a = math.exp(-0.5)
+    assert float(label_mmd(reps, torch.tensor([0, 1, 1]), sigma=1.0)) == pytest.approx(5 * (1 - a) / 9, rel=1e-14)
 
 
 def test_label_mmd_per_hypothesis_and_degenerate_cases():

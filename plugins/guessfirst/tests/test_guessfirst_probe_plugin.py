@@ -70,16 +70,21 @@ def test_probe_reads_the_hypothesis_layer_of_label_hypothesis_nets():
 def test_specs_and_suites():
     reg = get_registry()
     ids = {e.qualified_id for e in reg}
-    for name in ("cnn", "c-js", "c-dv", "c-js-ie", "c-dv-ie", "c-energy", "vib", "mmd-label-info", "p4-cpu", "p4-full"):
+    for name in ("cnn", "c-js", "c-dv", "c-js-ie", "c-dv-ie", "c-energy", "vib", "mmd-label-info", "heldout-label-info", "p4-cpu",
+                 "p4-full"):
         assert f"guessfirst/{name}" in ids
     cnn = reg.get("model", "guessfirst/cnn").spec
     assert cnn.min_size == 8
     assert not any(reg.get("defense", f"guessfirst/{n}").spec.randomized for n in ("c-js", "vib"))
     cpu, full = resolve_suite("guessfirst/p4-cpu", reg), resolve_suite("guessfirst/p4-full", reg)
-    p4_defenses = ["classics/standard", "guessfirst/c-dv", "guessfirst/c-js", "guessfirst/c-dv-ie",
-                   "guessfirst/c-js-ie", "guessfirst/vib"]
+    p4_defenses = ["classics/standard", "guessfirst/c-dv", "guessfirst/c-js", *["guessfirst/c-dv-ie"] * 3,
+                   *["guessfirst/c-js-ie"] * 3, "guessfirst/vib"]
     for suite in (cpu, full):
         assert [d.id for d in suite.defenses] == p4_defenses
+        # the lambda grid fixed in advance (P4's value is illegible in our copy), for both IE models
+        assert [d.params["ie_weight"] for d in suite.defenses if d.id.endswith("-ie")] == [0.01, 0.03, 0.1] * 2
+        assert any(a.id == "classics/fgsm-search" for a in suite.attacks)  # P4 App. F's FGSM search
+        assert {p.id for p in suite.probes} == {"guessfirst/mmd-label-info", "guessfirst/heldout-label-info"}
         assert [m.id for m in suite.models] == ["guessfirst/cnn"]
         linf = {float(t.eps) for a in suite.attacks for t in a.threats() if t.norm == "Linf"}
         assert sorted(linf) == [0.15, 0.3]
@@ -88,4 +93,6 @@ def test_specs_and_suites():
     assert (full.train.epochs, full.train.batch_size) == (200, 250)  # P4 Appendix F
     l2 = {(a.id, float(t.eps)) for a in full.attacks for t in a.threats() if t.norm == "L2"}
     assert l2 == {("classics/cw-l2", 2.0)}  # P4 Table 1: C&W L2 at 2.0
-    assert not any(t.norm == "L2" for a in cpu.attacks for t in a.threats())
+    # C&W on the 8x8 digits: P4's 2.0 on 28x28 at the same per-pixel RMS change, 2.0 * sqrt(64 / 784)
+    l2_cpu = {(a.id, round(float(t.eps), 2)) for a in cpu.attacks for t in a.threats() if t.norm == "L2"}
+    assert l2_cpu == {("classics/cw-l2", round(2.0 * (64 / 784) ** 0.5, 2))}

@@ -12,10 +12,11 @@ PKG = "robarena_infotransfer"
 PROBES: list = []
 TASKS: list = [
     TaskSpec(
-        name="transfer", version="1", target=f"{PKG}.tasks.transfer:Transfer", paper=P2,
-        columns=[f"{t}.{m}" for t in ("near", "far") for m in ("accuracy", "distance", "robust_accuracy")],
-        summary="linear-probe transfer (P2 Tables 1-3): frozen features, logistic-regression head per target; "
-                "<target>.accuracy, .distance (feature EMD), .robust_accuracy (PGD through the new model)",
+        name="transfer", version="2", target=f"{PKG}.tasks.transfer:Transfer", paper=P2,
+        columns=[f"{t}.{m}" for t in ("near", "far") for m in ("accuracy", "distance", "robust_accuracy", "class_emd")],
+        summary="transfer (P2 Tables 1-3): logistic-regression head on frozen features (default), or fine-tuned with "
+                "the last block or the whole extractor; <target>.accuracy, .distance (sample EMD of features), "
+                ".robust_accuracy (PGD through the new model), .class_emd (Cui et al. 2018 class-mean EMD)",
     ),
 ]
 SUITES: list = [
@@ -27,25 +28,29 @@ SUITES: list = [
                     "experiments on embedded data.",
     ),
     SuiteSpec(
-        name="p2-full", version="1", target=f"{PKG}:suites/p2-full.toml", paper=P2,
-        summary="P2 Tables 1-3: standard vs robust (L2 eps 1) ResNet-18/50 on CIFAR-10/100, linear transfer to "
-                "CIFAR-100/10, Fashion-MNIST, MNIST, SVHN (GPU, local data)",
-        description="The full-scale P2 transfer protocol (GPU; needs the CIFAR, MNIST, Fashion-MNIST and SVHN files).",
+        name="p2-full", version="2", target=f"{PKG}:suites/p2-full.toml", paper=P2,
+        summary="P2 Tables 1-3, Figs. 4-6: standard vs PGD-AT at L2 eps 0.25, 0.5, 1, 2, 3 (our sweep values), "
+                "ResNet-18/50 on CIFAR-10/100; linear transfer to CIFAR-100/10, Fashion-MNIST, MNIST, SVHN; "
+                "Fisher, weight information, weight norm, entanglement, inversion (GPU, local data)",
+        description="The full-scale P2 protocol (GPU; needs the CIFAR, MNIST, Fashion-MNIST and SVHN files).",
     ),
 ]
 
 _CLAIMS = f"{PKG}.tasks.transfer_claims"
+#: (name, function, statement): the transfer claims, on p2-cpu and (suffix -full) p2-full
+_TRANSFER_CLAIMS = (
+    ("robust-transfers-better-far", "robust_transfers_better_far",
+     "a robust (PGD-AT) source transfers better than a standard one to the farthest target (positive "
+     "robust-minus-standard linear-probe accuracy gap; P2 Table 1), per source"),
+    ("gap-grows-with-distance", "gap_grows_with_distance",
+     "the robust-minus-standard transfer gap grows with the target's EMD distance from the source (P2 Fig. 3 and "
+     "7), the source itself left out, per source"),
+    ("transferred-models-stay-robust", "transferred_robust_models_stay_robust",
+     "a linear head on robust features is more robust than one on standard features: at least as robust on every "
+     "target, more on one (P2 Lemma 0.8; Ilyas et al. 2019, Shafahi et al. 2019), per source"),
+)
 CLAIMS: list = [
-    ClaimSpec(name="p2-robust-transfers-better-far", version="1", target=f"{_CLAIMS}:robust_transfers_better_far",
-              suite="p2-cpu", paper=P2,
-              statement="a robust (PGD-AT) source transfers better than a standard one to the farthest target "
-                        "(positive robust-minus-standard linear-probe accuracy gap; P2 Table 1)"),
-    ClaimSpec(name="p2-gap-grows-with-distance", version="1", target=f"{_CLAIMS}:gap_grows_with_distance",
-              suite="p2-cpu", paper=P2,
-              statement="the robust-minus-standard transfer gap grows with the target's EMD distance from the "
-                        "source (P2 Fig. 3 and 7)"),
-    ClaimSpec(name="p2-transferred-models-stay-robust", version="1",
-              target=f"{_CLAIMS}:transferred_robust_models_stay_robust", suite="p2-cpu", paper=P2,
-              statement="a linear head on robust features is more robust than one on standard features: at least as "
-                        "robust on every target, more on one (P2 Lemma 0.8; Ilyas et al. 2019, Shafahi et al. 2019)"),
+    ClaimSpec(name=f"p2-{name}{suffix}", version="2", target=f"{_CLAIMS}:{fn}", suite=suite, paper=P2,
+              statement=statement)
+    for suffix, suite in (("", "p2-cpu"), ("-full", "p2-full")) for name, fn, statement in _TRANSFER_CLAIMS
 ]

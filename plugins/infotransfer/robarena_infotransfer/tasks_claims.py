@@ -1,6 +1,7 @@
 """Claims of the ``tasks`` suite that no single paper suite checks with these rows.
 
-Rows by defense id and training eps (:mod:`robarena_infotransfer.claim_rows`): ``standard``
+Per source (:func:`robarena_infotransfer.claim_rows.per_source`, never pooled). Rows by defense id and
+training eps (:mod:`robarena_infotransfer.claim_rows`): ``standard``
 (``classics/standard``) and ``PGD-AT`` (``classics/pgd-at``; see suites/tasks.toml). Columns of the
 ``recognizability/recognizability`` task by metric name. Verdict (level 0.05): the one-sided paired
 t-test over seeds (one seed: no sampling distribution, inconclusive).
@@ -8,7 +9,7 @@ t-test over seeds (one seed: no sampling distribution, inconclusive).
 from __future__ import annotations
 
 from bench.api.claim import DEFAULT_LEVEL, ClaimDataMissing, ClaimResult, compare_metrics, metric_column, value
-from robarena_infotransfer.claim_rows import ROBUST, STANDARD, rows_of
+from robarena_infotransfer.claim_rows import ROBUST, STANDARD, per_source, rows_of
 
 RECOGNIZABILITY = "recognizability/recognizability"
 JUDGE = (RECOGNIZABILITY, "judge_target_rate")
@@ -18,6 +19,10 @@ CONTEXT = ((RECOGNIZABILITY, "target_success"), (RECOGNIZABILITY, "start_correla
 def robust_perturbations_are_recognized(frame) -> ClaimResult:
     """P3 Fig. 4.2: an independent standard classifier reads a robust model's targeted unbounded
     perturbations as the target class more often than a standard model's."""
+    return per_source(_robust_perturbations_are_recognized, frame, DEFAULT_LEVEL)
+
+
+def _robust_perturbations_are_recognized(frame) -> ClaimResult:
     judge = metric_column(frame, *JUDGE)
     rows = {role: rows_of(frame, role) for role in (ROBUST, STANDARD)}
     robust, standard = value(rows[ROBUST], judge), value(rows[STANDARD], judge)

@@ -12,7 +12,7 @@ from bench.stats import Verdict
 from bench.claims import claims_for, evaluate_claims
 from bench.registry import get_registry
 from bench.testing.rows import frame, metric, relabel, row
-from robarena_infotransfer.claim_rows import roles
+from robarena_infotransfer.claim_rows import larger, roles, sources, sweep
 from robarena_infotransfer.probes import claims as probe_claims
 from robarena_infotransfer.tasks import transfer_claims as tc
 
@@ -29,6 +29,8 @@ TARGET_IDS = {"source": ("core/gratings32", {}), "near": ("core/gratings32-shift
 PROBE_PARAMS = {"infotransfer/rep-fisher": ("rep-fisher", {"batch_size": 32, "n": 128, "rank_tol": 1e-06,
                                                            "ridge": 1e-06, "sigma": 1.0}),
                 "infotransfer/weight-norm": ("weight-norm", {}),
+                "infotransfer/weight-info": ("weight-info", {"batch_size": 32, "beta": 1e-08, "fisher": "true",
+                                                             "n": 256, "prior_std": 0.03, "split": "train"}),
                 "infotransfer/entanglement": ("entanglement", {"grid": 71, "n": 512, "temperature": None})}
 
 
@@ -154,21 +156,24 @@ def test_probe_claims_hold_on_p2_like_numbers():
     assert probe_claims.eps_lowers_fisher_logdet(f).verdict is HOLDS
     res = probe_claims.large_eps_lowers_weight_norm(f)
     assert res.verdict is HOLDS and res.numbers == pytest.approx({"standard": 30.03, "PGD-AT": 31.062,
-                                                                   "PGD-AT-large": 20.06})
+                                                                   "PGD-AT eps=8": 20.06})
     snn = probe_claims.eps_entangles_features(f)
-    assert snn.verdict is HOLDS and snn.numbers["PGD-AT-large"] == pytest.approx(0.9027)
+    assert snn.verdict is HOLDS and snn.numbers["PGD-AT eps=8"] == pytest.approx(0.9027)
+    assert snn.test.startswith("Spearman rank correlation")
     assert snn.numbers["optimal_T[standard]"] == 0.0
     one = probe_frame(trace=[10.0, 2.0, 1.0], logdet=[5.0, 1.0, -3.0], wnorm=[30.0, 31.0, 20.0], snn=[0.1, 0.5, 0.9],
                       seeds=1)
-    for check in (probe_claims.at_lowers_fisher_trace, probe_claims.eps_lowers_fisher_logdet,
-                  probe_claims.large_eps_lowers_weight_norm, probe_claims.eps_entangles_features):
+    for check in (probe_claims.at_lowers_fisher_trace, probe_claims.large_eps_lowers_weight_norm):
         assert check(one).verdict is INCONCLUSIVE and "one seed" in check(one).detail
+    for check in (probe_claims.eps_lowers_fisher_logdet, probe_claims.eps_entangles_features):
+        # three eps, one row each: the exact Spearman test's smallest p is 1/3! = 1/6
+        assert check(one).verdict is INCONCLUSIVE and check(one).p_value == pytest.approx(1 / 6)
 
 
 def test_probe_claims_do_not_hold_when_the_direction_is_reversed():
-    f = probe_frame(trace=[1.0, 2.0, 0.5], logdet=[5.0, 1.0, 2.0], wnorm=[20.0, 19.0, 25.0], snn=[0.1, 0.5, 0.4])
+    f = probe_frame(trace=[1.0, 2.0, 0.5], logdet=[1.0, 2.0, 5.0], wnorm=[20.0, 19.0, 25.0], snn=[0.9, 0.5, 0.1])
     assert probe_claims.at_lowers_fisher_trace(f).verdict is NOT  # PGD-AT above standard
-    assert probe_claims.eps_lowers_fisher_logdet(f).verdict is NOT  # the second step goes up
+    assert probe_claims.eps_lowers_fisher_logdet(f).verdict is NOT  # rises with eps
     assert probe_claims.large_eps_lowers_weight_norm(f).verdict is NOT
     assert probe_claims.eps_entangles_features(f).verdict is NOT
 
@@ -178,20 +183,97 @@ def test_probe_claims_without_the_large_eps_row():
                     defenses=(STANDARD, PGD_AT))
     assert probe_claims.at_lowers_fisher_trace(f).verdict is HOLDS
     assert probe_claims.eps_lowers_fisher_logdet(f).numbers == pytest.approx({"standard": 5.005, "PGD-AT": 1.002})
-    with pytest.raises(ClaimDataMissing, match="PGD-AT-large"):
+    with pytest.raises(ClaimDataMissing, match="no PGD-AT row at an eps above the robust source's"):
         probe_claims.large_eps_lowers_weight_norm(f)
 
 
-def test_the_robust_source_is_the_smaller_training_eps_and_more_are_refused():
+def test_the_robust_source_is_eps_1_where_trained_else_the_smallest_and_the_sweep_keeps_every_eps():
     f = probe_frame(trace=[10.0, 2.0, 1.0], logdet=[5.0, 1.0, -3.0], wnorm=[30.0, 31.0, 20.0], snn=[0.1, 0.5, 0.9],
                     seeds=1)
     found = roles(f)
     assert [(role, list(rows["defense"])) for role, rows in found.items()] == [
-        ("standard", ["standard"]), ("PGD-AT", ["PGD-AT"]), ("PGD-AT-large", ["PGD-AT-large"])]
-    third = ("PGD-AT-16", "classics/pgd-at", {**PGD_AT[2], "eps": 16.0})
-    with pytest.raises(ClaimDataMissing, match="3 training eps"):
-        probe_claims.at_lowers_fisher_trace(probe_frame([1.0] * 4, [1.0] * 4, [1.0] * 4, [1.0] * 4,
-                                                        defenses=(STANDARD, PGD_AT, PGD_AT_LARGE, third)))
+        ("standard", ["standard"]), ("PGD-AT", ["PGD-AT"]), ("PGD-AT eps=8", ["PGD-AT-large"])]
+    sweep_defenses = (STANDARD,) + tuple((f"at{e:g}", "classics/pgd-at", {**PGD_AT[2], "eps": e})
+                                         for e in (3.0, 0.25, 1.0, 0.5, 2.0))
+    f = probe_frame([1.0] * 6, [1.0] * 6, [1.0] * 6, [1.0] * 6, defenses=sweep_defenses, seeds=1)
+    assert [(role, eps, list(rows["defense"])) for role, eps, rows in sweep(f)] == [
+        ("standard", 0.0, ["standard"]), ("PGD-AT eps=0.25", 0.25, ["at0.25"]), ("PGD-AT eps=0.5", 0.5, ["at0.5"]),
+        ("PGD-AT", 1.0, ["at1"]), ("PGD-AT eps=2", 2.0, ["at2"]), ("PGD-AT eps=3", 3.0, ["at3"])]
+    assert [role for role, _, _ in larger(f)] == ["PGD-AT eps=2", "PGD-AT eps=3"]  # P2 Fig. 5: eps > 1
+
+
+SWEEP = (STANDARD,) + tuple((f"PGD-AT-{e:g}", "classics/pgd-at", {**PGD_AT[2], "eps": e})
+                            for e in (0.25, 0.5, 1.0, 2.0, 3.0))
+
+
+def test_eps_trend_claims_decide_a_six_eps_sweep_with_one_seed_by_spearman():
+    """P2 Figs. 4-6 (one run per eps): six training eps, one seed; a monotone metric has the exact
+    one-sided Spearman p = 1/6! = 1/720, and one swap of neighbours lowers rho to 1 - 6 * 2 / (6 * 35)."""
+    up = [-9.0, -8.5, -8.0, -7.0, -6.0, -5.5]
+    rows = [p2_row(d, seed=0, probes={probe_claims.LOG_VARIANCE: v, probe_claims.SNN_MEDIAN: v, probe_claims.LOGDET: -v})
+            for d, v in zip(SWEEP, up)]
+    res = probe_claims.eps_raises_weight_log_variance(frame(rows))
+    assert res.verdict is HOLDS and res.p_value == pytest.approx(1 / 720) and res.statistic == pytest.approx(1.0)
+    assert res.numbers["PGD-AT"] == -7.0 and res.numbers["PGD-AT eps=0.25"] == -8.5
+    assert probe_claims.eps_lowers_fisher_logdet(frame(rows)).verdict is HOLDS
+    swapped = up[:2] + [up[3], up[2]] + up[4:]
+    rows = [p2_row(d, seed=0, probes={probe_claims.LOG_VARIANCE: v}) for d, v in zip(SWEEP, swapped)]
+    res = probe_claims.eps_raises_weight_log_variance(frame(rows))
+    assert res.statistic == pytest.approx(1 - 6 * 2 / (6 * 35)) and res.verdict is HOLDS
+    down = [p2_row(d, seed=0, probes={probe_claims.LOG_VARIANCE: -v}) for d, v in zip(SWEEP, up)]
+    assert probe_claims.eps_raises_weight_log_variance(frame(down)).verdict is NOT
+
+
+OTHER_MODEL = ("resnet8w2", "classics/resnet-cifar", {**RESNET8[2], "width": 2})
+
+
+def test_claims_never_pool_sources_and_combine_their_verdicts_with_every():
+    """Two models (same dataset): robust better far for one and worse for the other. Pooled, the means
+    would favour the robust rows (+0.3 - 0.1); per source the claim does not hold."""
+    def rows_for(model, acc_rob, acc_st, label_suffix=""):
+        out = []
+        for s in range(3):
+            out += [row(PGD_AT, dataset=GRATINGS, model=model, seed=s, clean=1.0,
+                        tasks=transfer_metrics({"far": acc_rob + 0.01 * s}, {"far": 1.0}, {"far": 0.1})),
+                    row(STANDARD, dataset=GRATINGS, model=model, seed=s, clean=1.0,
+                        tasks=transfer_metrics({"far": acc_st}, {"far": 1.0}, {"far": 0.1}))]
+        return out
+    both = frame(rows_for(RESNET8, 0.8, 0.5) + rows_for(OTHER_MODEL, 0.4, 0.5))
+    split = sources(both)
+    assert list(split) == ["gratings32/resnet8", "gratings32/resnet8w2"]
+    assert all(len(rows) == 6 and rows.attrs["params"] == both.attrs["params"] for rows in split.values())
+    res = tc.robust_transfers_better_far(both)
+    assert res.verdict is NOT and res.detail.startswith("1 of 2 hold; against the claim: gratings32/resnet8w2")
+    assert res.numbers["gratings32/resnet8: gap"] == pytest.approx(0.31)
+    assert res.numbers["gratings32/resnet8w2: gap"] == pytest.approx(-0.09)
+    good = frame(rows_for(RESNET8, 0.8, 0.5) + rows_for(OTHER_MODEL, 0.7, 0.5))
+    assert tc.robust_transfers_better_far(good).verdict is HOLDS
+    # a source without a robust row is left out and named; none with the rows is missing data
+    partial = frame(rows_for(RESNET8, 0.8, 0.5) + [r for r in rows_for(OTHER_MODEL, 0.4, 0.5)
+                                                   if r["defense_id"] == "classics/standard"])
+    res = tc.robust_transfers_better_far(partial)
+    assert res.verdict is HOLDS and "left out (missing data): gratings32/resnet8w2: no PGD-AT row" in res.detail
+    with pytest.raises(ClaimDataMissing, match="gratings32/resnet8: no PGD-AT row"):
+        tc.robust_transfers_better_far(frame([r for r in rows_for(RESNET8, 0.8, 0.5)
+                                              if r["defense_id"] == "classics/standard"]))
+
+
+def test_the_source_itself_is_not_a_target_of_the_gap_trend():
+    """Targets near, mid, far, farther with gaps rising in distance (exact p 1/24), plus the source
+    itself (core/gratings32, the rows' dataset) at the smallest distance with the largest gap: counted,
+    it would make rho = 0 (ranks 5, 1, 2, 3, 4: sum d^2 = 20); it is left out and named."""
+    dist = {"source": 0.5, "near": 1.0, "mid": 2.0, "far": 5.0, "farther": 8.0}
+    f = transfer_frame({"source": 0.99, "near": 0.8, "mid": 0.75, "far": 0.6, "farther": 0.7},
+                       {"source": 0.5, "near": 0.9, "mid": 0.8, "far": 0.4, "farther": 0.4}, dist)
+    assert tc.source_targets(f) == ["source"]
+    res = tc.gap_grows_with_distance(f)
+    assert res.verdict is HOLDS and res.p_value == pytest.approx(1 / 24)
+    assert "left out as the source itself: source" in res.detail and "gap[source]" not in res.numbers
+    from bench.api.claim_stats import spearman_trend
+    with_source = spearman_trend([0.5, 1.0, 2.0, 5.0, 8.0], [0.50, -0.09, -0.04, 0.21, 0.31])
+    assert with_source.statistic == pytest.approx(0.0) and with_source.verdict is INCONCLUSIVE
+    # a target on the same dataset id with other parameters is not the source
+    assert tc.source_targets(transfer_frame({"near": 0.8, "far": 0.6}, {"near": 0.9, "far": 0.4}, DIST)) == []
 
 
 # ---------------------------------------------------------------- p2-cpu as published (docs/reproductions/p2.md)
@@ -230,8 +312,9 @@ def test_p2_cpu_published_means_give_no_verdict_without_their_seeds():
     assert len(found) == 7
     assert {status for status, _, _ in found.values()} == {"inconclusive"}
     gap = tc.gap_grows_with_distance(frame(p2_cpu_rows()))
-    assert gap.numbers["spearman"] == pytest.approx(0.7746, abs=1e-4)  # "Spearman 0.77"
-    assert gap.p_value == pytest.approx(6 / 24)
+    # the source target left out: near, mid tied at 0, far +0.021; rho = 1.5 / sqrt(3), p = 2 / 3!
+    assert gap.numbers["spearman"] == pytest.approx(1.5 / 3 ** 0.5)
+    assert gap.p_value == pytest.approx(2 / 6) and "left out as the source itself: source" in gap.detail
     assert tc.robust_transfers_better_far(frame(p2_cpu_rows())).numbers["gap"] == pytest.approx(0.021)
 
 

@@ -13,7 +13,8 @@ from bench.runner.results import load_rows
 from robarena_infotransfer.tasks.inversion import InversionConfig, InversionTask
 from robarena_infotransfer.tasks.transfer import LUMA, Transfer, TransferConfig, default_targets, reshape_images
 
-TRANSFER_COLUMNS = [f"transfer.{t}.{m}" for t in ("near", "far") for m in ("accuracy", "distance", "robust_accuracy")]
+TRANSFER_COLUMNS = [f"transfer.{t}.{m}" for t in ("near", "far")
+                    for m in ("accuracy", "distance", "class_emd", "robust_accuracy")]
 
 
 def test_mock_run_of_infotransfer_passes_end_to_end(tmp_path, capsys):

@@ -46,13 +46,13 @@ def test_rep_fisher_on_a_linear_feature_map_equals_the_closed_forms(sigma, ridge
     a64 = a.double()
     trace = float((a64.T @ a64).trace()) / sigma**2  # tr(A^T A) / sigma^2
     logdet = float(torch.logdet(a64 @ a64.T / sigma**2 + ridge * torch.eye(5, dtype=torch.float64)))
-    assert out.scalars["trace_mean"] == pytest.approx(trace, rel=1e-5)
-    assert out.scalars["logdet_mean"] == pytest.approx(logdet, rel=1e-5, abs=1e-5)
+    assert out.scalars["iso_trace_mean"] == pytest.approx(trace, rel=1e-5)
+    assert out.scalars["iso_logdet_mean"] == pytest.approx(logdet, rel=1e-5, abs=1e-5)
     if ridge == 0.0:  # log det(A A^T / sigma^2) = log det(A A^T) - k log sigma^2
-        assert out.scalars["logdet_mean"] == pytest.approx(
+        assert out.scalars["iso_logdet_mean"] == pytest.approx(
             float(torch.logdet(a64 @ a64.T)) - 5 * math.log(sigma**2), rel=1e-5)
     top = float(torch.linalg.eigvalsh(a64 @ a64.T)[-1]) / sigma**2
-    assert out.scalars["lambda_max_mean"] == pytest.approx(top, rel=1e-5)
+    assert out.scalars["iso_lambda_max_mean"] == pytest.approx(top, rel=1e-5)
     assert out.scalars["rank_mean"] == 5 and out.scalars["feature_dim"] == 5
     assert out.arrays["trace"].shape == (10,) and np.allclose(out.arrays["trace"], trace, rtol=1e-5)
     assert out.arrays["spectrum_mean"].shape == (5,) and out.arrays["spectrum_mean"][0] == pytest.approx(top, rel=1e-5)
@@ -64,8 +64,8 @@ def test_rep_fisher_rank_deficient_map_counts_the_ridge_and_the_rank():
     out = RepFisher(RepFisherConfig(ridge=1e-4))(LinearFeatures(a), probe_input(*tiny_batch((1, 4, 4), n=3)))
     assert out.scalars["rank_mean"] == 2
     expected = math.log(4 + 1e-4) + math.log(9 + 1e-4) + 2 * math.log(1e-4)
-    assert out.scalars["logdet_mean"] == pytest.approx(expected, rel=1e-6)
-    assert out.scalars["trace_mean"] == pytest.approx(13.0, rel=1e-6)
+    assert out.scalars["iso_logdet_mean"] == pytest.approx(expected, rel=1e-6)
+    assert out.scalars["iso_trace_mean"] == pytest.approx(13.0, rel=1e-6)
 
 
 def test_batched_jacobian_matches_autograd_per_example():

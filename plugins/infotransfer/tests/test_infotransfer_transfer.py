@@ -110,7 +110,8 @@ def test_task_on_a_transparent_model_reports_full_accuracy_distance_and_robustne
     inputs = task_input(source, {("x/near", ()): near, ("x/same", ()): source})
     result = Transfer(cfg, seed=0)(PixelFeatures(), inputs)
     assert set(result.metrics) == {f"{t}.{m}" for t in ("near", "same") for m in ("accuracy", "distance",
-                                                                                 "robust_accuracy")}
+                                                                                 "robust_accuracy", "class_emd")}
+    assert result.metrics["same.class_emd"] == pytest.approx(0.0, abs=1e-9)  # the same class means and shares
     assert result.metrics["near.accuracy"] == 1.0 and result.metrics["same.accuracy"] == 1.0
     # the source's own test split against itself: one sample of each, both the whole split -> EMD 0
     assert result.metrics["same.distance"] == pytest.approx(0.0, abs=1e-9)
@@ -200,7 +201,7 @@ def test_runner_produces_the_task_and_probe_columns(tmp_path):
         for metric in ("accuracy", "distance", "robust_accuracy"):
             column = f"task[transfer.{target}.{metric}]"
             assert column in frame.columns and not math.isnan(frame[column].iloc[0])
-    for column in ("probe[rep-fisher.trace_mean]", "probe[rep-fisher.logdet_mean]",
+    for column in ("probe[rep-fisher.iso_trace_mean]", "probe[rep-fisher.iso_logdet_mean]",
                    "probe[weight-norm.weight_norm]", "probe[entanglement.snn_loss]"):
         assert column in frame.columns and not math.isnan(frame[column].iloc[0])
     again = bench.run(tiny_runner_suite(), workdir=tmp_path, progress=False)

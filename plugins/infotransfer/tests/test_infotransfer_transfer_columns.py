@@ -24,8 +24,8 @@ def suite(targets: list[dict]) -> dict:
 def test_columns_follow_the_configured_targets():
     task = Transfer(TransferConfig(targets=[MNISTLIKE, {"id": "core/digits32"}]))
     assert declared_columns(task, SPEC.columns) == [
-        "mnistlike.accuracy", "mnistlike.distance", "mnistlike.robust_accuracy",
-        "digits32.accuracy", "digits32.distance", "digits32.robust_accuracy"]  # unlabelled: the dataset's name
+        "mnistlike.accuracy", "mnistlike.distance", "mnistlike.robust_accuracy", "mnistlike.class_emd",
+        "digits32.accuracy", "digits32.distance", "digits32.robust_accuracy", "digits32.class_emd"]  # unlabelled: the dataset's name
 
 
 def test_the_spec_declares_the_default_targets_columns():

@@ -24,6 +24,7 @@ from bench.api import Classifier
 from bench.api.config import BaseConfig
 from bench.errors import UnknownComponentError
 from bench.plugins import PluginInfo
+from bench.published import LEADERBOARD_EPS, PublishedValue
 from bench.registry import Entry, Resolver
 from bench.specs import Kind, ModelSpec
 
@@ -225,12 +226,23 @@ def _version() -> str:
         return "0"
 
 
+def published_values(entry: ZooEntry) -> list[PublishedValue]:
+    """RobustBench's published clean and AutoAttack accuracy of ``entry`` (fractions); the robust one at
+    the leaderboard's radius for the entry's dataset and threat (the entry's own ``eps`` otherwise)."""
+    eps = LEADERBOARD_EPS.get((entry.dataset, entry.threat), entry.eps)
+    return [PublishedValue(metric="clean", value=round(entry.clean_acc / 100.0, 6), source=entry.source,
+                           evaluation="clean test set"),
+            PublishedValue(metric="robust", norm=entry.threat, eps=eps, value=round(entry.autoattack_acc / 100.0, 6),
+                           source=entry.source, evaluation="AutoAttack (standard)")]
+
+
 def zoo_entry(model_id: str) -> ZooModelEntry:
     """The registry entry of a supported ``robustbench/...`` id (raises for the others)."""
     entry = entry_for(model_id)
     spec = ModelSpec(name=f"{entry.dataset}-{entry.threat}-{entry.name}".lower(), version="1",
                      target="robarena_robustbench.zoo:ZooConfig", channels=[3], min_size=32, max_size=32,
-                     summary=f"RobustBench {entry.dataset}/{entry.threat}/{entry.name}: {entry.description}")
+                     summary=f"RobustBench {entry.dataset}/{entry.threat}/{entry.name}: {entry.description}",
+                     published=published_values(entry))
     return ZooModelEntry(model_id, spec, PluginInfo("robustbench", "robarena_robustbench.plugin",
                                                     "robarena-robustbench", _version()))
 

@@ -12,7 +12,7 @@ import torch
 from pydantic import Field, field_validator
 from torch import nn
 
-from bench.api import BaseConfig, Probe, ProbeInput, ProbeResult
+from bench.api import BaseConfig, CertifiedAccuracy, Probe, ProbeInput, ProbeResult
 from bench.eps import Eps, EpsRule
 from robarena_certify.ibp import ibp_certified
 from robarena_certify.probes._columns import accuracy_columns
@@ -36,7 +36,8 @@ class IBPProbe(Probe):
 
     Columns: ``certified@<eps>`` (``<eps>`` as written, e.g. ``certified@8/255``) with ``_low`` /
     ``_high`` (Clopper–Pearson at ``level``) and ``_k``; ``n``; ``clean_accuracy``. Arrays:
-    ``eps`` (k,), ``certified`` (k, N) bool.
+    ``eps`` (k,), ``certified`` (k, N) bool. Certified accuracies (``ProbeResult.certified``, classifier
+    "base", Linf, every eps > 0): the runner puts each beside the row's worst case at the same Linf eps.
 
     Args (``IBPConfig``): eps=[1/255, 2/255, 8/255], level=0.95.
     """
@@ -61,5 +62,7 @@ class IBPProbe(Probe):
         scalars: dict[str, float] = {"n": float(n), "clean_accuracy": clean / n if n else float("nan")}
         for eps, row in zip(cfg.eps, rows):
             scalars.update(accuracy_columns(f"certified@{eps.display}", int(row.sum()), n, cfg.level))
+        certified = [CertifiedAccuracy(norm="Linf", eps=float(eps), eps_display=eps.display, correct=int(row.sum()),
+                                       n=n, classifier="base") for eps, row in zip(cfg.eps, rows) if float(eps) > 0]
         return ProbeResult(scalars, {"eps": np.array([float(e) for e in cfg.eps]),
-                                     "certified": torch.stack(rows).numpy()})
+                                     "certified": torch.stack(rows).numpy()}, certified=certified)

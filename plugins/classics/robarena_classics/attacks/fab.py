@@ -196,8 +196,10 @@ class FAB(Attack):
                 lin = nearest_linear_boundary(model, x_i, y, rivals, norm)
                 r_i = -lin.f
                 r_orig = r_i - (lin.w * (x - x_i)).flatten(1).sum(dim=1)
-                d_i = project_onto_hyperplane_in_box(x_i, lin.w, r_i, bounds, norm)
-                d_orig = project_onto_hyperplane_in_box(x, lin.w, r_orig, bounds, norm)
+                # both projections (from x_i and from x_orig) in one call, as the authors' code does
+                both = project_onto_hyperplane_in_box(torch.cat([x_i, x]), torch.cat([lin.w, lin.w]),
+                                                      torch.cat([r_i, r_orig]), bounds, norm)
+                d_i, d_orig = both.chunk(2)
                 n_i, n_orig = _size(d_i, norm), _size(d_orig, norm)
                 alpha = bcast((n_i / (n_i + n_orig).clamp_min(1e-12)).clamp(0.0, cfg.alpha_max), x)
                 x_new = ((1 - alpha) * (x_i + cfg.eta * d_i) + alpha * (x + cfg.eta * d_orig)).clamp(*bounds)

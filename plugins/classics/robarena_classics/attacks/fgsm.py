@@ -13,7 +13,7 @@ from typing import Optional, Union
 import torch
 from torch import nn
 
-from bench.api import Attack, BaseConfig
+from bench.api import Attack, BaseConfig, Cost
 from bench.errors import UsageError
 from bench.threat import ThreatModel
 from bench.toolkit import input_gradient, steepest_direction
@@ -117,3 +117,7 @@ class FGSM(Attack):
         target = target if threat.targeted else None
         grad, _, _ = input_gradient(model, x, y, "ce", target)
         return threat.project(x + lp_fgsm_delta(grad, threat.norm, threat.eps), x).detach()
+
+    def cost(self, threat: ThreatModel) -> Cost:
+        """1 forward + 1 backward pass per example (``bench.api.cost``)."""
+        return Cost.steps(1)

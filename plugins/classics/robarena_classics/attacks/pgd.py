@@ -16,7 +16,7 @@ import torch
 from pydantic import Field, model_validator
 from torch import nn
 
-from bench.api import Attack, BaseConfig
+from bench.api import Attack, BaseConfig, Cost
 from bench.steps import ScaledStepsMixin, Steps
 from bench.threat import ThreatModel
 from robarena_classics.attacks.core import pgd_restarts
@@ -104,3 +104,8 @@ class PGD(Attack):
             early_stop=cfg.early_stop, batched=cfg.batched_restarts,
         )
         return result.x_adv
+
+    def cost(self, threat: ThreatModel) -> Cost:
+        """Per example, an upper bound (``bench.api.cost``): each restart ``steps`` forward + backward passes
+        and 1 forward scoring its result."""
+        return (Cost.steps(self.config.steps) + Cost(1, 0)) * self.config.restarts

@@ -34,6 +34,7 @@ between).
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import Optional
 
@@ -141,34 +142,41 @@ class Square(Attack):
     def _search(self, model: nn.Module, x_all: torch.Tensor, y_all: torch.Tensor, threat: ThreatModel,
                 generator: torch.Generator, active: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """One run; returns (positions, x_best, margin, fooled) for the examples of ``active``."""
-        init, propose = (linf_init, linf_propose) if threat.norm == "Linf" else (l2_init, l2_propose)
+        linf = threat.norm == "Linf"
+        init, propose = (linf_init, linf_propose) if linf else (l2_init, l2_propose)
         n_queries, n_all = self.config.n_queries, x_all.shape[0]
         x_start = init(x_all, threat, generator)
         pos = active.nonzero().flatten()
         finished: list[tuple[torch.Tensor, ...]] = []  # (positions, x_best, margin, fooled) of examples done
-        x, y, x_best = x_all[pos], y_all[pos], x_start[pos]
+        # what the proposals are made from: Linf, the two box-clamped corners x -/+ eps; L2, x itself
+        ref, y, x_best = (linf_corners if linf else _same)(x_all[pos], threat), y_all[pos], x_start[pos]
         logits = model(x_best)
         m_best, fooled = margin(logits, y), logits.argmax(dim=1) != y
         every = 1 if x_all.device.type == "cpu" else _COMPACT_EVERY
         for i in range(n_queries - 1):
-            if i % every == 0:  # fooled examples leave the batch
+            if i % every == 0 and bool(fooled.any()):  # fooled examples leave the batch
                 keep = (~fooled).nonzero().flatten()
-                if keep.numel() < pos.numel():
-                    done = fooled.nonzero().flatten()
-                    finished.append((pos[done], x_best[done], m_best[done], fooled[done]))
-                    pos, x, y, x_best, m_best, fooled = (t[keep] for t in (pos, x, y, x_best, m_best, fooled))
+                done = fooled.nonzero().flatten()
+                finished.append((pos[done], x_best[done], m_best[done], fooled[done]))
+                pos, ref, y, x_best, m_best, fooled = (t[keep] for t in (pos, ref, y, x_best, m_best, fooled))
                 if pos.numel() == 0:
                     break
             p = p_schedule(self.config.p_init, i, n_queries, self.config.rescale_schedule)
-            x_new = propose(x, x_best, threat, p, pos, n_all, generator)
+            x_new = propose(ref, x_best, threat, p, pos, n_all, generator)
             logits = model(x_new)
             m_new = margin(logits, y)
-            improved = (m_new < m_best) & ~fooled
+            improved = m_new < m_best
+            if every > 1:  # fooled examples are still in the batch: freeze them
+                improved &= ~fooled
             x_best = torch.where(bcast(improved, x_new), x_new, x_best)
             m_best = torch.where(improved, m_new, m_best)
             fooled = fooled | (improved & (logits.argmax(dim=1) != y))
         finished.append((pos, x_best, m_best, fooled))
         return tuple(torch.cat(parts) for parts in zip(*finished))
+
+
+def _same(x: torch.Tensor, threat: ThreatModel) -> torch.Tensor:
+    return x
 
 
 def linf_init(x_all: torch.Tensor, threat: ThreatModel, generator: torch.Generator) -> torch.Tensor:
@@ -178,16 +186,55 @@ def linf_init(x_all: torch.Tensor, threat: ThreatModel, generator: torch.Generat
     return (x_all + threat.eps * stripes).clamp(*threat.bounds)
 
 
-def linf_propose(x: torch.Tensor, x_best: torch.Tensor, threat: ThreatModel, p: float, pos: torch.Tensor,
+def linf_corners(x: torch.Tensor, threat: ThreatModel) -> torch.Tensor:
+    """(n, 2, C, H, W): ``x - eps`` and ``x + eps`` clamped to the box, the values a window pixel takes."""
+    return torch.stack([x - threat.eps, x + threat.eps], dim=1).clamp(*threat.bounds)
+
+
+#: largest (positions x H x W) for which the window masks of every position are tabulated
+_WINDOW_TABLE_MAX = 1 << 22
+
+
+@functools.lru_cache(maxsize=64)
+def _windows(s: int, h: int, w: int, device: torch.device) -> tuple[torch.Tensor, ...]:
+    """Masks of the s x s windows, indexed by position ``q = top * (W - s + 1) + left``: (Q, 1, H, W)
+    bool when small enough, else the (H - s + 1, H) row and (W - s + 1, W) column masks."""
+    rows, cols = torch.arange(h, device=device), torch.arange(w, device=device)
+    tops, lefts = torch.arange(h - s + 1, device=device), torch.arange(w - s + 1, device=device)
+    in_h = (rows >= tops[:, None]) & (rows < tops[:, None] + s)
+    in_w = (cols >= lefts[:, None]) & (cols < lefts[:, None] + s)
+    if in_h.shape[0] * in_w.shape[0] * h * w <= _WINDOW_TABLE_MAX:
+        return ((in_h[:, None, :, None] & in_w[None, :, None, :]).reshape(-1, 1, h, w),)
+    return in_h, in_w
+
+
+@functools.lru_cache(maxsize=16)
+def _bits(c: int, device: torch.device) -> torch.Tensor:
+    return 1 << torch.arange(c, device=device)
+
+
+def linf_propose(corners: torch.Tensor, x_best: torch.Tensor, threat: ThreatModel, p: float, pos: torch.Tensor,
                  n_all: int, generator: torch.Generator) -> torch.Tensor:
-    """One proposal for the examples at batch positions ``pos`` (n,): a window set to ``x +/- eps``."""
-    c, h, w, dev = x.shape[1], x.shape[-2], x.shape[-1], x.device
+    """One proposal for the examples at batch positions ``pos`` (n,): a window set to ``x +/- eps``
+    (``corners`` from :func:`linf_corners`).
+
+    Position and per-channel signs come from one uniform integer per example in
+    ``[0, positions * 2^C)``: its high part is the window's position (top-left, row-major), its
+    ``C`` low bits the signs (one draw for the whole batch, so per-example independent).
+    """
+    c, h, w, dev = x_best.shape[1], x_best.shape[-2], x_best.shape[-1], x_best.device
     s = window_side(p, h, w)
-    vh = random_ints(h - s + 1, n_all, generator, dev)[pos]
-    vw = random_ints(w - s + 1, n_all, generator, dev)[pos]
-    signs = random_signs((n_all, c), generator, x)[pos]
-    rows, cols = torch.arange(h, device=dev), torch.arange(w, device=dev)
-    in_h = (rows >= vh[:, None]) & (rows < vh[:, None] + s)
-    in_w = (cols >= vw[:, None]) & (cols < vw[:, None] + s)
-    window = in_h[:, None, :, None] & in_w[:, None, None, :]
-    return torch.where(window, (x + threat.eps * signs[:, :, None, None]).clamp(*threat.bounds), x_best)
+    n_pos = (h - s + 1) * (w - s + 1)
+    if n_pos.bit_length() + c <= 62:
+        r = random_ints(n_pos << c, n_all, generator, dev)[pos]
+        q, up = r >> c, (r[:, None] & _bits(c, dev)) != 0
+    else:  # too many channels for one integer
+        q = random_ints(n_pos, n_all, generator, dev)[pos]
+        up = random_signs((n_all, c), generator, x_best)[pos] > 0
+    masks = _windows(s, h, w, dev)
+    if len(masks) == 1:
+        window = masks[0][q]
+    else:
+        in_h, in_w = masks[0][q // (w - s + 1)], masks[1][q % (w - s + 1)]
+        window = in_h[:, None, :, None] & in_w[:, None, None, :]
+    return torch.where(window, torch.where(up[:, :, None, None], corners[:, 1], corners[:, 0]), x_best)

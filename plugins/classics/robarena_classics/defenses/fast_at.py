@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from bench.api import Defense, DatasetSplits, TrainContext
+from bench.api import Cost, Defense, DatasetSplits, TrainContext
 from bench.api.training import fit_with_loss
 from bench.eps import Eps
 from bench.steps import StepBudget, Steps
@@ -163,3 +163,13 @@ class FastAT(Defense):
                 monitor.best = {k: v.detach().clone() for k, v in m.state_dict().items()}
 
         return fit_with_loss(model, data, self.train, ctx, loss_fn, after_epoch=after_epoch, on_resume=on_resume)
+
+    def cost(self, n_train: int) -> Cost:
+        """Per example and epoch 2 forward + backward passes (the FGSM step, the loss); with ``early_stop``,
+        per epoch on its first minibatch ``check_steps`` forward + backward passes and 1 forward (an upper
+        bound: training that stops early makes no more passes) (``bench.api.cost``)."""
+        c, epochs = self.config, self.train.epochs
+        total = Cost.steps(2) * (epochs * n_train)
+        if c.early_stop:
+            total = total + (Cost.steps(c.check_steps) + Cost(1, 0)) * (epochs * min(self.train.batch_size, n_train))
+        return total

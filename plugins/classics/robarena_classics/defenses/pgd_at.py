@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from bench.api import Defense, DatasetSplits, TrainContext
+from bench.api import Cost, Defense, DatasetSplits, TrainContext
 from bench.api.training import fit_with_loss
 from bench.toolkit import PGDTrainingConfig, pgd_training_loss
 
@@ -45,3 +45,8 @@ class PGDAT(Defense):
             return adversarial_loss(m, x, y, c, config)
 
         return fit_with_loss(model, data, self.train, ctx, loss_fn)
+
+    def cost(self, n_train: int) -> Cost:
+        """``steps`` forward + backward passes of the inner PGD (no early stop) and 1 of the training loss,
+        per example and epoch (``bench.api.cost``)."""
+        return Cost.steps(self.config.steps + 1) * (self.train.epochs * n_train)

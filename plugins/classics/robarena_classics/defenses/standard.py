@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from bench.api import BaseConfig, Defense, DatasetSplits, TrainContext
+from bench.api import BaseConfig, Cost, Defense, DatasetSplits, TrainContext
 from bench.api.training import fit_with_loss
 from bench.toolkit import cross_entropy_loss
 
@@ -28,3 +28,7 @@ class Standard(Defense):
 
     def fit(self, model: nn.Module, data: DatasetSplits, ctx: TrainContext) -> nn.Module:
         return fit_with_loss(model, data, self.train, ctx, cross_entropy_loss)
+
+    def cost(self, n_train: int) -> Cost:
+        """1 forward + 1 backward per example and epoch (``bench.api.cost``)."""
+        return Cost.steps(1) * (self.train.epochs * n_train)

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from bench.api import Defense, DatasetSplits, TrainContext
+from bench.api import Cost, Defense, DatasetSplits, TrainContext
 from bench.api.training import fit_with_loss
 from bench.eps import Eps
 from bench.steps import StepBudget, Steps
@@ -108,7 +108,8 @@ class TRADES(Defense):
             step_size=2/255 (None: 2.5 * eps / steps), init_std=0.001.
         train: the suite's :class:`bench.api.TrainConfig`.
 
-    Cost: ``steps + 3`` forward and ``steps + 1`` backward passes per minibatch.
+    Cost: ``steps + 3`` forward and ``steps + 2`` backward passes per example (the outer backward runs
+    through both f(x) and f(x')); :meth:`cost`.
     Very large beta (P3: 10000) drives the model towards a constant classifier.
     """
 
@@ -121,3 +122,11 @@ class TRADES(Defense):
             return trades_loss(m, x, y, c, config)
 
         return fit_with_loss(model, data, self.train, ctx, loss_fn)
+
+    def cost(self, n_train: int) -> Cost:
+        """Per example and epoch (``bench.api.cost``): beta 0, 1 forward + 1 backward; else the clean
+        target f(x) (1 forward, no gradient), ``steps`` forward + backward passes of the KL ascent, and
+        the outer loss on x and x' (2 forwards, 2 backwards): ``steps + 3`` forwards, ``steps + 2`` backwards."""
+        c = self.config
+        per_example = Cost.steps(1) if c.beta == 0 else Cost(c.steps + 3, c.steps + 2)
+        return per_example * (self.train.epochs * n_train)

@@ -1,15 +1,23 @@
-"""Fisher information of the representation about the input, F_{z|x} (P2 Def. 0.2, Prop. 0.3, Eq. 8).
+"""Fisher of the representation about the input under an *isotropic* observation model (P2 Def. 0.2, Prop. 0.3).
 
 P2 Def. 0.2: ``F_{z|x} = E_x E_{z ~ p_w(z|x)} grad_x log p_w(z|x) grad_x log p_w(z|x)^T = E_x S(z|x)``.
-A deterministic network needs an observation model to have a density; we take the Gaussian
-one, ``p_w(z|x) = N(f_w(x), sigma^2 I_k)`` with ``z = f_w(x) = model.features(x)`` (k numbers).
+A deterministic network needs an observation model to have a density. This probe takes the
+isotropic Gaussian ``p_w(z|x) = N(f_w(x), sigma^2 I_k)`` with ``z = f_w(x) = model.features(x)``
+(k numbers), a choice of ours. It is **not** P2's Eq. 9, where the noise on z comes from the weight
+posterior, ``z ~ N(f_w(x), J_w Sigma* J_w^T)`` with ``Sigma* = beta/2 (F_w + beta/(2 lambda^2) I)^-1``
+(Achille & Soatto 2019), which would weight the Jacobian by the inverse of that covariance; hence
+the columns' ``iso_`` prefix. sigma (default 1) is arbitrary: it scales the trace by ``1/sigma^2``
+and shifts the log-det by ``-2 k log sigma``, so only comparisons at equal sigma, ridge and k mean
+anything. (beta and lambda of Sigma* are not used here; see
+:mod:`robarena_infotransfer.posterior` for where the weight-information probe's come from.)
 Then ``grad_x log p = J^T (z - f_w(x)) / sigma^2`` with ``J = d f_w / d x`` (k x d), and the
 sensitivity matrix is ``S(z|x) = J^T J / sigma^2`` (d x d, rank <= k). Reported per input x:
 
 * ``trace``: ``tr S = ||J||_F^2 / sigma^2`` (P2 Prop. 0.3 bounds the adversarial KL by the
   top eigenvalue of S and the Gaussian-noise KL by ``tr S / d``);
 * ``logdet``: ``log det(J J^T / sigma^2 + ridge I_k)``, the k x k matrix whose eigenvalues are
-  the non-zero eigenvalues of S. This is the ``log |F_{z|x}|`` of P2 Eq. 8 (the effective
+  the non-zero eigenvalues of S. This is the ``log |F_{z|x}|`` of P2 Eq. 8 *for the isotropic
+  model* (the effective
   information ``I_eff(x; z) ~ H(x) - E_x 1/2 log((2 pi e)^k / |F_{z|x}|)``, where k is the
   representation size), i.e. ``I_eff = const + 1/2 E_x logdet``. The d x d matrix is never formed.
   ``ridge`` (default 1e-6) keeps the log finite when J has rank < k (a ReLU feature that is
@@ -18,7 +26,7 @@ sensitivity matrix is ``S(z|x) = J^T J / sigma^2`` (d x d, rank <= k). Reported 
 * ``lambda_max``: the top eigenvalue of S (P2 Eq. 5: what adversarial training penalises);
 * ``rank``: eigenvalues above ``rank_tol`` times the largest.
 
-Columns: ``trace_mean``, ``logdet_mean`` (declared), ``lambda_max_mean``, ``rank_mean``,
+Columns: ``iso_trace_mean``, ``iso_logdet_mean`` (declared), ``iso_lambda_max_mean``, ``rank_mean``,
 ``feature_dim``: means over the first ``n`` evaluation examples. Arrays: ``trace``, ``logdet``,
 ``lambda_max`` (n,), ``spectrum_mean`` (k,) the mean eigenvalues of ``J J^T / sigma^2``,
 largest first.
@@ -73,7 +81,8 @@ def gram_spectrum(jac: torch.Tensor, sigma: float) -> torch.Tensor:
 
 
 class RepFisher(Probe):
-    """Trace and log-determinant of ``F_{z|x}`` under a Gaussian observation model (P2 Def. 0.2, Eq. 8).
+    """Trace and log-determinant of ``F_{z|x}`` under the isotropic observation model N(f(x), sigma^2 I)
+    (P2 Def. 0.2, Eq. 8's ``|F_{z|x}|`` for that model; not P2's weight-noise Eq. 9).
 
     Args (``RepFisherConfig``): sigma=1.0, ridge=1e-6, rank_tol=1e-6, n=128, batch_size=32.
     Shapes: the evaluation subset ``x`` (N, C, H, W); ``model.features(x)`` (N, k).
@@ -94,8 +103,8 @@ class RepFisher(Probe):
         logdet = np.log(eig + cfg.ridge).sum(axis=1)
         top = eig[:, -1]
         rank = (eig > cfg.rank_tol * top[:, None]).sum(axis=1) * (top > 0)
-        scalars = {"trace_mean": float(trace.mean()), "logdet_mean": float(logdet.mean()),
-                   "lambda_max_mean": float(top.mean()), "rank_mean": float(rank.mean()),
+        scalars = {"iso_trace_mean": float(trace.mean()), "iso_logdet_mean": float(logdet.mean()),
+                   "iso_lambda_max_mean": float(top.mean()), "rank_mean": float(rank.mean()),
                    "feature_dim": float(eig.shape[1])}
         arrays = {"trace": trace, "logdet": logdet, "lambda_max": top, "spectrum_mean": eig.mean(axis=0)[::-1].copy()}
         return ProbeResult(scalars, arrays)

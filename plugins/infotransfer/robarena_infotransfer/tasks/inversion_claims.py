@@ -1,9 +1,10 @@
 """P2's inversion claims as checks over a suite's leaderboard frame (``robarena claims p2-cpu``).
 
-Rows by defense id and training eps (:mod:`robarena_infotransfer.claim_rows`): ``standard``
-(``classics/standard``, ordinary training) and ``PGD-AT`` (``classics/pgd-at`` at the smallest
-training eps, the robust model); values are means over seeds (and over any other rows of that
-role). Columns by task id and metric: the ``infotransfer/inversion`` task's ``<metric>``
+Each claim runs per source (dataset and model, ids and parameters; never pooled) and holds when it
+holds for every source (:func:`robarena_infotransfer.claim_rows.per_source`). Rows by defense id and
+training eps (:mod:`robarena_infotransfer.claim_rows`): ``standard`` (``classics/standard``, ordinary
+training) and ``PGD-AT`` (``classics/pgd-at`` at eps 1 where trained, else the smallest training eps:
+the robust model); values are means over seeds. Columns by task id and metric: the ``infotransfer/inversion`` task's ``<metric>``
 (:mod:`robarena_infotransfer.tasks.inversion`).
 
 Verdicts (level :data:`LEVEL` = 0.05): the task's metrics carry no counts, so every comparison is the
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from bench.api.claim import (DEFAULT_LEVEL, ClaimResult, compare_metrics, compare_seed_values, every, metric_column,
                              seed_values, value)
-from robarena_infotransfer.claim_rows import ROBUST, STANDARD, rows_of
+from robarena_infotransfer.claim_rows import ROBUST, STANDARD, per_source, rows_of
 
 TASK = "infotransfer/inversion"
 #: the significance level of every P2 inversion claim
@@ -35,6 +36,10 @@ def _pair(frame, metric: str) -> tuple[float, float]:
 def robust_inverts_closer(frame) -> ClaimResult:
     """The robust model's inversions have higher PSNR and SSIM and a lower final loss than the standard
     model's: each metric one-sided over seeds, all three must hold."""
+    return per_source(_robust_inverts_closer, frame, LEVEL)
+
+
+def _robust_inverts_closer(frame) -> ClaimResult:
     numbers, comparisons = {}, {}
     robust_rows, standard_rows = rows_of(frame, ROBUST), rows_of(frame, STANDARD)
     for metric, direction in (("psnr", "greater"), ("ssim", "greater"), ("final_loss", "less")):
@@ -47,6 +52,10 @@ def robust_inverts_closer(frame) -> ClaimResult:
 def robust_inverts_faster(frame) -> ClaimResult:
     """The robust model needs fewer iterations to reach the loss threshold than the standard model
     (one-sided over seeds)."""
+    return per_source(_robust_inverts_faster, frame, LEVEL)
+
+
+def _robust_inverts_faster(frame) -> ClaimResult:
     robust, standard = _pair(frame, "iters_to_threshold")
     final_robust, final_standard = _pair(frame, "final_loss")
     numbers = {"robust_iters": robust, "standard_iters": standard,
@@ -61,6 +70,10 @@ def robust_inverts_faster(frame) -> ClaimResult:
 def noise_once_speeds_inversion(frame) -> ClaimResult:
     """On the robust model, inverting with f_{w+n} reaches the threshold in fewer iterations than with
     f_w (the two counts of the same rows, one-sided paired t-test over seeds)."""
+    return per_source(_noise_once_speeds_inversion, frame, LEVEL)
+
+
+def _noise_once_speeds_inversion(frame) -> ClaimResult:
     robust = rows_of(frame, ROBUST)
     plain = value(robust, column(frame, "iters_to_threshold"))
     noisy = value(robust, column(frame, "noise_iters_to_threshold"))

@@ -15,12 +15,20 @@ For each target (``targets``, in order) this task:
 2. extracts features of its train and test splits once (eval mode, no gradients; kept in memory
    for the steps below);
 3. fits the head (:func:`robarena_infotransfer.tasks.transfer_head.fit_linear_head`:
-   multinomial logistic regression, L-BFGS, L2 with ``C`` on standardised features);
-4. ``<label>.accuracy``: the head's accuracy on the target's test split (its first ``n_test``);
+   multinomial logistic regression, L-BFGS, L2 with ``C`` on standardised features); with
+   ``head = "finetune-last"`` or ``"finetune-all"`` it then fine-tunes that head with the source's
+   last block or its whole extractor (a copy) by SGD on the target's training split
+   (:mod:`robarena_infotransfer.tasks.transfer_finetune`; ``finetune_epochs``, ``finetune_lr``,
+   ``finetune_momentum``, ``finetune_batch_size``); P2 fine-tunes, the default stays the linear probe;
+4. ``<label>.accuracy``: the transferred model's accuracy on the target's test split (its first ``n_test``);
 5. ``<label>.distance``: the exact EMD (Euclidean ground cost,
    :func:`~robarena_infotransfer.tasks.transfer_emd.emd`) between ``distance_n`` source-test and
    ``distance_n`` target-test feature vectors drawn without replacement, in the features of *this*
    row's model (the source model, the way Cui et al. embed both datasets with one network);
+   ``<label>.class_emd``: the distance of P2's reference method (Cui et al. 2018,
+   :func:`~robarena_infotransfer.tasks.transfer_emd.class_mean_emd`): the EMD between the class-mean
+   feature vectors of the source's and the target's test splits, each class weighted by its share
+   of the images, Euclidean ground distance in the same (unfine-tuned) features;
 6. ``<label>.robust_accuracy``: PGD (the registered ``classics/pgd``, built through
    :meth:`~bench.api.TaskInput.component` and declared in :meth:`Transfer.dependencies`, so its
    version is in the cell's key and provenance; ``attack_steps`` steps of ``step_size``, default
@@ -29,8 +37,8 @@ For each target (``targets``, in order) this task:
    test images; the fraction classified correctly both clean and attacked, by this task's own
    forward pass (the runner's definition of robust accuracy).
 
-Metric names are ``<label>.accuracy``, ``<label>.distance``, ``<label>.robust_accuracy``, one
-triple per target; ``label`` defaults to the dataset's name (``core/digits32`` -> ``digits32``)
+Metric names are ``<label>.accuracy``, ``<label>.distance``, ``<label>.robust_accuracy``,
+``<label>.class_emd``, four per target; ``label`` defaults to the dataset's name (``core/digits32`` -> ``digits32``)
 and must be unique. The task declares exactly these columns for its configured targets
 (:meth:`Transfer.columns`; the spec lists those of the default targets). The default targets
 suit a ``core/gratings32`` source: ``near`` (``core/gratings32-shifted``, shift 0.25) and ``far``
@@ -56,7 +64,8 @@ from bench.errors import UsageError
 from bench.steps import Steps
 from bench.threat import ThreatConfig
 from robarena_infotransfer.probes.features import batched_features, feature_map
-from robarena_infotransfer.tasks.transfer_emd import sample_emd
+from robarena_infotransfer.tasks.transfer_emd import class_mean_emd, sample_emd
+from robarena_infotransfer.tasks.transfer_finetune import HeadMode, copy_source, finetune
 from robarena_infotransfer.tasks.transfer_head import fit_linear_head
 
 LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601 weights for RGB -> grey
@@ -83,12 +92,12 @@ class TargetRef(BaseConfig):
         return self.label or self.id.rsplit("/", 1)[-1]
 
 
-#: Per-target metrics, in column order: ``<label>.accuracy``, ``<label>.distance``, ``<label>.robust_accuracy``.
-TARGET_METRICS = ("accuracy", "distance", "robust_accuracy")
+#: Per-target metrics, in column order: ``<label>.accuracy``, ``.distance``, ``.robust_accuracy``, ``.class_emd``.
+TARGET_METRICS = ("accuracy", "distance", "robust_accuracy", "class_emd")
 
 
 def target_columns(targets: list[TargetRef]) -> list[str]:
-    """The task's columns for ``targets``: one triple ``<label>.<metric>`` per target, in order."""
+    """The task's columns for ``targets``: ``<label>.<metric>`` for each of :data:`TARGET_METRICS`, per target."""
     return [f"{t.name}.{m}" for t in targets for m in TARGET_METRICS]
 
 
@@ -113,6 +122,12 @@ class TransferConfig(ThreatConfig):
     step_size: Optional[float] = Field(None, gt=0, description="PGD step; None = 2.5 * eps / steps")
     robust_n: int = Field(200, ge=1, description="first n target test images attacked")
     batch_size: int = Field(256, ge=1, description="images per feature / attack batch")
+    head: HeadMode = Field("linear", description="'linear' (frozen features), 'finetune-last' (head and last block) "
+                                                 "or 'finetune-all' (head and whole extractor)")
+    finetune_epochs: int = Field(1, ge=1, description="fine-tuning passes over the target's training split")
+    finetune_lr: float = Field(0.01, gt=0, description="fine-tuning SGD learning rate")
+    finetune_momentum: float = Field(0.9, ge=0, lt=1, description="fine-tuning SGD momentum")
+    finetune_batch_size: int = Field(128, ge=1, description="fine-tuning batch size")
 
     @model_validator(mode="after")
     def _unique_labels(self) -> "TransferConfig":
@@ -156,7 +171,9 @@ class Transfer(Task):
 
     Args (``TransferConfig``): targets=[near: core/gratings32-shifted (shift 0.25), far: core/digits32],
     match_shape=False, n_train=None, n_test=None, c=1.0, max_iter=1000, distance_n=500, norm="L2",
-    eps=1.0, attack_steps=20, step_size=None (2.5 eps / steps), robust_n=200, batch_size=256.
+    eps=1.0, attack_steps=20, step_size=None (2.5 eps / steps), robust_n=200, batch_size=256,
+    head="linear" ("finetune-last", "finetune-all"), finetune_epochs=1, finetune_lr=0.01,
+    finetune_momentum=0.9, finetune_batch_size=128 (fine-tuning budget: our choice, P2 gives none).
     Shapes: source and target images (N, C, H, W) of one shape; features (N, D).
     """
 
@@ -199,13 +216,23 @@ class Transfer(Task):
             z_train = batched_features(model, x_train, inputs.device, cfg.batch_size)
             z_test = batched_features(model, x_test, inputs.device, cfg.batch_size)
             head = fit_linear_head(z_train, y_train, target.num_classes, c=cfg.c, max_iter=cfg.max_iter)
-            with torch.no_grad():
-                pred = head(z_test).argmax(dim=1)
-            metrics[f"{ref.name}.accuracy"] = float((pred == y_test).double().mean())
             metrics[f"{ref.name}.distance"] = sample_emd(source_z, z_test, cfg.distance_n, generator)[0]
-            transferred = TransferredModel(model, head.to(inputs.device)).eval()
+            if cfg.head == "linear":
+                with torch.no_grad():
+                    pred = head(z_test).argmax(dim=1)
+                transferred = TransferredModel(model, head.to(inputs.device)).eval()
+            else:
+                transferred = TransferredModel(copy_source(model), head).to(inputs.device)
+                finetune(transferred, cfg.head, x_train, y_train, epochs=cfg.finetune_epochs, lr=cfg.finetune_lr,
+                         momentum=cfg.finetune_momentum, batch_size=cfg.finetune_batch_size, device=inputs.device,
+                         generator=generator)
+                with torch.no_grad():
+                    pred = torch.cat([transferred(x_test[i:i + cfg.batch_size].to(inputs.device)).argmax(dim=1).cpu()
+                                      for i in range(0, x_test.shape[0], cfg.batch_size)])
+            metrics[f"{ref.name}.accuracy"] = float((pred == y_test).double().mean())
             metrics[f"{ref.name}.robust_accuracy"] = self.robust_accuracy(
                 transferred, attack, x_test[:cfg.robust_n], y_test[:cfg.robust_n], inputs.device, index)
+            metrics[f"{ref.name}.class_emd"] = class_mean_emd(source_z, source.y_test, z_test, y_test)
         return TaskResult(metrics)
 
     def load_target(self, ref: TargetRef, inputs: TaskInput, shape: tuple[int, int, int]) -> DatasetSplits:

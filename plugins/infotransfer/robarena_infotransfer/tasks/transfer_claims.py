@@ -1,8 +1,10 @@
 """P2's transfer claims as checks over a suite's leaderboard frame (``robarena claims p2-cpu``).
 
-Rows by defense id and training eps (:mod:`robarena_infotransfer.claim_rows`): ``standard``
-(``classics/standard``, ordinary training) and ``PGD-AT`` (``classics/pgd-at`` at the smallest
-training eps: the robust source P2 transfers from, L2 eps 1 in P2). The targets are those of the
+Each claim runs per source (dataset and model, ids and parameters; never pooled) and holds when it
+holds for every source (:func:`robarena_infotransfer.claim_rows.per_source`). Rows by defense id and
+training eps (:mod:`robarena_infotransfer.claim_rows`): ``standard`` (``classics/standard``, ordinary
+training) and ``PGD-AT`` (``classics/pgd-at`` at eps 1 where trained, else the smallest training eps:
+the robust source P2 transfers from, L2 eps 1 in P2). The targets are those of the
 ``infotransfer/transfer`` task's recorded ``targets`` parameter (each named by its ``label``, or
 its dataset's name), and its columns ``<target>.accuracy``, ``.distance`` and ``.robust_accuracy``
 are found by task id and metric name; every target with an accuracy column is used. Cross-row
@@ -12,7 +14,10 @@ quantities computed here:
   accuracy (P2 Table 1, Fig. 3 and 7);
 * the distance of target t is the EMD measured in the *standard* model's features (the ordinary
   feature extractor, as Cui et al. embed datasets with one standard network); the robust row's
-  own distances are reported alongside.
+  own distances are reported alongside;
+* a target that is the source itself (same dataset id, and its given parameters equal to the
+  source's recorded ones) is the zero-distance reference: it is left out of the gap's trend with
+  distance (named in the detail).
 
 Verdicts (level :data:`LEVEL` = 0.05): the task's accuracies carry no counts, so robust vs standard
 is the one-sided paired t-test over seeds (one seed: inconclusive); the growth of the gap with
@@ -23,9 +28,9 @@ from __future__ import annotations
 
 from scipy.stats import spearmanr
 
-from bench.api.claim import (DEFAULT_LEVEL, ClaimDataMissing, ClaimResult, compare_metrics, metric_column, some,
-                             spearman_trend, value)
-from robarena_infotransfer.claim_rows import ROBUST, STANDARD, rows_of
+from bench.api.claim import (DEFAULT_LEVEL, ClaimDataMissing, ClaimResult, compare_metrics, component_params,
+                             metric_column, some, spearman_trend, value)
+from robarena_infotransfer.claim_rows import ROBUST, STANDARD, per_source, rows_of
 
 TASK = "infotransfer/transfer"
 #: the significance level of every P2 transfer claim
@@ -69,9 +74,40 @@ def gaps_and_distances(frame) -> dict[str, tuple[float, float]]:
     return out
 
 
+def _same_param(have, want) -> bool:
+    if isinstance(have, (int, float)) and isinstance(want, (int, float)) and not isinstance(have, bool):
+        return abs(float(have) - float(want)) <= 1e-9 * max(1.0, abs(float(want)))
+    return have == want
+
+
+def source_targets(frame, task: str = TASK) -> list[str]:
+    """Targets (by name) that are the rows' source dataset itself: the same dataset id, and every parameter
+    the target gives equal to the source's recorded one (``frame.attrs["params"][row_id]["dataset"]``)."""
+    found: list[str] = []
+    sources = {(d_id, rid) for d_id, rid in zip(frame["dataset_id"], frame["row_id"])}
+    for info in frame.attrs.get("columns", []):
+        if info.get("kind") != "task" or info.get("id") != task:
+            continue
+        for target in (info.get("params") or {}).get("targets") or []:
+            name = target_name(target)
+            given = target.get("params") or {}
+            for d_id, rid in sources:
+                recorded = component_params(frame, rid, "dataset")
+                if target.get("id") == d_id and all(k in recorded and _same_param(recorded[k], v)
+                                                    for k, v in given.items()):
+                    if name not in found:
+                        found.append(name)
+    return found
+
+
 def robust_transfers_better_far(frame) -> ClaimResult:
     """The farthest target (by distance) has a positive robust-minus-standard gap (P2 Table 1, Fig. 7):
-    the robust source's transfer accuracy there above the standard one's, one-sided over seeds."""
+    the robust source's transfer accuracy there above the standard one's, one-sided over seeds; per
+    source, holding when it holds for every source."""
+    return per_source(_robust_transfers_better_far, frame, LEVEL)
+
+
+def _robust_transfers_better_far(frame) -> ClaimResult:
     data = gaps_and_distances(frame)
     far = max(data, key=lambda t: data[t][1])
     gap, dist = data[far]
@@ -85,10 +121,19 @@ def robust_transfers_better_far(frame) -> ClaimResult:
 
 def gap_grows_with_distance(frame) -> ClaimResult:
     """The gap increases with the target's distance (P2 Fig. 3, 7): Spearman's rank correlation over
-    at least two targets, one-sided exact permutation test."""
+    at least two targets other than the source itself, one-sided exact permutation test; per source,
+    holding when it holds for every source."""
+    return per_source(_gap_grows_with_distance, frame, LEVEL)
+
+
+def _gap_grows_with_distance(frame) -> ClaimResult:
     data = gaps_and_distances(frame)
+    itself = [t for t in source_targets(frame) if t in data]
+    for t in itself:
+        del data[t]
     if len(data) < 2:
-        raise ClaimDataMissing(f"needs at least two transfer targets, found {sorted(data)}")
+        raise ClaimDataMissing(f"needs at least two transfer targets other than the source, found {sorted(data)}"
+                               + (f" (left out as the source itself: {itself})" if itself else ""))
     names = sorted(data, key=lambda t: data[t][1])
     gaps = [data[t][0] for t in names]
     dists = [data[t][1] for t in names]
@@ -97,8 +142,9 @@ def gap_grows_with_distance(frame) -> ClaimResult:
     for t in names:
         numbers[f"gap[{t}]"], numbers[f"distance[{t}]"] = data[t]
         numbers[f"robust_row_distance[{t}]"] = value(rows_of(frame, ROBUST), column(frame, t, "distance"))
+    left_out = f"; left out as the source itself: {', '.join(itself)}" if itself else ""
     return ClaimResult.of(spearman_trend(dists, gaps, "greater", LEVEL), numbers,
-                          "targets by increasing distance: " + ", ".join(names))
+                          "targets by increasing distance: " + ", ".join(names) + left_out)
 
 
 def transferred_robust_models_stay_robust(frame) -> ClaimResult:
@@ -106,8 +152,13 @@ def transferred_robust_models_stay_robust(frame) -> ClaimResult:
 
     Holds when the robust source's transferred model is significantly more robust on at least one
     target and significantly less robust on none (robust accuracy under the task's PGD; each target
-    one-sided over seeds, Bonferroni over the targets both ways, :func:`bench.api.claim_stats.some`).
+    one-sided over seeds, Bonferroni over the targets both ways, :func:`bench.api.claim_stats.some`);
+    per source, holding when it holds for every source.
     """
+    return per_source(_transferred_robust_models_stay_robust, frame, LEVEL)
+
+
+def _transferred_robust_models_stay_robust(frame) -> ClaimResult:
     numbers = {}
     names = targets(frame)
     robust, standard = rows_of(frame, ROBUST), rows_of(frame, STANDARD)
