@@ -257,6 +257,20 @@ def _layer_stds(rows: Any, name: str) -> dict[int, dict[str, float]]:
     return {s: {layer: v[s] for layer, v in per_layer.items() if s in v} for s in seeds}
 
 
+def _weak_to_strong_std_differences(name: str, rows: Any) -> tuple[dict, str, str]:
+    """(seed -> the accumulated singular-value-STD differences (:func:`accumulated_std_difference`) from
+    the weakest to the strongest PGD-AT model of one group, the two models' names); no seed with both is
+    :class:`ClaimDataMissing`."""
+    points = sweep(rows, with_standard=False)
+    weak, strong = points[0], points[-1]
+    weak_stds, strong_stds = _layer_stds(weak.rows, weak.name), _layer_stds(strong.rows, strong.name)
+    diffs = {s: accumulated_std_difference(weak_stds[s], strong_stds[s])
+             for s in sorted(set(weak_stds) & set(strong_stds))}
+    if not diffs:
+        raise ClaimDataMissing(f"no seed with both {weak.name!r} and {strong.name!r} for {name!r}")
+    return diffs, weak.name, strong.name
+
+
 def sv_std_shrinks(frame: Any) -> ClaimResult:
     """P1 B.2: from the weakest to the strongest PGD-AT model, the accumulated STD decrease over the
     layers whose singular-value STD dropped exceeds the accumulated increase over those where it rose.
@@ -267,19 +281,13 @@ def sv_std_shrinks(frame: Any) -> ClaimResult:
     numbers: dict[str, float] = {}
     comparisons: dict[str, Decision] = {}
     for name, rows in parts:
-        points = sweep(rows, with_standard=False)
-        weak, strong = points[0], points[-1]
-        weak_stds, strong_stds = _layer_stds(weak.rows, weak.name), _layer_stds(strong.rows, strong.name)
-        diffs = {s: accumulated_std_difference(weak_stds[s], strong_stds[s])
-                 for s in sorted(set(weak_stds) & set(strong_stds))}
-        if not diffs:
-            raise ClaimDataMissing(f"no seed with both {weak.name!r} and {strong.name!r} for {name!r}")
+        diffs, weak_name, strong_name = _weak_to_strong_std_differences(name, rows)
         prefix = f"{name}/" if len(parts) > 1 else ""
         for key in ("decrease_sum", "n_decrease", "increase_sum", "n_increase"):
             numbers[f"{prefix}{key}"] = math.fsum(getattr(d, key) for d in diffs.values()) / len(diffs)
         comparisons[name] = compare_seed_values({s: d.decrease_sum for s, d in diffs.items()},
                                                 {s: d.increase_sum for s, d in diffs.items()}, "greater", LEVEL,
-                                                f"accumulated STD decrease vs increase ({weak.name} -> {strong.name})")
+                                                f"accumulated STD decrease vs increase ({weak_name} -> {strong_name})")
     return ClaimResult.of(every(comparisons, LEVEL), numbers,
                           "accumulated singular-value STD decrease vs increase, weakest -> strongest PGD-AT")
 
@@ -425,13 +433,7 @@ def sv_std_decrease_order_larger(frame: Any) -> ClaimResult:
     numbers: dict[str, float] = {}
     comparisons: dict[str, Decision] = {}
     for name, rows in parts:
-        points = sweep(rows, with_standard=False)
-        weak, strong = points[0], points[-1]
-        weak_stds, strong_stds = _layer_stds(weak.rows, weak.name), _layer_stds(strong.rows, strong.name)
-        diffs = {s: accumulated_std_difference(weak_stds[s], strong_stds[s])
-                 for s in sorted(set(weak_stds) & set(strong_stds))}
-        if not diffs:
-            raise ClaimDataMissing(f"no seed with both {weak.name!r} and {strong.name!r} for {name!r}")
+        diffs, weak_name, strong_name = _weak_to_strong_std_differences(name, rows)
         prefix = f"{name}/" if len(parts) > 1 else ""
         decrease = math.fsum(d.decrease_sum for d in diffs.values()) / len(diffs)
         increase = math.fsum(d.increase_sum for d in diffs.values()) / len(diffs)
@@ -442,7 +444,7 @@ def sv_std_decrease_order_larger(frame: Any) -> ClaimResult:
         comparisons[name] = compare_seed_values(
             {s: d.decrease_sum for s, d in diffs.items()},
             {s: SV_STD_RATIO * d.increase_sum for s, d in diffs.items()}, "greater", LEVEL,
-            f"accumulated STD decrease vs {SV_STD_RATIO:.3g} x increase ({weak.name} -> {strong.name})")
+            f"accumulated STD decrease vs {SV_STD_RATIO:.3g} x increase ({weak_name} -> {strong_name})")
     return ClaimResult.of(every(comparisons, LEVEL), numbers,
                           f"accumulated singular-value STD decrease > {SV_STD_RATIO:.3g} x the increase, "
                           "weakest -> strongest PGD-AT")

@@ -391,6 +391,15 @@ def recognizability_follows_category(frame: Any) -> ClaimResult:
 SEED_TEST_NAME = "paired t-test over seeds, one-sided"
 
 
+def _pairwise(groups: dict[str, list[tuple[str, Any]]], order: tuple[str, ...], tag: str,
+              decide: Any) -> dict[str, Decision]:
+    """"<a> > <b>" -> ``decide(a_rows, b_rows)`` for every model a of a category and b of the next one
+    in ``order`` (highest first)."""
+    return {f"{tag}{a_label} > {b_label}": decide(a, b)
+            for upper, lower in zip(order, order[1:])
+            for a_label, a in groups[upper] for b_label, b in groups[lower]}
+
+
 def robustness_follows_category(frame: Any) -> ClaimResult:
     """P3 Fig. 4.1: minimax defenses are more robust than approximate ones, which are more robust than
     undefended models (standard, distillation); collapsed models are left out, as P3 leaves out its
@@ -418,11 +427,9 @@ def robustness_follows_category(frame: Any) -> ClaimResult:
                 if "ce-vs-margin-loss-gap" in flags:
                     notes.append(f"{t}{label} carries ce-vs-margin-loss-gap (its CE profile may be gradient masking)")
         notes.append(f"{t}left out (collapsed): {', '.join(label for label, _ in groups['collapsed']) or '-'}")
-        for upper, lower in (("minimax", "approximate"), ("approximate", "undefended")):
-            for a_label, a in groups[upper]:
-                for b_label, b in groups[lower]:
-                    comparisons[f"{t}{a_label} > {b_label}"] = mean_accuracies(a, b, columns, "greater", LEVEL,
-                                                                              "mean profile accuracy")
+        comparisons.update(_pairwise(groups, ("minimax", "approximate", "undefended"), t,
+                                     lambda a, b: mean_accuracies(a, b, columns, "greater", LEVEL,
+                                                                  "mean profile accuracy")))
     return ClaimResult.of(every(comparisons, LEVEL), numbers,
                           "mean robust accuracy over the profile's eps > 0; " + "; ".join(notes))
 
@@ -445,8 +452,6 @@ def clean_accuracy_follows_category(frame: Any) -> ClaimResult:
         for name in ("undefended", "minimax", "approximate"):
             for label, picked in groups[name]:
                 numbers[f"{t}{label}"] = value(picked, "clean")
-        for upper, lower in (("undefended", "minimax"), ("minimax", "approximate")):
-            for a_label, a in groups[upper]:
-                for b_label, b in groups[lower]:
-                    comparisons[f"{t}{a_label} > {b_label}"] = compare_accuracies(a, b, "clean", "greater", LEVEL)
+        comparisons.update(_pairwise(groups, ("undefended", "minimax", "approximate"), t,
+                                     lambda a, b: compare_accuracies(a, b, "clean", "greater", LEVEL)))
     return ClaimResult.of(every(comparisons, LEVEL), numbers, "clean accuracy by category (collapsed models left out)")
