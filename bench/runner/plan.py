@@ -253,7 +253,7 @@ def build_plan(suite: Suite, registry: Registry) -> Plan:
     defenses = [(_resolve(registry, "defense", r), r) for r in suite.defenses]
     attacks = [(_resolve(registry, "attack", r), r.threats(), r.substitute) for r in suite.attacks]
     probes = [_resolve(registry, "probe", r) for r in suite.probes]
-    probe_epochs = {p.label: tuple(r.epochs) for p, r in zip(probes, suite.probes)}  # labels: unique (checked below)
+    probe_epochs = {p.label: tuple(r.epochs or ()) for p, r in zip(probes, suite.probes)}  # labels: unique (checked below)
     probes += _always_probes(registry, suite, probes, plan)
     tasks = [_resolve(registry, "task", r) for r in suite.tasks]
     corruptions = [c for r in suite.corruptions for c in _resolve_corruptions(registry, r)]

@@ -111,28 +111,38 @@ class AttackRef(Ref):
         return self
 
 
+def _whole_numbers(v: Any, allowed: Any, *, empty: str, bad: str, twice: str) -> list[int]:
+    """``v`` (an int or a list of ints) as a list: non-empty, each an ``allowed`` int (not a bool), none
+    twice; else ValueError with the given message (``bad`` and ``twice`` formatted with the value)."""
+    values = v if isinstance(v, list) else [v]
+    if not values:
+        raise ValueError(empty)
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, int) or not allowed(value):
+            raise ValueError(bad.format(value))
+    if len(set(values)) != len(values):
+        raise ValueError(twice.format(values))
+    return values
+
+
 class ProbeRef(Ref):
     """A probe; ``epochs`` (e.g. ``[1, 2, 5, 10]``) also runs it at those training epochs ("probes over
     training"): on the weights each row's training had after that many epochs, one cell per epoch,
     beside the ordinary cell on the final model. Only for rows the suite trains, and not for probes
     that read the row's attacks (``needs_attacks``): the plan refuses both."""
 
-    epochs: list[int] = Field(default_factory=list)
+    epochs: Optional[list[int]] = None
 
     @field_validator("epochs", mode="before")
     @classmethod
     def _check_epochs(cls, v: Any) -> Any:
-        values = v if isinstance(v, list) else [v]
-        if not values:
-            raise ValueError("epochs = [] lists no epoch; leave it out (the final model only) or give epochs "
-                             "such as epochs = [1, 2, 5, 10]")
-        for value in values:
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"epoch {value!r} is not a whole number >= 1 (epoch k = the weights after k "
-                                 "epochs of training); write e.g. epochs = [1, 2, 5, 10]")
-        if len(set(values)) != len(values):
-            raise ValueError(f"epochs {values} lists an epoch twice; list each once")
-        return sorted(values)
+        if v is None:  # not given (a dumped suite writes None back)
+            return v
+        return sorted(_whole_numbers(
+            v, lambda x: x >= 1, empty="epochs = [] lists no epoch; leave it out (the final model only) or give "
+                                       "epochs such as epochs = [1, 2, 5, 10]",
+            bad="epoch {!r} is not a whole number >= 1 (epoch k = the weights after k epochs of training); "
+                "write e.g. epochs = [1, 2, 5, 10]", twice="epochs {} lists an epoch twice; list each once"))
 
 
 SEVERITIES = (1, 2, 3, 4, 5)
@@ -148,16 +158,12 @@ class CorruptionRef(Ref):
     @field_validator("severity", mode="before")
     @classmethod
     def _check_severity(cls, v: Any) -> Any:
-        values = v if isinstance(v, list) else [v]
-        if not values:
-            raise ValueError("severity = [] lists no severity, so the corruption would never run; give one "
-                             "(severity = 3) or several (severity = [1, 3, 5]), or leave it out for all five")
-        for value in values:
-            if isinstance(value, bool) or not isinstance(value, int) or value not in SEVERITIES:
-                raise ValueError(f"severity {value!r} is not an int in 1..5 (the corruption severities of "
-                                 "Hendrycks & Dietterich 2019); write e.g. severity = 3 or severity = [1, 3, 5]")
-        if len(set(values)) != len(values):
-            raise ValueError(f"severity {values} lists a severity twice; list each once")
+        _whole_numbers(v, lambda x: x in SEVERITIES,
+                       empty="severity = [] lists no severity, so the corruption would never run; give one "
+                             "(severity = 3) or several (severity = [1, 3, 5]), or leave it out for all five",
+                       bad="severity {!r} is not an int in 1..5 (the corruption severities of Hendrycks & "
+                           "Dietterich 2019); write e.g. severity = 3 or severity = [1, 3, 5]",
+                       twice="severity {} lists a severity twice; list each once")
         return v
 
     @model_validator(mode="after")

@@ -4,10 +4,10 @@ wrapper (:func:`~bench.runner.stages.base.run_cached`). Executors use only what 
 =========  ==================  ==========================================================
 cell       stage               result
 =========  ==================  ==========================================================
-TrainCell  ``train.TRAIN``     checkpoint digest, training log (model kept for the row)
+TrainCell  ``train.TRAIN``     checkpoint digest, training log (model kept for the row), kept epoch weights
 CleanCell  ``clean.CLEAN``     clean accuracy, per-example correctness
 AttackCell ``attack.ATTACK``   robust accuracy (runner's forward pass), x_adv, predictions
-ProbeCell  ``probe.PROBE``     probe scalars, flags, arrays
+ProbeCell  ``probe.PROBE``     probe scalars, flags, arrays (final model, or weights after an epoch)
 TaskCell   ``task.TASK``       task metrics, artifacts
 CorruptionCell ``corruption.CORRUPTION`` accuracy under one corruption and severity, correctness
 =========  ==================  ==========================================================

@@ -27,7 +27,8 @@ DEFENSES: list = [
     DefenseSpec(
         name="fast-at", version="1", target=f"{PKG}.defenses.fast_at:FastAT",
         summary="fast FGSM adversarial training: uniform random start, step 1.25 eps, roll back and stop "
-                "when PGD accuracy on a training minibatch collapses (P1 B.6, P3)",
+                "when PGD accuracy on a training minibatch collapses (Wong et al. 2020; P3's FGSM defense; P1's FGSM-AT "
+                "is margins/fgsm-at)",
         paper=WONG2020,
     ),
 ]

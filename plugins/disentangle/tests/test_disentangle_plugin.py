@@ -74,6 +74,12 @@ def test_p0_cpu_suite_is_the_scaled_down_protocol():
     assert len(plan.train_cells) == 9 and len(plan.attack_cells) == 18 and not plan.dropped
     fisher_cells = [c for c in plan.probe_cells if c.probe.label in ("fisher-approx", "fisher-split")]
     assert len(fisher_cells) == 18 and all(len(c.attacks) == 2 for c in fisher_cells)
+    # Fig. 3 / 8 from one run: CCKL and the input Fisher over training, on every row's own epochs
+    epochs = (1, 2, 3, 5, 7, 10)
+    assert all(c.keep_epochs == epochs for c in plan.train_cells) and epochs[-1] == suite.train.epochs
+    over_training = [(c.train.row_id, c.probe.label, c.epoch) for c in plan.probe_cells if c.epoch is not None]
+    assert sorted(over_training) == sorted((t.row_id, p, e) for t in plan.train_cells for p in ("cckl", "input-fisher")
+                                           for e in epochs)
 
 
 @pytest.mark.parametrize("name, models, lr", [

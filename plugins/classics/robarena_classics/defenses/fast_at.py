@@ -2,7 +2,9 @@
 
 Every minibatch is replaced by FGSM examples taken from a *random* start:
 ``delta_0 ~ U(B_eps)``, ``x' = P(x + delta_0 + alpha * sign(grad_x CE(f(x + delta_0), y)))``
-with ``alpha = 1.25 eps`` (Wong et al.: 10/255 at eps 8/255; P1 B.6, P3). For L2 the step is
+with ``alpha = 1.25 eps`` (Wong et al.: 10/255 at eps 8/255; P3's FGSM defense, "random initialization
+... and early stopping"). P1's FGSM-AT (B.6: PGD-AT with PGD replaced by FGSM, no random start) is
+``margins/fgsm-at``, not this defense. For L2 the step is
 along the unit-L2 gradient and the start uniform in the L2 ball.
 
 Catastrophic overfitting check (Wong et al. Sec. 5, their ``--early-stop``): at the end of
