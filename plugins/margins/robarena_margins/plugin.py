@@ -20,7 +20,7 @@ P1 = Paper(
 def robarena_defenses() -> list[DefenseSpec]:
     return [
         DefenseSpec(
-            name="spectral-clip", version="1", target=f"{PKG}.defenses.spectral_clip:SpectralClip",
+            name="spectral-clip", version="2", target=f"{PKG}.defenses.spectral_clip:SpectralClip",
             summary="PGD-AT (or standard) training with every conv (FFT operator, Sedghi et al. 2018) and linear "
                     "layer's spectral norm clipped to a bound in {1, 3, 5, None} after each epoch (P1 B.4); "
                     "default bound 1, PGD-AT Linf 8/255, 10 steps of 2/255",

@@ -88,8 +88,20 @@ def conv_singular_values(weight: torch.Tensor, grid: tuple[int, int], groups: in
 
     There are ``groups * n1 * n2 * min(c_out, c_in) / groups`` of them (with multiplicity).
     """
-    values = torch.linalg.svdvals(transfer_matrices(weight, grid, groups, dilation)).flatten()
+    if weight.shape[-2:] == (1, 1):  # the same transfer matrix at every frequency: one SVD per group
+        values = torch.linalg.svdvals(_pointwise_blocks(weight, groups)).flatten().repeat(int(grid[0]) * int(grid[1]))
+    else:
+        values = torch.linalg.svdvals(transfer_matrices(weight, grid, groups, dilation)).flatten()
     return values.sort(descending=True).values.to(weight.dtype)
+
+
+def _pointwise_blocks(weight: torch.Tensor, groups: int) -> torch.Tensor:
+    """A 1x1 kernel as its per-group matrices (groups, c_out/groups, c_in/groups), float64: a 1x1
+    convolution's transfer matrix ``P(u, v)`` is this matrix at every frequency (why the clip and the
+    singular values of 1x1 kernels need one SVD per group, not one per frequency)."""
+    if weight.shape[0] % groups:
+        raise UsageError(f"c_out = {weight.shape[0]} is not divisible by groups = {groups}")
+    return weight.detach().to(torch.float64).reshape(groups, weight.shape[0] // groups, weight.shape[1])
 
 
 def clip_conv_weight(weight: torch.Tensor, grid: tuple[int, int], bound: float, groups: int = 1,
@@ -107,6 +119,11 @@ def clip_conv_weight(weight: torch.Tensor, grid: tuple[int, int], bound: float, 
         raise UsageError(f"the spectral-norm bound must be > 0, got {bound}")
     kh, kw = weight.shape[-2:]
     d0, d1 = dilation
+    if (kh, kw) == (1, 1):  # P(u, v) is the kernel's matrix at every frequency: clip it once per group
+        u, s, vh = torch.linalg.svd(_pointwise_blocks(weight, groups), full_matrices=False)
+        kernel = (u @ (s.clamp(max=bound).unsqueeze(-1) * vh)).reshape(weight.shape)
+        norm = float(torch.linalg.svdvals(_pointwise_blocks(kernel, groups)).max())
+        return (kernel * (bound / norm) if norm > bound else kernel).to(weight.dtype)
     if d0 * (kh - 1) + 1 <= grid[0] and d1 * (kw - 1) + 1 <= grid[1]:
         p = transfer_matrices(weight, grid, groups, dilation)
         u, s, vh = torch.linalg.svd(p, full_matrices=False)

@@ -125,3 +125,19 @@ def test_bad_inputs_raise_clear_errors():
         clip_conv_weight(conv.weight, (8, 8), 0.0)
     with pytest.raises(UsageError, match="zero padding only"):
         conv_grid(nn.Conv2d(1, 1, 3, padding=1, padding_mode="reflect"), (8, 8), "padded")
+
+
+@pytest.mark.parametrize("groups, c_in, c_out", [(1, 3, 5), (2, 4, 6)])
+def test_1x1_kernels_take_one_svd_per_group_and_match_the_dense_operator(groups, c_in, c_out):
+    """A 1x1 convolution's transfer matrix is its channel matrix at every frequency: the shortcut's
+    singular values equal the dense operator's, and its clip has singular values min(s, bound)."""
+    conv = seeded_conv(c_in, c_out, 1, seed=3, groups=groups)
+    conv.weight.data *= 3.0
+    torch.testing.assert_close(conv_singular_values(conv.weight, (4, 5), groups), dense_svdvals(conv, c_in, 4, 5),
+                               rtol=1e-10, atol=1e-10)
+    bound = 0.5 * float(conv_singular_values(conv.weight, (4, 5), groups)[0])
+    clipped = nn.Conv2d(c_in, c_out, 1, bias=False, groups=groups).double()
+    clipped.weight.data = clip_conv_weight(conv.weight, (4, 5), bound, groups)
+    expected = torch.sort(torch.minimum(dense_svdvals(conv, c_in, 4, 5), torch.tensor(bound, dtype=torch.float64)),
+                          descending=True).values
+    torch.testing.assert_close(dense_svdvals(clipped, c_in, 4, 5), expected, rtol=1e-9, atol=1e-9)
