@@ -99,11 +99,8 @@ def every(parts: Mapping[str, Decision], level: float = 0.05) -> Decision:
     p_rev = min(1.0, m * min(reverse)) if reverse else NAN
     test = (f"{_tests(parts)}; all {m} comparisons must hold at level {level:g} (intersection-union); "
             f"against the claim: any one at {level / m:.3g} (Bonferroni over {m})")
-    lead = f"{held} of {m} hold"
-    if against:
-        lead += f"; against the claim: {', '.join(against)}"
-    detail = lead + "; " + "; ".join(f"{name}: {short(d)}" for name, d in parts.items())
-    return Decision(verdict, test, float(held), p_claim, level, detail, p_rev)
+    return Decision(verdict, test, float(held), p_claim, level, _detail(f"{held} of {m} hold", against, parts),
+                    p_rev)
 
 
 def some(parts: Mapping[str, Decision], level: float = 0.05) -> Decision:
@@ -129,11 +126,15 @@ def some(parts: Mapping[str, Decision], level: float = 0.05) -> Decision:
     p_rev = min(1.0, m * min(reverse)) if reverse else NAN
     test = (f"{_tests(parts)}; at least one of {m} comparisons significant at {alpha:.3g} and none "
             f"against the claim at {alpha:.3g} (Bonferroni over {m}, level {level:g})")
-    lead = f"{len(supporting)} of {m} significant for the claim"
+    detail = _detail(f"{len(supporting)} of {m} significant for the claim", against, parts)
+    return Decision(verdict, test, float(len(supporting)), p_claim, level, detail, p_rev)
+
+
+def _detail(lead: str, against: list[str], parts: Mapping[str, Decision]) -> str:
+    """``lead``, the parts significant against the claim, then every part's short verdict."""
     if against:
         lead += f"; against the claim: {', '.join(against)}"
-    detail = lead + "; " + "; ".join(f"{name}: {short(d)}" for name, d in parts.items())
-    return Decision(verdict, test, float(len(supporting)), p_claim, level, detail, p_rev)
+    return lead + "; " + "; ".join(f"{name}: {short(d)}" for name, d in parts.items())
 
 
 # --------------------------------------------------------------------------- non-inferiority of an accuracy

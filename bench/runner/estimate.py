@@ -33,7 +33,7 @@ from typing import Any, Callable, Iterable, Optional, Union
 import torch
 
 from bench.api.cost import Cost
-from bench.errors import UsageError
+from bench.errors import RobarenaError, UsageError
 from bench.runner.context import RunContext
 from bench.runner.plan import AttackCell, CleanCell, Component, Plan, TrainCell
 
@@ -303,7 +303,8 @@ def train_cost(cell: TrainCell, n_train: Optional[int]) -> tuple[Optional[Cost],
     if cell.pretrained is not None:
         return Cost(), "pretrained", "pretrained checkpoint: no training"
     tc, defense = cell.train, cell.defense
-    assert tc is not None and defense is not None  # a trained cell always has both
+    if tc is None or defense is None:  # the plan gives every trained cell both
+        raise RobarenaError(f"training cell {cell.row_id!r} has no training budget or defense")
     if n_train is None:
         return None, "unknown", f"{tc.epochs} epochs, batch {tc.batch_size}, training examples unknown"
     steps = tc.epochs * max(1, math.ceil(n_train / tc.batch_size))
@@ -359,7 +360,8 @@ def _model_key(cell: TrainCell) -> tuple[str, Any]:
         pre = cell.pretrained
         return pre.label, ("pretrained", pre.arch, json.dumps(pre.arch_params, sort_keys=True), pre.checkpoint)
     model = cell.model
-    assert model is not None
+    if model is None:  # the plan gives every trained cell a model
+        raise RobarenaError(f"training cell {cell.row_id!r} has no model")
     return model.label, ("model", model.qid, json.dumps(model.kwargs, sort_keys=True))
 
 
