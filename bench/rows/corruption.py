@@ -27,15 +27,11 @@ from bench.rows.schema import INTERVAL_LEVEL, CorruptionResult, MeanAccuracy, Ro
 def fractional_clopper_pearson(k: float, n: int, level: float = INTERVAL_LEVEL) -> tuple[float, float]:
     """The Clopper–Pearson interval ``[B(a/2; k, n-k+1), B(1-a/2; k+1, n-k)]`` (B: beta quantile) for a
     possibly fractional count ``0 <= k <= n``; ``[0, 1]`` for ``n = 0``. Equals the exact interval at integer k."""
-    from scipy.special import betaincinv
+    from bench.stats.intervals import clopper_pearson_ends
 
     if n <= 0:
         return 0.0, 1.0
-    k = min(max(float(k), 0.0), float(n))
-    alpha = 1.0 - level
-    low = 0.0 if k <= 0 else float(betaincinv(k, n - k + 1, alpha / 2))
-    high = 1.0 if k >= n else float(betaincinv(k + 1, n - k, 1 - alpha / 2))
-    return max(0.0, low), min(1.0, high)
+    return clopper_pearson_ends(min(max(float(k), 0.0), float(n)), n, level)
 
 
 def mean_accuracy(total_correct: int, total_trials: int, n: int) -> MeanAccuracy:

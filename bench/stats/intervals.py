@@ -85,18 +85,27 @@ def proportion_interval(k: int, n: int, level: float = 0.95, method: str = "clop
     return Interval(k / n, low, high, k, n, level, method)
 
 
+def clopper_pearson_ends(k: float, n: int, level: float) -> tuple[float, float]:
+    """The Clopper–Pearson ends ``[B(a/2; k, n-k+1), B(1-a/2; k+1, n-k)]`` (B: beta quantile) for
+    ``0 <= k <= n``, ``n >= 1``; ``k`` may be fractional (a mean of per-example accuracies times n).
+
+    The exact interval's closed form (Clopper & Pearson 1934) through scipy's inverse regularized
+    incomplete beta: the same ends as scipy.stats.binomtest(...).proportion_ci (which finds them by
+    root search) at a small fraction of the cost; clipped to [0, 1] against rounding.
+    """
+    from scipy.special import betaincinv
+
+    alpha = 1.0 - level
+    low = 0.0 if k <= 0 else float(betaincinv(k, n - k + 1, alpha / 2))
+    high = 1.0 if k >= n else float(betaincinv(k + 1, n - k, 1 - alpha / 2))
+    return max(0.0, low), min(1.0, high)
+
+
 @lru_cache(maxsize=65536)
 def _ends(k: int, n: int, level: float, method: str) -> tuple[float, float]:
     """The interval's ends, cached: a leaderboard asks for the same (k, n) many times."""
     if method == "clopper-pearson":
-        # The exact interval's closed form in beta quantiles (Clopper & Pearson 1934), through scipy's
-        # inverse regularized incomplete beta: the same ends as scipy.stats.binomtest(...).proportion_ci
-        # (which finds them by root search) at a small fraction of the cost.
-        from scipy.special import betaincinv
-
-        alpha = 1.0 - level
-        low = 0.0 if k == 0 else float(betaincinv(k, n - k + 1, alpha / 2))
-        high = 1.0 if k == n else float(betaincinv(k + 1, n - k, 1 - alpha / 2))
+        return clopper_pearson_ends(k, n, level)
     else:
         from scipy.stats import binomtest
 
