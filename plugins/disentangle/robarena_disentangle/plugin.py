@@ -50,7 +50,7 @@ def robarena_probes() -> list[ProbeSpec]:
 @hookimpl
 def robarena_suites() -> list[SuiteSpec]:
     return [
-        SuiteSpec(name="p0-cpu", version="2", target=f"{PKG}:suites/p0-cpu.toml", paper=P0,
+        SuiteSpec(name="p0-cpu", version="4", target=f"{PKG}:suites/p0-cpu.toml", paper=P0,
                   summary="digits: VGG13 pure linear / half linear / normal x standard, PGD-AT, TRADES beta 5; "
                           "PGD-20 and CW-Linf at 0.1; CCKL, Fisher, G1/G2 probes; minutes on 2 CPU cores",
                   description="A CPU-sized version of P0's experiments (Table 1, Table 2, Fig. 3/4/5/9) on the "

@@ -71,9 +71,10 @@ def test_p0_cpu_suite_is_the_scaled_down_protocol():
     approx = next(p for p in suite.probes if p.id == "disentangle/fisher-approx").params["eps"]
     assert approx == pytest.approx([0.1 * k / 8 for k in range(1, 9)])  # P0 Table 2's k/255 scaled to 0.1
     assert (suite.train.weight_decay, suite.eval.n) == (1e-4, 500)
-    assert len(plan.train_cells) == 9 and len(plan.attack_cells) == 18 and not plan.dropped
+    assert suite.seeds == [0, 1, 2]  # the probe claims compare values without counts: paired t-test over seeds
+    assert len(plan.train_cells) == 3 * 9 and len(plan.attack_cells) == 3 * 18 and not plan.dropped
     fisher_cells = [c for c in plan.probe_cells if c.probe.label in ("fisher-approx", "fisher-split")]
-    assert len(fisher_cells) == 18 and all(len(c.attacks) == 2 for c in fisher_cells)
+    assert len(fisher_cells) == 3 * 18 and all(len(c.attacks) == 2 for c in fisher_cells)
     # Fig. 3 / 8 from one run: CCKL and the input Fisher over training, on every row's own epochs
     epochs = (1, 2, 3, 5, 7, 10)
     assert all(c.keep_epochs == epochs for c in plan.train_cells) and epochs[-1] == suite.train.epochs

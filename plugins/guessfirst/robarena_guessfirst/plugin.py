@@ -80,7 +80,7 @@ def robarena_probes() -> list[ProbeSpec]:
 def robarena_suites() -> list[SuiteSpec]:
     return [
         SuiteSpec(
-            name="p4-cpu", version="2", target=f"{PKG}:suites/p4-cpu.toml", paper=P4,
+            name="p4-cpu", version="3", target=f"{PKG}:suites/p4-cpu.toml", paper=P4,
             summary="8x8 digits: P4 CNN, C-DV, C-JS, C-DV-IE and C-JS-IE at lambda 0.01 / 0.03 / 0.1, VIB; white-box "
                     "and transfer FGSM / PGD-40 at Linf 0.15 and 0.3, FGSM minimal-step search, C&W L2 0.57, "
                     "label-information probes",

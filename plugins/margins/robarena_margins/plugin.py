@@ -168,7 +168,7 @@ def robarena_claims() -> list[ClaimSpec]:
 def robarena_suites() -> list[SuiteSpec]:
     return [
         SuiteSpec(
-            name="p1-cpu", version="2", target=f"{PKG}:suites/p1-cpu.toml",
+            name="p1-cpu", version="3", target=f"{PKG}:suites/p1-cpu.toml",
             summary="digits (8x8), SmallCNN: standard vs PGD-AT and P1's FGSM-AT at Linf 0.05 / 0.1 / 0.2, spectral-norm "
                     "clipping at 0.1; PGD-10 and DeepFool; margin, generalization and P1's probes (CPU, minutes)",
             description="P1's protocol scaled to the bundled digits; see docs/reproductions/p1.md.",
