@@ -160,12 +160,12 @@ eval = {n = 40, batch_size = 40}
         assert row in text
     for name in ("train", "clean", "fgsm Linf 0.1", "probe margin"):
         assert text.count(f"\n{name} ") == 2, name  # once per row
-    assert "cost not declared" in text  # the margin probe declares no cost: said so
     assert "measured here" in text and "assumption" in text
     data = json.loads(cli("--json"))
-    assert len(data["cells"]) == 8 and data["cells_of_unknown_cost"] == 2
-    # standard 2 x 1297 + PGD-AT 4 x 2 x 1297; clean 40 F and FGSM 80 F + 40 B per row
-    assert data["total"] == {"forward": 10 * 1297 + 2 * 120, "backward": 10 * 1297 + 2 * 40}
+    assert len(data["cells"]) == 8 and data["cells_of_unknown_cost"] == 0
+    # standard 2 x 1297 + PGD-AT 4 x 2 x 1297; clean 40 F and FGSM 80 F + 40 B per row; the margin probe
+    # one forward per evaluation and training example
+    assert data["total"] == {"forward": 10 * 1297 + 2 * 120 + 2 * (40 + 1297), "backward": 10 * 1297 + 2 * 40}
     assert not wd.exists()
 
 
@@ -201,3 +201,18 @@ def test_real_datasets_declare_their_sizes_without_files():
     assert CIFAR10.output_sizes(CIFAR10.Config(n_train=1000, n_test=500)) == (1000, 500)
     assert CIFAR10.output_sizes(CIFAR10.Config(test_ids=[5, 7, 9], n_test=2)) == (50000, 2)  # ids, then n_test
     assert TinyImageNet.output_sizes(TinyImageNet.Config(n_train=200_000)) == (100000, 10000)
+
+
+def test_probe_costs_get_the_sizes_they_ask_for(tmp_path):
+    """A probe whose cost needs more than (n, n_train) gets it by keyword: the integrity probe the attack
+    cells at each untargeted threat (2 at Linf 0.1, 1 at L2 0.5), counted in the totals."""
+    from robarena_classics.probes.integrity import IntegrityProbe
+
+    spec = suite([STANDARD], [PGD5x2, FGSM, {"id": "classics/pgd", "norm": "L2", "eps": 0.5}])
+    spec["integrity"] = True
+    est = dry_run(spec, workdir=tmp_path / "wd", device="cpu", plugins=PLUGINS, measure_throughput=False)
+    cell = next(c for c in est.cells if c.stage == "probe" and "integrity" in c.name)
+    assert cell.basis == "declared"
+    expected = IntegrityProbe().cost(N_EVAL, N_TRAIN, attacks_per_threat=(2, 1))
+    assert expected is not None and cell.cost == expected
+    assert IntegrityProbe().cost(N_EVAL, N_TRAIN) is None  # without the attack cells it cannot tell

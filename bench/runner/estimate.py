@@ -23,6 +23,7 @@ forward's FLOPs, run at :data:`GPU_TFLOPS` sustained (``--gpu-tflops``).
 """
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import time
@@ -35,7 +36,7 @@ import torch
 from bench.api.cost import Cost
 from bench.errors import RobarenaError, UsageError
 from bench.runner.context import RunContext
-from bench.runner.plan import AttackCell, CleanCell, Component, Plan, TrainCell
+from bench.runner.plan import AttackCell, CleanCell, Component, Plan, ProbeCell, TrainCell
 
 #: the GPU the second estimate is for, and its assumed sustained throughput (TFLOP/s) on these models: an
 #: assumption, about 10 % of an H100 SXM's dense bf16 tensor-core peak (989 TFLOP/s) and a fifth of its
@@ -288,6 +289,17 @@ def _fmt(x: float) -> str:
     return f"{x:g}" if x < 1e4 else f"{x:.3g}"
 
 
+def _declares(comp: Component) -> bool:
+    return callable(getattr(comp.entry.load(), "cost", None))
+
+
+def _accepted(fn: Callable[..., Any], available: dict[str, Any]) -> dict[str, Any]:
+    """The keywords of ``available`` (known, not None) that ``fn``'s signature names: sizes a cost may
+    need beyond ``(n, n_train)``, e.g. ``num_classes``."""
+    params = inspect.signature(fn).parameters
+    return {k: v for k, v in available.items() if v is not None and k in params}
+
+
 def _declared(comp: Component, call: Callable[[Any], Optional[Cost]], make: Callable[[Any], Any]) -> Optional[Cost]:
     impl = comp.entry.load()
     if not callable(getattr(impl, "cost", None)):
@@ -319,26 +331,44 @@ def train_cost(cell: TrainCell, n_train: Optional[int]) -> tuple[Optional[Cost],
     return cost, basis, f"{budget}; {defense.label} {_fmt(per.forward)}F+{_fmt(per.backward)}B per ex-epoch"
 
 
-def attack_cost(cell: AttackCell, n: Optional[int]) -> tuple[Optional[Cost], str, str]:
+def attack_cost(cell: AttackCell, n: Optional[int], num_classes: Optional[int] = None
+                ) -> tuple[Optional[Cost], str, str]:
+    """(passes of the attack cell, basis, budget text); ``num_classes`` goes to a ``cost`` that asks for it."""
     kw = cell.attack.kwargs
     shown = ", ".join(f"{k} {kw[k]}" for k in BUDGET_KEYS if k in kw)
-    per = _declared(cell.attack, lambda a: a.cost(cell.threat), lambda i: i(i.Config(**kw)))
+    per = _declared(cell.attack, lambda a: a.cost(cell.threat, **_accepted(a.cost, {"num_classes": num_classes})),
+                    lambda i: i(i.Config(**kw)))
     extra = f"; from the {cell.reuse_from.threat.label} result" if cell.reuse_from is not None else ""
     if per is None:
-        return None, "unknown", f"{shown or 'budget not declared'}; cost not declared{extra}"
+        why = "cost not known before the run (see its cost())" if _declares(cell.attack) else "cost not declared"
+        return None, "unknown", f"{shown or 'budget not declared'}; {why}{extra}"
     budget = f"{shown + '; ' if shown else ''}{_fmt(per.forward)}F+{_fmt(per.backward)}B per ex{extra}"
     if n is None:
         return None, "declared", budget + "; evaluation examples unknown"
     return per * n + Cost(n, 0), "declared", f"{budget}; n {n}"
 
 
-def _probe_or_task_cost(comp: Component, n: Optional[int], n_train: Optional[int]) -> tuple[Optional[Cost], str, str]:
+def _probe_or_task_cost(comp: Component, n: Optional[int], n_train: Optional[int],
+                        sizes: Optional[dict[str, Any]] = None) -> tuple[Optional[Cost], str, str]:
+    """``sizes``: what a ``cost`` may ask for by keyword beyond ``(n, n_train)`` (``num_classes``,
+    ``attacks_per_threat``); passed only where its signature names them."""
     if n is None:
         return None, "unknown", "evaluation examples unknown"
-    cost = _declared(comp, lambda p: p.cost(n, n_train or 0), lambda i: i(i.Config(**comp.kwargs)))
+    cost = _declared(comp, lambda p: p.cost(n, n_train or 0, **_accepted(p.cost, sizes or {})),
+                     lambda i: i(i.Config(**comp.kwargs)))
     if cost is None:
-        return None, "unknown", f"n {n}; cost not declared"
+        why = "cost not known before the run (see its cost())" if _declares(comp) else "cost not declared"
+        return None, "unknown", f"n {n}; {why}"
     return cost, "declared", f"n {n}"
+
+
+def _attacks_per_threat(cell: ProbeCell) -> tuple[int, ...]:
+    """Attack cells given to a probe, counted per untargeted white-box threat model (in plan order)."""
+    counts: dict[str, int] = {}
+    for a in cell.attacks:
+        if a.substitute is None and not a.threat.targeted:
+            counts[a.threat.label] = counts.get(a.threat.label, 0) + 1
+    return tuple(counts.values())
 
 
 # --------------------------------------------------------------------------- the dry run
@@ -442,12 +472,15 @@ def dry_run_plan(plan: Plan, ctx: ReadOnlyContext, measure_throughput: bool = Tr
                     substitutes.add(sub_key)
                     add(train, sub, "train (substitute)", f"substitute of {a.attack.label}",
                         train_cost(sub, data_of(sub.dataset).n_train), model_of(sub))
-            add(train, a, "attack", a.column, attack_cost(a, n_eval), model)
+            add(train, a, "attack", a.column, attack_cost(a, n_eval, d.num_classes), model)
         for p in probes:
             at = f" @e{p.epoch}" if p.epoch is not None else ""  # probes over training: one cell per epoch
-            add(train, p, "probe", f"probe {p.probe.label}{at}", _probe_or_task_cost(p.probe, n_eval, d.n_train), model)
+            sizes = {"num_classes": d.num_classes, "attacks_per_threat": _attacks_per_threat(p)}
+            add(train, p, "probe", f"probe {p.probe.label}{at}",
+                _probe_or_task_cost(p.probe, n_eval, d.n_train, sizes), model)
         for t in tasks:
-            add(train, t, "task", f"task {t.task.label}", _probe_or_task_cost(t.task, n_eval, d.n_train), model)
+            add(train, t, "task", f"task {t.task.label}",
+                _probe_or_task_cost(t.task, n_eval, d.n_train, {"num_classes": d.num_classes}), model)
         for c in plan.corruptions_for(train) if hasattr(plan, "corruptions_for") else ():
             add(train, c, "corruption", f"corruption {c.column}",
                 (None if n_eval is None else Cost(n_eval, 0), "runner", f"n {n_eval}"), model)

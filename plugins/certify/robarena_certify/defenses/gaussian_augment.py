@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from bench.api import BaseConfig, DatasetSplits, Defense, TrainContext
+from bench.api import BaseConfig, Cost, DatasetSplits, Defense, TrainContext
 from bench.api.training import fit_with_loss
 
 
@@ -37,3 +37,7 @@ class GaussianAugment(Defense):
             return gaussian_noise_loss(m, x, y, sigma, c.generator)
 
         return fit_with_loss(model, data, self.train, ctx, loss_fn)
+
+    def cost(self, n_train: int) -> Cost:
+        """1 forward + 1 backward (the loss on the noisy copy) per example and epoch (``bench.api.cost``)."""
+        return Cost.steps(1) * (self.train.epochs * n_train)

@@ -12,7 +12,7 @@ import torch
 from pydantic import Field, field_validator
 from torch import nn
 
-from bench.api import BaseConfig, CertifiedAccuracy, Probe, ProbeInput, ProbeResult
+from bench.api import BaseConfig, CertifiedAccuracy, Cost, Probe, ProbeInput, ProbeResult
 from bench.eps import Eps, EpsRule
 from robarena_certify.ibp import ibp_certified
 from robarena_certify.probes._columns import accuracy_columns
@@ -43,6 +43,16 @@ class IBPProbe(Probe):
     """
 
     Config = IBPConfig
+
+    #: forward-equivalents per example and radius: the centre and the radius each pass through every layer (2),
+    #: plus 1 covering the per-batch check that the layers reproduce the model (a model forward and a
+    #: layer-by-layer pass of 1 example per batch) and part of the float64 arithmetic of the bounds
+    IBP_FORWARDS = 3
+
+    def cost(self, n: int, n_train: int) -> Cost:
+        """Forward-equivalents (IBP takes no gradient): :attr:`IBP_FORWARDS` per example and radius for the bound
+        propagation, and 1 per example for the clean accuracy."""
+        return Cost(forward=float(n * (1 + self.IBP_FORWARDS * len(self.config.eps))))
 
     def run(self, model: nn.Module, data: ProbeInput, generator: torch.Generator) -> ProbeResult:
         cfg = self.config

@@ -23,7 +23,7 @@ from torch import nn
 
 from typing import Optional
 
-from bench.api import BaseConfig, CertifiedAccuracy, Probe, ProbeInput, ProbeResult
+from bench.api import BaseConfig, CertifiedAccuracy, Cost, Probe, ProbeInput, ProbeResult
 from robarena_certify.probes._columns import accuracy_columns
 from robarena_certify.smooth_attack import smooth_adv
 from robarena_certify.smoothing import ABSTAIN, Smooth, certified_accuracy
@@ -78,6 +78,18 @@ class SmoothingProbe(Probe):
     def smoke_config(cls) -> SmoothingConfig:
         return SmoothingConfig(n0=10, n=200, alpha=0.01, radii=[0.0, 0.25], batch_size=200, attack_steps=3,
                                attack_samples=4, predict_n=100)
+
+    def cost(self, n: int, n_train: int) -> Cost:
+        """An upper bound, in passes of noisy copies through the base model: CERTIFY's ``n0 + n`` forwards per
+        example; with ``attack``, per radius > 0 and example (all counted, though only those CERTIFY predicts
+        correctly are attacked) SmoothAdv's ``attack_steps x attack_samples`` forward + backward passes and
+        PREDICT's ``predict_n`` forwards."""
+        cfg = self.config
+        per = Cost(float(cfg.n0 + cfg.n), 0.0)
+        if cfg.attack:
+            attacked = Cost.steps(cfg.attack_steps * cfg.attack_samples) + Cost(float(cfg.predict_n), 0.0)
+            per = per + attacked * sum(1 for r in cfg.radii if r > 0)
+        return per * n
 
     def run(self, model: nn.Module, data: ProbeInput, generator: torch.Generator) -> ProbeResult:
         cfg = self.config

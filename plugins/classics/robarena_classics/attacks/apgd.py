@@ -19,7 +19,7 @@ import torch
 from pydantic import Field, model_validator
 from torch import nn
 
-from bench.api import Attack, BaseConfig
+from bench.api import Attack, BaseConfig, Cost
 from bench.steps import Steps
 from bench.threat import ThreatModel
 from bench.toolkit import bcast
@@ -76,6 +76,20 @@ class _APGD(Attack):
     def targets(self, model: nn.Module, x: torch.Tensor) -> list[Optional[torch.Tensor]]:
         """The target classes (N,) of each round of runs; ``[None]`` for an untargeted loss."""
         return [None]
+
+    def active_cost(self, threat: ThreatModel) -> Cost:
+        """Per example, an upper bound on :meth:`attack_active` (``bench.api.cost``): every round and restart
+        runs ``n_iter + 1`` loss-gradient evaluations (the start and each iteration) of ``eot_iter`` forward +
+        backward passes, with no early stop; APGD-T has ``n_target_classes`` rounds (capped at classes - 1 when
+        run) and 1 more forward ranking the clean logits, the others 1 round."""
+        cfg = self.config
+        n_targets = getattr(cfg, "n_target_classes", None)
+        runs = Cost.steps((cfg.n_iter + 1) * cfg.eot_iter) * ((n_targets or 1) * cfg.n_restarts)
+        return runs + Cost(1, 0) if n_targets else runs
+
+    def cost(self, threat: ThreatModel) -> Cost:
+        """Per example, an upper bound: 1 forward for the clean-correct check, then :meth:`active_cost`."""
+        return Cost(1, 0) + self.active_cost(threat)
 
     def attack_active(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: ThreatModel,
                       generator: torch.Generator, active: torch.Tensor) -> torch.Tensor:

@@ -38,7 +38,7 @@ import torch
 from pydantic import Field, model_validator
 from torch import nn
 
-from bench.api import Attack, AttackOutput, BaseConfig
+from bench.api import Attack, AttackOutput, BaseConfig, Cost
 from bench.errors import UsageError
 from bench.steps import StepBudget
 from bench.threat import ThreatModel
@@ -170,6 +170,26 @@ class AutoAttack(Attack):
                 raise UsageError(f"autoattack member {name!r}: invalid member_configs {params}: {exc}") from None
             out.append((name, impl(config=config, seed=self.seed)))
         return out
+
+    def cost(self, threat: ThreatModel) -> Optional[Cost]:
+        """Per example, an upper bound (``bench.api.cost``): 1 clean forward, then every member on every example
+        (no one leaves the robust set) plus 1 forward scoring its output. A member called through
+        ``attack_active`` counts its ``active_cost`` when it has one (its ``cost`` less its own clean check),
+        else its ``cost``; None when a member declares neither."""
+        total = Cost(1, 0)
+        for _, attack in self.members():
+            active = getattr(attack, "active_cost", None)
+            declared = getattr(attack, "cost", None)
+            if hasattr(attack, "attack_active") and callable(active):
+                part = active(threat)
+            elif callable(declared):
+                part = declared(threat)
+            else:
+                return None
+            if part is None:
+                return None
+            total = total + part + Cost(1, 0)
+        return total
 
     def run(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: ThreatModel,
             generator: torch.Generator, target: Optional[torch.Tensor] = None) -> AttackOutput:

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from pydantic import Field, field_validator
 from torch import nn
 
-from bench.api import Attack, AttackOutput, BaseConfig
+from bench.api import Attack, AttackOutput, BaseConfig, Cost
 from bench.errors import UsageError
 from bench.steps import Steps
 from bench.threat import ThreatModel
@@ -158,6 +158,13 @@ class CWL2(Attack):
         return cls.Config(binary_search_steps=3, max_iterations=50)
     norms = ("L2",)
     supports_targeted = True
+
+    def cost(self, threat: ThreatModel) -> Cost:
+        """Per example, an upper bound (``bench.api.cost``): 1 forward for the clean success check, then
+        ``binary_search_steps x max_iterations`` forward + backward passes (every example of the batch, already
+        misclassified ones included, at every Adam iteration; no early abort)."""
+        cfg = self.config
+        return Cost(1, 0) + Cost.steps(cfg.binary_search_steps * cfg.max_iterations)
 
     def run(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: ThreatModel,
             generator: torch.Generator, target: Optional[torch.Tensor] = None) -> AttackOutput:

@@ -18,7 +18,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from bench.api import Attack, AttackOutput, BaseConfig
+from bench.api import Attack, AttackOutput, BaseConfig, Cost
 from bench.errors import UsageError
 from bench.steps import Steps
 from bench.threat import ThreatModel
@@ -132,6 +132,16 @@ class DeepFool(Attack):
     Config = DeepFoolConfig
     norms = ("Linf", "L2")
     supports_targeted = False
+
+    def cost(self, threat: ThreatModel, num_classes: Optional[int] = None) -> Optional[Cost]:
+        """Per example, an upper bound (``bench.api.cost``): 1 forward ranking the rivals, then ``max_iter + 1``
+        linearisations (no early stop), each 1 forward and 1 backward per rival class (``candidates - 1``,
+        capped at ``num_classes - 1``); None when both ``candidates`` and ``num_classes`` are None."""
+        cfg = self.config
+        classes = [k for k in (cfg.candidates, num_classes) if k is not None]
+        if not classes:
+            return None
+        return Cost(1, 0) + Cost(1, min(classes) - 1) * (cfg.max_iter + 1)
 
     def run(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: ThreatModel,
             generator: torch.Generator, target: Optional[torch.Tensor] = None) -> AttackOutput:

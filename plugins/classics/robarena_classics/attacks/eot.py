@@ -17,7 +17,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from bench.api import Attack, BaseConfig
+from bench.api import Attack, BaseConfig, Cost
 from bench.steps import ScaledStepsMixin, Steps
 from bench.threat import ThreatModel
 from bench.toolkit import input_gradient, random_start, steepest_direction
@@ -90,6 +90,10 @@ class PGDEOT(Attack):
     def step_size_for(self, threat: ThreatModel) -> float:
         """The absolute step length used for ``threat``."""
         return self.config.absolute_step(threat)
+
+    def cost(self, threat: ThreatModel) -> Cost:
+        """Per example, exact (no early stop): ``steps x eot_samples`` forward + backward passes."""
+        return Cost.steps(self.config.steps * self.config.eot_samples)
 
     def run(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: ThreatModel,
             generator: torch.Generator, target: Optional[torch.Tensor] = None) -> torch.Tensor:

@@ -17,7 +17,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from bench.api import Attack, AttackOutput, BaseConfig
+from bench.api import Attack, AttackOutput, BaseConfig, Cost
 from bench.steps import Steps
 from bench.threat import ThreatModel
 from bench.toolkit import bcast
@@ -164,6 +164,16 @@ class FAB(Attack):
         t = t / bcast(_size(t, norm).clamp_min(1e-12), t)
         return (x + bcast(radius, x) * t).clamp(*bounds)
 
+    def cost(self, threat: ThreatModel, num_classes: Optional[int] = None) -> Optional[Cost]:
+        """Per example, an upper bound (``bench.api.cost``): 1 forward ranking the rivals, then per restart
+        and iteration a linearisation (1 forward, 1 backward per rival: ``candidates - 1``, capped at
+        ``num_classes - 1``) and 1 forward checking the new iterate; None when both are None."""
+        cfg = self.config
+        classes = [k for k in (cfg.candidates, num_classes) if k is not None]
+        if not classes:
+            return None
+        return Cost(1, 0) + Cost(2, min(classes) - 1) * (cfg.restarts * cfg.n_iter)
+
     def run(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: ThreatModel,
             generator: torch.Generator, target: Optional[torch.Tensor] = None) -> AttackOutput:
         x = x.detach()
@@ -241,6 +251,13 @@ class FABTargeted(FAB):
     def smoke_config(cls) -> FABTargetedConfig:
         """Conformance checks: 10 iterations, 2 targets."""
         return cls.Config(n_iter=10, n_target_classes=2)
+
+    def cost(self, threat: ThreatModel) -> Cost:
+        """Per example, an upper bound (``bench.api.cost``): 1 forward ranking the targets, then per target
+        (``n_target_classes``, capped at classes - 1 when run), restart and iteration 1 forward + 1 backward
+        (the one boundary) and 1 forward checking the new iterate (nobody fooled early)."""
+        cfg = self.config
+        return Cost(1, 0) + Cost(2, 1) * (cfg.n_target_classes * cfg.restarts * cfg.n_iter)
 
     def run(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: ThreatModel,
             generator: torch.Generator, target: Optional[torch.Tensor] = None) -> AttackOutput:

@@ -14,13 +14,14 @@ L2 step on a 3x32x32 image it would move a pixel by ~2/255/55 per iteration.
 """
 from __future__ import annotations
 
+import math
 from typing import Literal, Optional
 
 import torch
 from pydantic import Field
 from torch import nn
 
-from bench.api import Attack, BaseConfig
+from bench.api import Attack, BaseConfig, Cost
 from bench.steps import Steps
 from bench.threat import ThreatModel
 from bench.toolkit import pgd_steps, success
@@ -80,6 +81,14 @@ class UnboundedPGD(Attack):
         return cls.Config(steps=64)
     norms = ("unbounded",)
     supports_targeted = True
+
+    def cost(self, threat: ThreatModel) -> Cost:
+        """Per example, an upper bound (``bench.api.cost``): ``steps`` forward + backward passes and, with
+        ``early_stop``, 1 forward checking for success between chunks of ``CHUNK`` steps (``ceil(steps / CHUNK)
+        - 1`` checks); no early stop counted."""
+        cfg = self.config
+        checks = math.ceil(cfg.steps / CHUNK) - 1 if cfg.early_stop else 0
+        return Cost.steps(cfg.steps) + Cost(checks, 0)
 
     def start_point(self, x: torch.Tensor, threat: ThreatModel, generator: torch.Generator) -> torch.Tensor:
         """``x_0``: uniform noise in ``threat.bounds`` (drawn on the generator's device) or ``x``."""

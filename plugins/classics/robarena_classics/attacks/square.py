@@ -42,7 +42,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from bench.api import Attack, BaseConfig
+from bench.api import Attack, BaseConfig, Cost
 from bench.threat import ThreatModel
 from bench.toolkit import bcast, margin
 from robarena_classics.attacks.aa_common import clean_correct, random_ints, random_signs
@@ -117,6 +117,15 @@ class Square(Attack):
         return cls.Config(n_queries=100)
     norms = ("Linf", "L2")
     supports_targeted = False
+
+    def active_cost(self, threat: ThreatModel) -> Cost:
+        """Per attacked example, an upper bound (``bench.api.cost``): ``n_queries`` forwards per run (the
+        initial point and ``n_queries - 1`` proposals), every run, nobody fooled."""
+        return Cost(float(self.config.n_queries * self.config.n_restarts), 0.0)
+
+    def cost(self, threat: ThreatModel) -> Cost:
+        """Per example: 1 forward for the clean-correct check, then :meth:`active_cost`."""
+        return Cost(1, 0) + self.active_cost(threat)
 
     def run(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: ThreatModel,
             generator: torch.Generator, target: Optional[torch.Tensor] = None) -> torch.Tensor:

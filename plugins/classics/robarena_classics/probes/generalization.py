@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from bench.api import BaseConfig, Probe, ProbeInput, ProbeResult
+from bench.api import BaseConfig, Cost, Probe, ProbeInput, ProbeResult
 from bench.errors import UsageError
 from bench.toolkit import batched_logits
 from robarena_classics.probes.common import first
@@ -37,6 +37,11 @@ class GeneralizationProbe(Probe):
     """
 
     Config = GeneralizationConfig
+
+    def cost(self, n: int, n_train: int) -> Cost:
+        """1 forward per evaluation example and per training example used (the first ``n_train`` of the config)."""
+        used = n_train if self.config.n_train is None else min(n_train, self.config.n_train)
+        return Cost(forward=float(n + used))
 
     @staticmethod
     def losses_and_errors(model: nn.Module, x: torch.Tensor, y: torch.Tensor,

@@ -59,7 +59,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from contextlib import contextmanager
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -67,7 +67,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from bench.api import BaseConfig, Probe, ProbeInput, ProbeResult
+from bench.api import BaseConfig, Cost, Probe, ProbeInput, ProbeResult
 from bench.api.probe import AttackRecord
 from bench.stats import default_step_size
 from bench.steps import Steps
@@ -167,6 +167,18 @@ class IntegrityProbe(Probe):
     """Masked, NaN or tiny gradients, randomized outputs and unconverged attack losses (see module docstring)."""
 
     Config = IntegrityConfig
+
+    def cost(self, n: int, n_train: int, attacks_per_threat: Optional[Sequence[int]] = None) -> Optional[Cost]:
+        """The whole probe on ``n`` examples, an upper bound: 1 forward + 1 backward (margin gradients) and 2
+        forwards (the randomness check) per example, then per checked threat model (untargeted Linf/L2 with
+        a non-transfer attack) 1 forward per example and attack cell at it (``attacks_per_threat``: their
+        counts) and ``continue_steps + 1`` forward + backward passes per example (all left robust). The
+        threat models come from the row's attack cells, which ``cost(n, n_train)`` does not see: None
+        without ``attacks_per_threat``."""
+        if attacks_per_threat is None:
+            return None
+        steps = Cost.steps(self.config.continue_steps + 1)
+        return (Cost(3, 1) + sum((Cost(a, 0) + steps for a in attacks_per_threat), Cost())) * n
 
     def run(self, model: nn.Module, data: ProbeInput, generator: torch.Generator) -> ProbeResult:
         # a randomized model draws from the global RNG: leave the caller's state as it was

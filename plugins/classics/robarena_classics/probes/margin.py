@@ -15,7 +15,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from bench.api import BaseConfig, Probe, ProbeInput, ProbeResult
+from bench.api import BaseConfig, Cost, Probe, ProbeInput, ProbeResult
 from bench.toolkit import batched_logits, margin
 from robarena_classics.probes.common import first
 
@@ -40,6 +40,12 @@ class MarginProbe(Probe):
     """
 
     Config = MarginConfig
+
+    def cost(self, n: int, n_train: int) -> Cost:
+        """1 forward per evaluation example and per training example used (the first ``n_train`` of the config;
+        none without the training split)."""
+        used = n_train if self.config.n_train is None else min(n_train, self.config.n_train)
+        return Cost(forward=float(n + used))
 
     def margins(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, data: ProbeInput) -> np.ndarray:
         scores = batched_logits(model, x, data.device, data.batch_size)

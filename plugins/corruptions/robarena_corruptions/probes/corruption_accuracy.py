@@ -16,7 +16,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from bench.api import BaseConfig, Probe, ProbeInput, ProbeResult
+from bench.api import BaseConfig, Cost, Probe, ProbeInput, ProbeResult
 
 from .. import CORRUPTIONS, corrupt
 
@@ -35,6 +35,12 @@ class CorruptionAccuracy(Probe):
     """
 
     Config = CorruptionAccuracyConfig
+
+    def cost(self, n: int, n_train: int) -> Cost:
+        """1 forward per example used (the first ``n`` of the config) on the clean subset and on each of the
+        15 corrupted copies (the corruptions themselves are no model passes)."""
+        used = n if self.config.n is None else min(n, self.config.n)
+        return Cost(forward=float(used * (1 + len(CORRUPTIONS))))
 
     @torch.no_grad()
     def accuracy(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, data: ProbeInput) -> float:

@@ -15,7 +15,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from bench.api import BaseConfig, Probe, ProbeInput, ProbeResult
+from bench.api import BaseConfig, Cost, Probe, ProbeInput, ProbeResult
 from robarena_disentangle.common import batched_logits, different_class_pairs, subset
 from robarena_disentangle.fisher import kl_from_logits
 
@@ -37,6 +37,11 @@ class CCKL(Probe):
     """
 
     Config = CCKLConfig
+
+    def cost(self, n: int, n_train: int) -> Cost:
+        """One forward per evaluation example used (the first ``config.n``); the KLs of the pairs are read off
+        those logits. Zero passes where fewer than two classes are present (an upper bound)."""
+        return Cost(forward=float(min(n, self.config.n or n)))
 
     def run(self, model: nn.Module, data: ProbeInput, generator: torch.Generator) -> ProbeResult:
         x, y = subset(data, self.config.n)

@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from pydantic import Field, field_serializer, model_validator
 from torch import nn
 
-from bench.api import BaseConfig, Probe, ProbeInput, ProbeResult
+from bench.api import BaseConfig, Cost, Probe, ProbeInput, ProbeResult
 from bench.eps import Eps, as_written, check_radius
 from bench.errors import UsageError
 from bench.threat import ThreatModel
@@ -107,6 +107,22 @@ class FisherApprox(Probe):
     """
 
     Config = FisherApproxConfig
+
+    def cost(self, n: int, n_train: int) -> Cost:
+        """Per example used (N = min(n, config.n)); a Jacobian-vector product counts as 2 forwards (primal and
+        tangent): with ``source = "pgd"`` the direction's PGD, ``steps`` forward + backward passes (no early
+        stop); the clean logits, 1 forward; with ``eigenvector``, the power iteration's VJP graph (1 forward),
+        ``power_iters`` products of one JVP and one VJP (2 forwards + 1 backward each, every product counted:
+        an upper bound, converged examples leave the batch) and the VJP orienting it (1 backward); then per
+        direction and eps the perturbed logits (1 forward) and G1's JVP (2 forwards). Passes of the float64
+        copy count as passes of the model."""
+        c = self.config
+        per = Cost(1.0 + 3 * len(c.eps) * (2 if c.eigenvector else 1), 0.0)
+        if c.source == "pgd":
+            per = per + Cost.steps(c.steps)
+        if c.eigenvector:
+            per = per + Cost(1 + 2 * c.power_iters, c.power_iters + 1)
+        return per * min(n, c.n or n)
 
     def run(self, model: nn.Module, data: ProbeInput, generator: torch.Generator) -> ProbeResult:
         config = self.config

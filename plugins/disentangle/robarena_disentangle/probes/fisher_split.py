@@ -16,7 +16,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from bench.api import BaseConfig, Probe, ProbeInput, ProbeResult
+from bench.api import BaseConfig, Cost, Probe, ProbeInput, ProbeResult
 from robarena_disentangle.common import batched_logits, choose_attack, subset
 from robarena_disentangle.fisher import FisherOperator, gram_statistics, input_gradients_only
 
@@ -40,6 +40,14 @@ class FisherSplit(Probe):
     """
 
     Config = FisherSplitConfig
+
+    def cost(self, n: int, n_train: int, num_classes: Optional[int] = None) -> Optional[Cost]:
+        """None: the F-norm takes one vector-Jacobian product (a backward) per class and example, and the
+        number of classes L is not among (config, n, n_train). Given ``num_classes``, per example used
+        (N = min(n, config.n)): 3 forwards (clean logits, the VJP graph, the logits of x_adv) + L backwards."""
+        if num_classes is None:
+            return None
+        return Cost(3, num_classes) * min(n, self.config.n or n)
 
     def run(self, model: nn.Module, data: ProbeInput, generator: torch.Generator) -> ProbeResult:
         x, y = subset(data, self.config.n)

@@ -19,7 +19,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from bench.api import BaseConfig, Probe, ProbeInput, ProbeResult
+from bench.api import BaseConfig, Cost, Probe, ProbeInput, ProbeResult
 from robarena_disentangle.common import batched_logits, different_class_pairs, subset
 from robarena_disentangle.fisher import FisherOperator, input_gradients_only, kl_from_logits
 from robarena_disentangle.probes.cckl import P0_PAIRS
@@ -45,6 +45,12 @@ class G1G2(Probe):
     """
 
     Config = G1G2Config
+
+    def cost(self, n: int, n_train: int) -> Cost:
+        """One forward per evaluation example used (the logits, hence KL), and per pair one Jacobian-vector
+        product at ``x_i`` for G1, counted as 2 forwards (the primal pass and its tangent, no backward):
+        ``N + 2 * n_pairs`` forwards. Zero passes where fewer than two classes are present (an upper bound)."""
+        return Cost(forward=float(min(n, self.config.n or n) + 2 * self.config.n_pairs))
 
     def run(self, model: nn.Module, data: ProbeInput, generator: torch.Generator) -> ProbeResult:
         x, y = subset(data, self.config.n)

@@ -22,7 +22,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from bench.api import BaseConfig, Probe, ProbeInput, ProbeResult
+from bench.api import BaseConfig, Cost, Probe, ProbeInput, ProbeResult
 from robarena_disentangle.common import subset
 from robarena_disentangle.fisher import (FisherOperator, ShrinkingFisherMatvec, gram_statistics, input_gradients_only,
                                          power_iteration)
@@ -52,6 +52,19 @@ class InputFisher(Probe):
     """
 
     Config = InputFisherConfig
+
+    def cost(self, n: int, n_train: int, num_classes: Optional[int] = None) -> Optional[Cost]:
+        """None: the exact norms take one vector-Jacobian product (a backward) per class and example, and the
+        number of classes L is not among (config, n, n_train). Given ``num_classes``, for N = min(n, config.n)
+        examples and P = min(power_n, N): per example 2 forwards (logits, the VJP graph) + L backwards, and per
+        power-iteration example 2 forwards (logits, VJP graph) + ``power_iters`` products of one JVP (2 forwards:
+        primal and tangent) and one VJP (1 backward), every product counted (an upper bound: converged examples
+        leave the batch)."""
+        if num_classes is None:
+            return None
+        m = min(n, self.config.n or n)
+        p, iters = min(self.config.power_n, m), self.config.power_iters
+        return Cost(2 * m, num_classes * m) + Cost(2 + 2 * iters, iters) * p
 
     def run(self, model: nn.Module, data: ProbeInput, generator: torch.Generator) -> ProbeResult:
         x, y = subset(data, self.config.n)

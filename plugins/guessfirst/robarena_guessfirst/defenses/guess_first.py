@@ -37,7 +37,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from bench.api import BaseConfig, Defense, DatasetSplits, TrainContext
+from bench.api import BaseConfig, Cost, Defense, DatasetSplits, TrainContext
 from bench.api.training import fit_with_loss
 from bench.errors import UsageError
 from robarena_guessfirst.mmd import label_mmd
@@ -94,6 +94,15 @@ class GuessFirst(Defense):
 
     def fit(self, model: nn.Module, data: DatasetSplits, ctx: TrainContext) -> nn.Module:
         return fit_with_loss(model, data, self.train, ctx, self.loss)
+
+    def cost(self, n_train: int) -> Cost:
+        """Per example and epoch: one pass of T, forward + backward (``bench.api.cost``). The K hypotheses
+        share it: the trunk and the first FC layer run once per image, only the later FC layers once per
+        hypothesis inside that pass (so a pass of T costs more than one of the bare architecture). The IE
+        variants (``ie_weight > 0``) recompute the representation from detached trunk features through FC
+        layers 1..``ie_layer`` and backpropagate the MMD through it: counted as a second forward + backward
+        (an upper bound: no trunk, part of the head)."""
+        return Cost.steps(1 if self.ie_settings() is None else 2) * (self.train.epochs * n_train)
 
 
 class CJS(GuessFirst):

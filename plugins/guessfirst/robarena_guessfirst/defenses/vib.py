@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from bench.api import BaseConfig, Defense, DatasetSplits, TrainContext
+from bench.api import BaseConfig, Cost, Defense, DatasetSplits, TrainContext
 from bench.api.training import fit_with_loss
 from robarena_guessfirst.models.vib import STD_OFFSET, VIBClassifier, gaussian_kl_to_standard
 
@@ -48,3 +48,7 @@ class VIB(Defense):
 
     def fit(self, model: nn.Module, data: DatasetSplits, ctx: TrainContext) -> nn.Module:
         return fit_with_loss(model, data, self.train, ctx, self.loss)
+
+    def cost(self, n_train: int) -> Cost:
+        """1 forward (encoder, one sample of z, decoder) + 1 backward per example and epoch (``bench.api.cost``)."""
+        return Cost.steps(1) * (self.train.epochs * n_train)

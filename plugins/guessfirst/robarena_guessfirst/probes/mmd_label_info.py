@@ -25,7 +25,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from bench.api import BaseConfig, Probe, ProbeInput, ProbeResult
+from bench.api import BaseConfig, Cost, Probe, ProbeInput, ProbeResult
 from robarena_guessfirst.mmd import label_mmd, median_bandwidth
 
 
@@ -46,6 +46,12 @@ class MMDLabelInfo(Probe):
     """
 
     Config = MMDLabelInfoConfig
+
+    def cost(self, n: int, n_train: int) -> Cost:
+        """One forward per evaluation example used (the first ``config.n``): the representation (a pass of T
+        up to its scores for label-hypothesis nets, ``features(x)`` otherwise, counted as a whole forward); the
+        MMD is computed on it."""
+        return Cost(forward=float(min(n, self.config.n or n)))
 
     @torch.no_grad()
     def representation(self, model: nn.Module, x: torch.Tensor, data: ProbeInput) -> torch.Tensor:

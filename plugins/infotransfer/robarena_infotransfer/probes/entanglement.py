@@ -40,7 +40,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from bench.api import BaseConfig, Probe, ProbeInput, ProbeResult
+from bench.api import BaseConfig, Cost, Probe, ProbeInput, ProbeResult
 from robarena_infotransfer.probes.features import batched_features
 
 
@@ -104,6 +104,10 @@ class Entanglement(Probe):
     """
 
     Config = EntanglementConfig
+
+    def cost(self, n: int, n_train: int) -> Cost:
+        """1 forward (the features, no gradient) per evaluation example used (the first ``n`` of the config)."""
+        return Cost(forward=float(min(n, self.config.n)))
 
     def run(self, model: nn.Module, data: ProbeInput, generator: torch.Generator) -> ProbeResult:
         cfg = self.config

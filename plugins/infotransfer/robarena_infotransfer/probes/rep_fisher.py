@@ -37,14 +37,14 @@ example's Jacobian); memory ``batch_size x k x d`` floats.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Optional
 
 import numpy as np
 import torch
 from pydantic import Field
 from torch import nn
 
-from bench.api import BaseConfig, Probe, ProbeInput, ProbeResult
+from bench.api import BaseConfig, Cost, Probe, ProbeInput, ProbeResult
 from robarena_infotransfer.probes.features import feature_map
 
 
@@ -89,6 +89,14 @@ class RepFisher(Probe):
     """
 
     Config = RepFisherConfig
+
+    def cost(self, n: int, n_train: int, feature_dim: Optional[int] = None) -> Optional[Cost]:
+        """Per evaluation example used (the first ``n`` of the config): 1 forward (the features) and
+        ``feature_dim`` backwards (one per Jacobian row). None when ``feature_dim`` (k, the size of the
+        model's ``features(x)``) is not given: it is the architecture's, which ``cost(n, n_train)`` is not told."""
+        if feature_dim is None:
+            return None
+        return Cost(1.0, float(feature_dim)) * min(n, self.config.n)
 
     def run(self, model: nn.Module, data: ProbeInput, generator: torch.Generator) -> ProbeResult:
         cfg = self.config

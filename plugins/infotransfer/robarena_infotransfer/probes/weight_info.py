@@ -17,17 +17,28 @@ of ``model.named_parameters()``): ``layer_mean_log_variance``, ``layer_mean_fish
 """
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Optional
 
 import numpy as np
 import torch
 from pydantic import Field
 from torch import nn
 
-from bench.api import BaseConfig, Probe, ProbeInput, ProbeResult
+from bench.api import BaseConfig, Cost, Probe, ProbeInput, ProbeResult
 from bench.errors import UsageError
 from robarena_infotransfer.posterior import (DEFAULT_BETA, DEFAULT_PRIOR_STD, FisherKind, diagonal_fisher,
                                              optimal_log_variance, weight_information)
+
+
+def fisher_cost(examples: int, kind: FisherKind, num_classes: Optional[int]) -> Optional[Cost]:
+    """Passes of :func:`~robarena_infotransfer.posterior.diagonal_fisher` over ``examples`` examples: per
+    example 1 forward (the logits, no gradient) and, per label (every class for the true Fisher, the observed
+    one for the empirical), a per-example gradient (1 forward + 1 backward). None for the true Fisher without
+    ``num_classes``."""
+    labels = num_classes if kind == "true" else 1
+    if labels is None:
+        return None
+    return (Cost(1.0, 0.0) + Cost.steps(labels)) * examples
 
 
 class WeightInfoConfig(BaseConfig):
@@ -48,6 +59,15 @@ class WeightInfoProbe(Probe):
     """
 
     Config = WeightInfoConfig
+
+    def cost(self, n: int, n_train: int, num_classes: Optional[int] = None) -> Optional[Cost]:
+        """The diagonal Fisher (:func:`fisher_cost`) over the config's first ``n`` examples of its split
+        (of ``n_train`` training or ``n`` evaluation examples). None for the true Fisher when ``num_classes``
+        is not given (one per-example gradient per class; the dataset's classes are not told to
+        ``cost(n, n_train)``)."""
+        cfg = self.config
+        used = min(cfg.n, n_train if cfg.split == "train" else n)
+        return fisher_cost(used, cfg.fisher, num_classes)
 
     def run(self, model: nn.Module, data: ProbeInput, generator: torch.Generator) -> ProbeResult:
         cfg = self.config

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from bench.api import Probe, ProbeInput, ProbeResult
+from bench.api import Cost, Probe, ProbeInput, ProbeResult
 
 
 def parameter_norms(module: nn.Module) -> tuple[np.ndarray, np.ndarray]:
@@ -34,6 +34,10 @@ def parameter_norms(module: nn.Module) -> tuple[np.ndarray, np.ndarray]:
 
 class WeightNorm(Probe):
     """``||w||_2`` over all trainable parameters, with per-tensor norms for plots (P2 Fig. 5). No data used."""
+
+    def cost(self, n: int, n_train: int) -> Cost:
+        """No pass of the model: the norms are read from its parameters."""
+        return Cost()
 
     def run(self, model: nn.Module, data: ProbeInput, generator: torch.Generator) -> ProbeResult:
         norms, sizes = parameter_norms(model)

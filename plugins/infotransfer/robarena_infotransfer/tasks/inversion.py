@@ -32,17 +32,18 @@ Randomness (start images, then the weight noise) comes from the task's generator
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Literal, Optional
 
 import torch
 from pydantic import Field
 from torch import nn
 
-from bench.api import BaseConfig, Task, TaskInput, TaskResult
+from bench.api import BaseConfig, Cost, Task, TaskInput, TaskResult
 from bench.errors import UsageError
 from robarena_infotransfer.images import png_grid
 from robarena_infotransfer.posterior import (DEFAULT_BETA, DEFAULT_PRIOR_STD, FisherKind, diagonal_fisher,
                                              optimal_log_variance, perturbed_copy, sample_weight_noise)
+from robarena_infotransfer.probes.weight_info import fisher_cost
 from robarena_infotransfer.tasks.inversion_metrics import iterations_to_threshold, psnr, ssim
 from robarena_infotransfer.tasks.inversion_solver import Inversion, invert, relative_loss
 
@@ -102,6 +103,30 @@ class InversionTask(Task):
     def smoke_config(cls) -> InversionConfig:
         """For ``robarena mock-run``: 2 images, 50 steps, the Fisher on 64 examples."""
         return InversionConfig(n_images=2, steps=50, fisher_examples=64)
+
+    def cost(self, n: int, n_train: int, num_classes: Optional[int] = None) -> Optional[Cost]:
+        """The whole cell, for ``n_images`` test images (an upper bound if the test split has fewer). Per image:
+        the target features (1 forward) and the inversion's ``steps + 1`` objective forwards and ``steps``
+        backwards; with either weight-noise variant, the noisy target (1 forward) and the Fisher of the
+        weights on the first ``fisher_examples`` of the ``n_train`` training examples
+        (:func:`~robarena_infotransfer.probes.weight_info.fisher_cost`); ``noise_once`` another inversion and
+        its clean loss (1 forward), ``effective_images`` another inversion. None for the true Fisher when
+        ``num_classes`` is not given (the dataset's classes are not told to ``cost(n, n_train)``)."""
+        cfg = self.config
+        inversion = Cost(cfg.steps + 1.0, float(cfg.steps))
+        per_image = Cost(1.0, 0.0) + inversion
+        cost = per_image * cfg.n_images
+        if cfg.noise_once or cfg.effective_images:
+            fisher = fisher_cost(min(cfg.fisher_examples, n_train), cfg.fisher, num_classes)
+            if fisher is None:
+                return None
+            noisy = Cost(1.0, 0.0)
+            if cfg.noise_once:
+                noisy = noisy + inversion + Cost(1.0, 0.0)
+            if cfg.effective_images:
+                noisy = noisy + inversion
+            cost = cost + fisher + noisy * cfg.n_images
+        return cost
 
     def run(self, model: nn.Module, inputs: TaskInput, generator: torch.Generator) -> TaskResult:
         cfg = self.config

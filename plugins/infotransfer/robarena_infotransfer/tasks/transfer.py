@@ -58,7 +58,7 @@ import torch.nn.functional as F
 from pydantic import Field, field_validator, model_validator
 from torch import nn
 
-from bench.api import BaseConfig, DatasetSplits, Task, TaskDependency, TaskInput, TaskResult
+from bench.api import BaseConfig, Cost, DatasetSplits, Task, TaskDependency, TaskInput, TaskResult
 from bench.eps import Eps
 from bench.errors import UsageError
 from bench.steps import Steps
@@ -189,6 +189,34 @@ class Transfer(Task):
         digits there), 200 / 100 target images, EMD on 50 points, 2 PGD steps on 20 images."""
         return TransferConfig(match_shape=True, n_train=200, n_test=100, max_iter=200, distance_n=50,
                               attack_steps=2, robust_n=20)
+
+    def cost(self, n: int, n_train: int,
+             target_sizes: Optional[list[tuple[int, int]]] = None) -> Optional[Cost]:
+        """The whole cell: the source's test-split features (1 forward each; counted as ``n``, the whole split
+        when the suite evaluates all of it); per target, with ``a`` training and ``b`` test images used, their
+        features (``a + b`` forwards), with a fine-tuned head ``finetune_epochs x a`` forward + backward
+        passes (a full backward counted for ``finetune-last`` too) and ``b`` test forwards, and on the first
+        ``robust_n`` test images the PGD of :data:`ATTACK` (``attack_steps`` forward + backward passes and
+        1 scoring forward each, an upper bound: it stops early) and the task's 2 scoring forwards.
+        ``a``, ``b``: the config's ``n_train``, ``n_test`` (upper bounds), else the targets' split sizes
+        ``target_sizes`` ((train, test) per target, in order); None when neither tells them (the target
+        datasets are not loaded to estimate the cost)."""
+        cfg = self.config
+        if target_sizes is None:
+            if cfg.n_train is None or cfg.n_test is None:
+                return None
+            target_sizes = [(cfg.n_train, cfg.n_test)] * len(cfg.targets)
+        if len(target_sizes) != len(cfg.targets):
+            raise UsageError(f"transfer cost: {len(target_sizes)} target sizes for {len(cfg.targets)} targets")
+        attacked = Cost(cfg.attack_steps + 1.0, float(cfg.attack_steps)) + Cost(2.0, 0.0)
+        cost = Cost(float(n), 0.0)
+        for size_train, size_test in target_sizes:
+            a = min(size_train, cfg.n_train or size_train)
+            b = min(size_test, cfg.n_test or size_test)
+            cost = cost + Cost(float(a + b), 0.0) + attacked * min(cfg.robust_n, b)
+            if cfg.head != "linear":
+                cost = cost + Cost.steps(cfg.finetune_epochs * a) + Cost(float(b), 0.0)
+        return cost
 
     def attack_params(self) -> dict[str, Any]:
         """Parameters of the :data:`ATTACK` that measures robust accuracy (one run, random start, CE)."""

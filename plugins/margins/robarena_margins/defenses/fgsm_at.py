@@ -23,7 +23,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from bench.api import Defense, DatasetSplits, TrainContext
+from bench.api import Cost, Defense, DatasetSplits, TrainContext
 from bench.api.training import fit_with_loss
 from bench.eps import Eps
 from bench.steps import StepBudget
@@ -66,3 +66,8 @@ class FGSMAT(Defense):
             return pgd_training_loss(m, x, y, inner, c.generator)
 
         return fit_with_loss(model, data, self.train, ctx, loss_fn)
+
+    def cost(self, n_train: int) -> Cost:
+        """Per example and epoch (``bench.api.cost``): the FGSM step (1 forward + 1 backward) and the loss on the
+        adversarial batch (1 forward + 1 backward)."""
+        return Cost.steps(2) * (self.train.epochs * n_train)

@@ -24,7 +24,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from bench.api import Defense, DatasetSplits, TrainContext
+from bench.api import Cost, Defense, DatasetSplits, TrainContext
 from bench.api.training import fit_with_loss
 from bench.steps import StepBudget
 from bench.toolkit import PGDTrainingConfig, cross_entropy_loss, pgd_training_loss
@@ -90,3 +90,11 @@ class SpectralClip(Defense):
         model = fit_with_loss(model, data, self.train, ctx, loss_fn, after_epoch=after_epoch)
         ctx.log["uncontrolled_layers"] = _uncontrolled(model, sizes)
         return model
+
+    def cost(self, n_train: int) -> Cost:
+        """Per example and epoch (``bench.api.cost``): PGD-AT's ``steps`` forward + backward passes of the inner
+        PGD (no early stop) and 1 of the loss, or 1 for ``base="standard"``; plus one forward of one training
+        example, once, for the convolutions' input grids. The clipping after each epoch works on the weights
+        (FFTs and SVDs): no passes."""
+        per = 1 if self.config.base == "standard" else self.config.steps + 1
+        return Cost.steps(per) * (self.train.epochs * n_train) + Cost(1, 0)

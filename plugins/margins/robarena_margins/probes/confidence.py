@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from pydantic import Field, model_validator
 from torch import nn
 
-from bench.api import BaseConfig, Probe, ProbeInput, ProbeResult
+from bench.api import BaseConfig, Cost, Probe, ProbeInput, ProbeResult
 from bench.toolkit import batched_logits
 
 
@@ -45,6 +45,10 @@ class ConfidenceProbe(Probe):
     """
 
     Config = ConfidenceConfig
+
+    def cost(self, n: int, n_train: int) -> Cost:
+        """One forward per evaluation example (the logits)."""
+        return Cost(forward=float(n))
 
     def run(self, model: nn.Module, data: ProbeInput, generator: torch.Generator) -> ProbeResult:
         cfg = self.config

@@ -22,7 +22,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from bench.api import BaseConfig, Probe, ProbeInput, ProbeResult
+from bench.api import BaseConfig, Cost, Probe, ProbeInput, ProbeResult
 from bench.errors import UsageError
 from bench.toolkit import batched_logits
 
@@ -87,6 +87,11 @@ class InstanceMarginProbe(Probe):
     """
 
     Config = InstanceMarginConfig
+
+    def cost(self, n: int, n_train: int) -> Cost:
+        """Two forwards per evaluation example (the logits of x and of the attack's x_adv; the attack itself is
+        the attack stage's). An upper bound: none when the row ran no minimal-perturbation attack."""
+        return Cost(forward=2.0 * n)
 
     def run(self, model: nn.Module, data: ProbeInput, generator: torch.Generator) -> ProbeResult:
         column = pick_attack_column(list(data.attacks), self.config.attack)

@@ -28,7 +28,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from bench.api import BaseConfig, Probe, ProbeInput, ProbeResult
+from bench.api import BaseConfig, Cost, Probe, ProbeInput, ProbeResult
 from bench.errors import UsageError
 from robarena_margins.spectral import conv_grid, conv_input_sizes, conv_singular_values, linear_singular_values
 from robarena_margins.std_difference import STD_PREFIX
@@ -89,6 +89,11 @@ class LayerSpectrumProbe(Probe):
     """
 
     Config = LayerSpectrumConfig
+
+    def cost(self, n: int, n_train: int) -> Cost:
+        """One forward of one example (the convolutions' input grids); the singular values are FFTs and SVDs of
+        the weights, no passes."""
+        return Cost(forward=1.0)
 
     def run(self, model: nn.Module, data: ProbeInput, generator: torch.Generator) -> ProbeResult:
         values = layer_singular_values(model, data.x[:1].to(data.device), self.config.conv, self.config.grid)

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from pydantic import Field, field_serializer, field_validator
 from torch import nn
 
-from bench.api import BaseConfig, Probe, ProbeInput, ProbeResult
+from bench.api import BaseConfig, Cost, Probe, ProbeInput, ProbeResult
 from bench.eps import Eps, EpsRule, as_written
 from bench.steps import Steps
 from bench.threat import ThreatModel
@@ -92,6 +92,13 @@ class LossVariationProbe(Probe):
     """
 
     Config = LossVariationConfig
+
+    def cost(self, n: int, n_train: int) -> Cost:
+        """Per evaluation example: the clean loss (1 forward), then per radius ``steps`` forward + backward
+        passes of the ascent and the loss at its last iterate (1 forward): ``1 + E (steps + 1)`` forwards and
+        ``E steps`` backwards for E radii."""
+        e, steps = len(self.config.eps), self.config.steps
+        return Cost(1 + e * (steps + 1), e * steps) * n
 
     def run(self, model: nn.Module, data: ProbeInput, generator: torch.Generator) -> ProbeResult:
         cfg = self.config

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from bench.api import BaseConfig, Probe, ProbeInput, ProbeResult
+from bench.api import BaseConfig, Cost, Probe, ProbeInput, ProbeResult
 from bench.toolkit import batched_logits, margin
 
 
@@ -29,6 +29,10 @@ class MarginSpreadProbe(Probe):
     """
 
     Config = MarginSpreadConfig
+
+    def cost(self, n: int, n_train: int) -> Cost:
+        """One forward per evaluation example (the logits)."""
+        return Cost(forward=float(n))
 
     def run(self, model: nn.Module, data: ProbeInput, generator: torch.Generator) -> ProbeResult:
         logits = batched_logits(model, data.x, data.device, data.batch_size)

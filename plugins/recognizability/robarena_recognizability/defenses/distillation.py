@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from bench.api import BaseConfig, Defense, DatasetSplits, TrainContext
+from bench.api import BaseConfig, Cost, Defense, DatasetSplits, TrainContext
 from bench.api.training import fit_with_loss
 from bench.errors import UsageError
 
@@ -54,10 +54,17 @@ class DefensiveDistillation(Defense):
         config: :class:`DistillationConfig` — temperature=100.
         train: the suite's :class:`bench.api.TrainConfig` (used for teacher and student).
 
-    Cost: two standard trainings plus a teacher forward pass per student minibatch.
+    Cost: two standard trainings plus a teacher forward pass per student example (:meth:`cost`).
     """
 
     Config = DistillationConfig
+
+    def cost(self, n_train: int) -> Cost:
+        """Per example and epoch of each of the two trainings (``bench.api.cost``; teacher and student have the
+        architecture and budget of the cell): the teacher's training (1 forward + 1 backward), the student's
+        (1 forward + 1 backward) and the teacher's soft labels for the student (1 forward, no gradient):
+        3 forwards + 2 backwards."""
+        return Cost(3.0, 2.0) * (self.train.epochs * n_train)
 
     def fit(self, model: nn.Module, data: DatasetSplits, ctx: TrainContext) -> nn.Module:
         if ctx.build_model is None:

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from bench.api import BaseConfig, Defense, DatasetSplits, TrainContext
+from bench.api import BaseConfig, Cost, Defense, DatasetSplits, TrainContext
 from bench.api.training import fit_with_loss
 from bench.eps import Eps, EpsRule
 
@@ -79,10 +79,17 @@ class FisherPenalty(Defense):
         config: :class:`FisherPenaltyConfig` — beta=1, eps=8/255, n_proj=1.
         train: the suite's :class:`bench.api.TrainConfig`.
 
-    Cost: about ``1 + 2 * n_proj`` times standard training.
+    Cost: 1 forward and ``2 n_proj + 1`` backward passes per example and epoch (:meth:`cost`).
     """
 
     Config = FisherPenaltyConfig
+
+    def cost(self, n_train: int) -> Cost:
+        """Per example and epoch (``bench.api.cost``), whatever beta and eps (the estimate is always computed):
+        the forward pass, ``n_proj`` projected backwards kept with ``create_graph``, and the outer loss's
+        backward through each of their graphs (``n_proj`` double backwards) and through the forward graph
+        (1 backward): 1 forward + ``2 n_proj + 1`` backwards."""
+        return Cost(1.0, 2.0 * self.config.n_proj + 1.0) * (self.train.epochs * n_train)
 
     def fit(self, model: nn.Module, data: DatasetSplits, ctx: TrainContext) -> nn.Module:
         config = self.config

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from bench.api import Defense, DatasetSplits, TrainContext
+from bench.api import Cost, Defense, DatasetSplits, TrainContext
 from bench.api.training import fit_with_loss
 from bench.eps import Eps, EpsOrZero
 from bench.threat import ThreatConfig
@@ -64,10 +64,17 @@ class GradientPenalty(Defense):
         config: :class:`GradientPenaltyConfig` — beta=64, eps=8/255, norm="Linf" (q = 1).
         train: the suite's :class:`bench.api.TrainConfig`.
 
-    Cost: about three times standard training (forward, backward with graph, backward).
+    Cost: 1 forward and 3 backward passes per example and epoch (:meth:`cost`).
     """
 
     Config = GradientPenaltyConfig
+
+    def cost(self, n_train: int) -> Cost:
+        """Per example and epoch (``bench.api.cost``), whatever beta and eps (the penalty is always computed):
+        the forward pass, the input-gradient backward (kept with ``create_graph``), and the outer loss's
+        backward, which runs back through that backward's graph (the double backward: 1 backward) and
+        through the forward graph (1 backward): 1 forward + 3 backwards."""
+        return Cost(1.0, 3.0) * (self.train.epochs * n_train)
 
     def fit(self, model: nn.Module, data: DatasetSplits, ctx: TrainContext) -> nn.Module:
         config = self.config

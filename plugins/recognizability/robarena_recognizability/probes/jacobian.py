@@ -48,7 +48,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from bench.api import BaseConfig, Probe, ProbeInput, ProbeResult
+from bench.api import BaseConfig, Cost, Probe, ProbeInput, ProbeResult
 from bench.eps import Eps, EpsRule
 from robarena_recognizability.defenses.fisher_penalty import fisher_jacobian_estimate, unit_sphere
 
@@ -139,6 +139,16 @@ class JacobianProbe(Probe):
     """
 
     Config = JacobianConfig
+
+    def cost(self, n: int, n_train: int) -> Cost:
+        """Per evaluation point used (the first ``n`` of the config): ``||J||_F`` 1 forward + ``n_proj``
+        backwards; ``||F^(1/2) J||_F`` 1 forward + ``n_proj`` backwards; ``||J||_2`` 1 forward, the
+        ``create_graph`` backward and per power step a ``J v`` (a backward through that backward's graph) and
+        a ``J^T u`` backward, then a last ``J v``; the finite differences ``3 + fd_random`` forwards without
+        gradient: ``6 + fd_random`` forwards + ``2 n_proj + 2 power_iters + 2`` backwards."""
+        cfg = self.config
+        per_point = Cost(6.0 + cfg.fd_random, 2.0 * cfg.n_proj + 2.0 * cfg.power_iters + 2.0)
+        return per_point * min(n, cfg.n or n)
 
     def run(self, model: nn.Module, data: ProbeInput, generator: torch.Generator) -> ProbeResult:
         cfg = self.config

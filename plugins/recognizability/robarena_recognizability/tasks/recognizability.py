@@ -61,7 +61,7 @@ import torch.nn.functional as F
 from pydantic import Field, model_validator
 from torch import nn
 
-from bench.api import BaseConfig, Task, TaskDependency, TaskInput, TaskResult, TrainConfig
+from bench.api import BaseConfig, Cost, Task, TaskDependency, TaskInput, TaskResult, TrainConfig
 from bench.eps import Eps
 from bench.errors import UsageError
 from bench.steps import Steps
@@ -156,6 +156,18 @@ def start_and_class_correlation(x_adv: torch.Tensor, starts: torch.Tensor) -> tu
     return start_corr, float(corr[other_start & same_class].mean() - corr[other_start & ~same_class].mean())
 
 
+def judge_training_cost(defense: str, train: TrainConfig, n_train: int) -> Cost:
+    """Passes of the judge's training: the registered ``defense``'s declared cost (default parameters, as
+    :func:`~robarena_recognizability.tasks.judge.build_judge` builds it), else standard training's
+    1 forward + 1 backward per example and epoch."""
+    from bench.registry import get_registry
+
+    impl = get_registry().get("defense", defense).load()
+    declared = impl(config=impl.Config(), train=train).cost(n_train) if callable(getattr(impl, "cost", None)) \
+        else None
+    return declared if declared is not None else Cost.steps(train.epochs * n_train)
+
+
 def shared_starts(num: int, shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
     """(num, C, H, W) uniform noise in [0, 1] from ``generator`` (the same for every model of a seed)."""
     return torch.rand((num, *shape), generator=generator, device=generator.device)
@@ -175,6 +187,27 @@ class Recognizability(Task):
         if bad:
             raise UsageError(f"recognizability: classes {bad} are not in 0..{num_classes - 1}")
         return list(classes)
+
+    def cost(self, n: int, n_train: int, num_classes: Optional[int] = None) -> Optional[Cost]:
+        """The whole cell (``bench.api.cost``), judge passes counted as example passes though the judge may be
+        another architecture. Per grid image (``starts x`` the target classes): the label forward, ``steps``
+        forward + backward passes of the attack (``early_stop=False``: all run), the model's and the judge's
+        predictions (``steps + 3`` forwards, ``steps`` backwards); the judge's accuracy on
+        the test split (1 forward per test image: ``n``, the whole split when the suite evaluates all of it);
+        with ``judge = "train"`` the judge's training on the ``n_train`` examples (its defense's declared cost
+        with ``judge_train``, else 1 forward + 1 backward per example and epoch) -- an upper bound, as the
+        judge is trained once per process and shared by the cells that follow. None when ``classes`` is
+        not set and ``num_classes`` is not given (the columns are then the dataset's classes, which
+        ``cost(n, n_train)`` is not told)."""
+        cfg = self.config
+        k = len(cfg.classes) if cfg.classes is not None else num_classes
+        if k is None:
+            return None
+        images = cfg.starts * k
+        cost = (Cost.steps(cfg.steps) + Cost(3.0, 0.0)) * images + Cost(float(n), 0.0)
+        if cfg.judge == "train":
+            cost = cost + judge_training_cost(cfg.judge_defense, cfg.judge_train, n_train)
+        return cost
 
     def attack_params(self) -> dict[str, Any]:
         """Parameters of the :data:`ATTACK`: the configured steps from the given starts, all run."""
