@@ -83,7 +83,17 @@ def export_examples(out: Any, suite: Any = None, row: Any = None, workdir: Any =
                    plugins=plugins, trust_modules=trust_modules)
 
 
-__all__ = ["__version__", "run", "evaluate", "load_model", "results", "load_rows", "examples", "export_examples"]
+def size_curves(suite: Any = None, workdir: Any = ".robarena", attack: Any = None, eps: Any = None,
+                level: float = 0.95) -> "pd.DataFrame":
+    """Accuracy against perturbation size per (row, eps) from the stored per-example distances of
+    ``attack`` (its label, e.g. ``"FGSM search w"``); no model is rebuilt. See :mod:`bench.runner.size_curves`."""
+    from bench.runner.size_curves import size_curves as _size_curves
+
+    return _size_curves(suite, workdir=workdir, attack=attack, eps=eps, level=level)
+
+
+__all__ = ["__version__", "run", "evaluate", "load_model", "results", "load_rows", "examples", "export_examples",
+           "size_curves"]
 
 
 def __getattr__(name: str) -> Any:

@@ -61,4 +61,4 @@ def test_documented_bench_calls_match_the_signatures():
                 kwargs = {k.arg: None for k in node.keywords}
                 inspect.signature(getattr(bench, name)).bind(*args, **kwargs)  # TypeError if stale
                 called.add(name)
-    assert called == {"results", "load_rows", "load_model", "examples"}
+    assert called == {"results", "load_rows", "load_model", "examples", "size_curves"}

@@ -14,7 +14,7 @@ EXIT_OK, EXIT_FAILED_CELLS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 def build_parser() -> argparse.ArgumentParser:
     from bench.cli import claims, eval_cmd, ls, mock_run, plugin_cmd, run, show, store_cmd, validate
-    from bench.cli import compare_cmd, examples_cmd, leaderboard_cmd
+    from bench.cli import compare_cmd, examples_cmd, leaderboard_cmd, size_curves_cmd
 
     parser = argparse.ArgumentParser(prog="robarena", description="Adversarial-robustness benchmark for PyTorch "
                                      "image classifiers: every defense x attack x probe cell, into a versioned leaderboard.")
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     leaderboard_cmd.add_parser(sub)
     compare_cmd.add_parser(sub)
     examples_cmd.add_parser(sub)
+    size_curves_cmd.add_parser(sub)
     return parser
 
 
