@@ -351,7 +351,7 @@ def attack_cost(cell: AttackCell, n: Optional[int], num_classes: Optional[int] =
 def _probe_or_task_cost(comp: Component, n: Optional[int], n_train: Optional[int],
                         sizes: Optional[dict[str, Any]] = None) -> tuple[Optional[Cost], str, str]:
     """``sizes``: what a ``cost`` may ask for by keyword beyond ``(n, n_train)`` (``num_classes``,
-    ``attacks_per_threat``); passed only where its signature names them."""
+    ``attacks_per_threat``, ``dataset_sizes``); passed only where its signature names them."""
     if n is None:
         return None, "unknown", "evaluation examples unknown"
     cost = _declared(comp, lambda p: p.cost(n, n_train or 0, **_accepted(p.cost, sizes or {})),
@@ -441,6 +441,14 @@ def dry_run_plan(plan: Plan, ctx: ReadOnlyContext, measure_throughput: bool = Tr
                                                     "unknown"))
         return name
 
+    def dataset_sizes(ident: str, params: dict) -> Optional[tuple[int, int]]:
+        """(train, test) sizes of a dataset a probe or task loads itself (transfer targets), else None."""
+        from bench.runner.plan import validate_params
+
+        entry = ctx.registry.get("dataset", ident)
+        d = data_of(Component(entry, validate_params(entry, params), entry.spec.name))
+        return None if d.n_train is None or d.n_test is None else (d.n_train, d.n_test)
+
     cells: list[CellEstimate] = []
 
     def add(row: TrainCell, cell: Any, stage: str, name: str, cost_basis_budget: tuple, model: Optional[str]) -> None:
@@ -480,7 +488,8 @@ def dry_run_plan(plan: Plan, ctx: ReadOnlyContext, measure_throughput: bool = Tr
                 _probe_or_task_cost(p.probe, n_eval, d.n_train, sizes), model)
         for t in tasks:
             add(train, t, "task", f"task {t.task.label}",
-                _probe_or_task_cost(t.task, n_eval, d.n_train, {"num_classes": d.num_classes}), model)
+                _probe_or_task_cost(t.task, n_eval, d.n_train,
+                                    {"num_classes": d.num_classes, "dataset_sizes": dataset_sizes}), model)
         for c in plan.corruptions_for(train) if hasattr(plan, "corruptions_for") else ():
             add(train, c, "corruption", f"corruption {c.column}",
                 (None if n_eval is None else Cost(n_eval, 0), "runner", f"n {n_eval}"), model)

@@ -179,3 +179,13 @@ def test_transfer_cost_needs_the_target_sizes():
     sized = task.cost(6, 12, target_sizes=[(15, 10), (30, 4)])
     attacked = Cost(3, 2) + Cost(2, 0)
     assert sized == Cost(6, 0) + Cost(25, 0) + attacked * 5 + Cost(34, 0) + attacked * 4
+    # the dry run passes dataset_sizes(id, params): the sizes of the loaded (or declared) target datasets
+    seen = []
+
+    def sizes(ident, params):
+        seen.append((ident, params))
+        return {0: (15, 10), 1: (30, 4)}[len(seen) - 1]
+
+    assert task.cost(6, 12, dataset_sizes=sizes) == sized
+    assert seen == [(t.id, dict(t.params)) for t in task.config.targets]
+    assert task.cost(6, 12, dataset_sizes=lambda ident, params: None) is None  # one target of unknown size

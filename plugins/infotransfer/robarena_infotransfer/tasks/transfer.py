@@ -51,7 +51,7 @@ eps 1) with 20 steps on 200 images.
 """
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Any, Callable, Literal, Optional
 
 import torch
 import torch.nn.functional as F
@@ -190,8 +190,8 @@ class Transfer(Task):
         return TransferConfig(match_shape=True, n_train=200, n_test=100, max_iter=200, distance_n=50,
                               attack_steps=2, robust_n=20)
 
-    def cost(self, n: int, n_train: int,
-             target_sizes: Optional[list[tuple[int, int]]] = None) -> Optional[Cost]:
+    def cost(self, n: int, n_train: int, target_sizes: Optional[list[tuple[int, int]]] = None,
+             dataset_sizes: Optional[Callable[[str, dict], Optional[tuple[int, int]]]] = None) -> Optional[Cost]:
         """The whole cell: the source's test-split features (1 forward each; counted as ``n``, the whole split
         when the suite evaluates all of it); per target, with ``a`` training and ``b`` test images used, their
         features (``a + b`` forwards), with a fine-tuned head ``finetune_epochs x a`` forward + backward
@@ -199,9 +199,12 @@ class Transfer(Task):
         ``robust_n`` test images the PGD of :data:`ATTACK` (``attack_steps`` forward + backward passes and
         1 scoring forward each, an upper bound: it stops early) and the task's 2 scoring forwards.
         ``a``, ``b``: the config's ``n_train``, ``n_test`` (upper bounds), else the targets' split sizes
-        ``target_sizes`` ((train, test) per target, in order); None when neither tells them (the target
-        datasets are not loaded to estimate the cost)."""
+        ``target_sizes`` ((train, test) per target, in order), else as ``dataset_sizes(id, params)`` reports
+        them (the dry run passes it: sizes of the loaded or declared datasets); None when nothing tells them."""
         cfg = self.config
+        if target_sizes is None and dataset_sizes is not None:
+            found = [dataset_sizes(ref.id, dict(ref.params)) for ref in cfg.targets]
+            target_sizes = None if any(s is None for s in found) else found  # type: ignore[assignment]
         if target_sizes is None:
             if cfg.n_train is None or cfg.n_test is None:
                 return None
