@@ -12,7 +12,10 @@ Per member (APGD-CE, APGD-T, FAB-T, Square) and overall, each implementation rec
 the number of examples the member attacked (the ones still robust when its turn came), its
 floor and the robust accuracy after it. The floor is the member's published budget of passes
 on the examples it attacks, converted to seconds with the model's own forward and
-forward+backward (gradient w.r.t. the input) times on that same batch (median of ``REPS``):
+forward+backward (gradient w.r.t. the input) times on that same batch (median of ``REPS``),
+timed right after that implementation's run (so each side's floor is measured next to its own
+run; "floor-adj." is robarena's time over its floor divided by the official package's, the
+comparison with the machine's drift between the two sequential runs divided out):
 
 * APGD-CE: 100 iterations x 1 restart of forward+backward,
 * APGD-T: 9 target classes x 100 iterations of forward+backward,
@@ -271,7 +274,9 @@ def test_autoattack_vs_official(benchmark, request, model_name, impl):
             continue
         xs = torch.cat(entry["x"]) if isinstance(entry["x"], list) else entry["x"]
         ys = torch.cat(entry["y"]) if isinstance(entry["y"], list) else entry["y"]
-        t = pass_times(model_name, model, xs, ys)
+        # timed now, right after this implementation's run: each side's floor is measured next to its own
+        # run, so a machine that speeds up or slows down between the two runs shifts neither ratio
+        t = pass_times(f"{model_name}/{impl}", model, xs, ys)
         fb, f = budgets[name]
         floor_s, cpu_floor_s = fb * t["fb"] + f * t["f"], fb * t["fb_cpu"] + f * t["f_cpu"]
         members[name] = {"n": int(xs.shape[0]), "time_s": round(entry["time_s"], 3), "floor_s": round(floor_s, 3),
@@ -306,7 +311,13 @@ def test_autoattack_vs_official(benchmark, request, model_name, impl):
                       "time_vs_official": round(ra["total_s"] / of["total_s"], 3),
                       "cpu_vs_official": round(ra["total_cpu_s"] / of["total_cpu_s"], 3),
                       "members_vs_official": {m: (round(ra["members"][m]["time_s"] / of["members"][m]["time_s"], 3)
-                                                  if of["members"][m]["time_s"] else None) for m in MEMBERS}}
+                                                  if of["members"][m]["time_s"] else None) for m in MEMBERS},
+                      # each side's time over its own floor, robarena's over the official package's: the
+                      # comparison with the machine's drift between the two runs divided out
+                      "members_floor_ratio_vs_official": {
+                          m: (round(ra["members"][m]["vs_floor"] / of["members"][m]["vs_floor"], 3)
+                              if ra["members"][m]["vs_floor"] and of["members"][m]["vs_floor"] else None)
+                          for m in MEMBERS}}
         for rec in (ra, of):
             rec["extra_info"]["comparison"] = comparison
             rec["comparison"] = comparison
@@ -322,7 +333,7 @@ def summary_lines() -> list[str]:
     the floor and the ratio to it, the same on process CPU time, the robust count after each
     member, and robarena's wall time over the official package's."""
     lines = [f"{'model':9} {'impl':9} {'member':8} {'n':>4} {'wall s':>8} {'floor s':>8} {'x floor':>7} "
-             f"{'cpu s':>8} {'x floor':>7} {'robust':>6} {'vs official':>11}"]
+             f"{'cpu s':>8} {'x floor':>7} {'robust':>6} {'vs official':>11} {'floor-adj.':>10}"]
     for model_name, by_impl in _RESULTS.items():
         for impl in IMPLS:
             rec = by_impl.get(impl)
@@ -332,9 +343,11 @@ def summary_lines() -> list[str]:
             for name in MEMBERS:
                 m = rec["members"][name]
                 vs = cmp.get("members_vs_official", {}).get(name) if impl == "robarena" else None
+                adj = cmp.get("members_floor_ratio_vs_official", {}).get(name) if impl == "robarena" else None
                 lines.append(f"{model_name:9} {impl:9} {name:8} {m['n']:4d} {m['time_s']:8.2f} {m['floor_s']:8.2f} "
                              f"{(m['vs_floor'] or 0):7.2f} {m['cpu_s']:8.2f} {(m['cpu_vs_floor'] or 0):7.2f} "
-                             f"{m['robust_after']:6d} {(f'{vs:.2f}x' if vs else ''):>11}")
+                             f"{m['robust_after']:6d} {(f'{vs:.2f}x' if vs else ''):>11} "
+                             f"{(f'{adj:.2f}x' if adj else ''):>10}")
             vs = f"{cmp['time_vs_official']:.2f}x" if cmp and impl == "robarena" else ""
             lines.append(f"{model_name:9} {impl:9} {'total':8} {rec['n']:4d} {rec['total_s']:8.2f} {'':8} {'':7} "
                          f"{rec['total_cpu_s']:8.2f} {'':7} {rec['robust']:6d} {vs:>11}   (clean {rec['clean']})")
