@@ -39,6 +39,13 @@ class DeepFoolConfig(BaseConfig):
                                 "logit (reference code: 10 for ImageNet); None = all classes")
 
 
+def rival_count(candidates: Optional[int], num_classes: Optional[int]) -> Optional[int]:
+    """How many rival classes :func:`rival_classes` keeps: ``candidates - 1`` capped at ``num_classes - 1``;
+    None when both are unknown (for the ``cost`` hooks)."""
+    known = [k for k in (candidates, num_classes) if k is not None]
+    return min(known) - 1 if known else None
+
+
 def rival_classes(logits: torch.Tensor, y: torch.Tensor, candidates: Optional[int]) -> torch.Tensor:
     """(N, R) rival classes: all others, or the ``candidates - 1`` largest clean logits."""
     k = logits.shape[1]
@@ -138,10 +145,8 @@ class DeepFool(Attack):
         linearisations (no early stop), each 1 forward and 1 backward per rival class (``candidates - 1``,
         capped at ``num_classes - 1``); None when both ``candidates`` and ``num_classes`` are None."""
         cfg = self.config
-        classes = [k for k in (cfg.candidates, num_classes) if k is not None]
-        if not classes:
-            return None
-        return Cost(1, 0) + Cost(1, min(classes) - 1) * (cfg.max_iter + 1)
+        rivals = rival_count(cfg.candidates, num_classes)
+        return None if rivals is None else Cost(1, 0) + Cost(1, rivals) * (cfg.max_iter + 1)
 
     def run(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: ThreatModel,
             generator: torch.Generator, target: Optional[torch.Tensor] = None) -> AttackOutput:

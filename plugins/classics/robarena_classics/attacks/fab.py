@@ -21,7 +21,7 @@ from bench.api import Attack, AttackOutput, BaseConfig, Cost
 from bench.steps import Steps
 from bench.threat import ThreatModel
 from bench.toolkit import bcast
-from robarena_classics.attacks.deepfool import minimal_output, nearest_linear_boundary, rival_classes
+from robarena_classics.attacks.deepfool import minimal_output, nearest_linear_boundary, rival_classes, rival_count
 
 
 
@@ -169,10 +169,8 @@ class FAB(Attack):
         and iteration a linearisation (1 forward, 1 backward per rival: ``candidates - 1``, capped at
         ``num_classes - 1``) and 1 forward checking the new iterate; None when both are None."""
         cfg = self.config
-        classes = [k for k in (cfg.candidates, num_classes) if k is not None]
-        if not classes:
-            return None
-        return Cost(1, 0) + Cost(2, min(classes) - 1) * (cfg.restarts * cfg.n_iter)
+        rivals = rival_count(cfg.candidates, num_classes)
+        return None if rivals is None else Cost(1, 0) + Cost(2, rivals) * (cfg.restarts * cfg.n_iter)
 
     def run(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: ThreatModel,
             generator: torch.Generator, target: Optional[torch.Tensor] = None) -> AttackOutput:
