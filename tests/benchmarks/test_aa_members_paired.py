@@ -1,99 +1,163 @@
-"""AutoAttack's Square and FAB-T, robarena vs the official package, interleaved and paired (issue 15,
-item 9).
+"""AutoAttack's standard members, robarena vs the official package, interleaved, paired, and each
+against its in-run floor (issue 15, item 9).
 
 The full comparison (``test_autoattack_reference.py``) runs each implementation once, one after
-the other; on a machine whose speed drifts between the two runs its ratios carry that drift. Here
-the two implementations of one member alternate ``ROBARENA_AA_PAIRED_REPS`` times (default 3) on
-the same examples (the PGD-AT digits model's test digits still robust after robarena's APGD-CE,
-as in the cascade), process CPU time per run, and each repetition gives one ratio
-robarena / official. The summary is the geometric mean of the ratios with a 95 % t interval over
-the repetitions (on the log ratios), and the one-sided paired t-test of "robarena is slower"
-(scipy). Settings: the standard version's (Square: 5,000 queries, p_init 0.8, schedule not
-rescaled; FAB-T: 9 target classes, 100 iterations, 1 restart), Linf 0.1.
+the other, and prices each member's floor with passes timed after the run; on a machine whose
+speed drifts by more than the margins tested, its ratios carry the drift. Here, per model
+(``digits``, ``gratings``: the same PGD-AT models and eps as there) and per member:
 
-Run (docs/performance.md):
+* the two implementations alternate ``ROBARENA_AA_PAIRED_REPS`` times (default 3; who goes first
+  alternates) on the same examples, the batch the member gets in the cascade: APGD-CE the
+  clean-correct ones, APGD-T those still robust after robarena's APGD-CE, FAB-T and Square those
+  still robust after its APGD-T too;
+* every run is timed in process CPU seconds under a :class:`bench.testing.pass_clock.PassClock`,
+  which also prices the member's published budget of passes (APGD-CE 100 and APGD-T 9 x 100
+  forward+backward, FAB-T 9 x 100 forward+backward plus 9 x 100 forward, Square 5,000 forward, per
+  attacked example) at what those passes cost **in that same run**: the **in-run floor**. Time over
+  it ("x floor") does not move with the machine's speed; it is the work besides the budgeted passes
+  plus any pass beyond them (below 1 when examples fooled early leave part of the budget unspent).
+  Time over the passes the run actually made ("x passes", :attr:`PassClock.model_s`) is the same
+  without the budget: the work outside the model;
+* each repetition gives one ratio robarena / official; the summary is their geometric mean with a
+  95 % t interval on the log ratios and the one-sided paired t-test of "robarena is slower" (scipy).
 
-    MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=4294967296 OMP_NUM_THREADS=1 \\
-        python -m pytest tests/benchmarks/test_aa_members_paired.py -m perf -s
+Checked, not only measured: both implementations stay in the eps ball and in [0, 1], and
+robarena's members make no more passes than their budget (plus the one gradient or forward each
+takes at its start).
+
+Run (docs/performance.md; ``ROBARENA_AA_PAIRED_MODELS`` and ``ROBARENA_AA_PAIRED_MEMBERS``,
+comma-separated, pick a subset):
+
+    MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=4294967296 ROBARENA_AA_PAIRED_REPS=3 \\
+        OMP_NUM_THREADS=1 python -m pytest tests/benchmarks/test_aa_members_paired.py -m perf -s
 """
 from __future__ import annotations
 
 import math
 import os
-import time
+import statistics
 
 import pytest
 import torch
 
-from test_autoattack_reference import SEED, digits_pgdat, official_package  # noqa: F401  (the fixture)
+from bench.testing.pass_clock import PassClock
+from test_autoattack_reference import (  # noqa: F401  (fixtures)
+    N, SEED, digits_pgdat, gratings_pgdat, official_adversary, published_budgets, robarena_budgets)
 
 pytestmark = pytest.mark.perf
 
 REPS = int(os.environ.get("ROBARENA_AA_PAIRED_REPS", "3"))
+MODELS = os.environ.get("ROBARENA_AA_PAIRED_MODELS", "digits,gratings").split(",")
+MEMBERS = os.environ.get("ROBARENA_AA_PAIRED_MEMBERS", "apgd-ce,apgd-t,fab-t,square").split(",")
+TARGET_VS_FLOOR = 1.15  # the issue's target: every member within 1.15x of its floor
+
+_SUMMARY: list[str] = []
 
 
-def _robust_after_apgd(model, x, y, threat):
-    from robarena_classics.attacks.apgd import APGDCE
+def _batch(model, x, y, threat, member):
+    """The examples ``member`` attacks in the cascade: the clean-correct ones for APGD-CE, those still
+    robust after robarena's APGD-CE for APGD-T, and after its APGD-T too for FAB-T and Square."""
+    from robarena_classics.attacks.apgd import APGDCE, APGDT
 
-    x_adv = APGDCE(seed=SEED)(model, x, y, threat).x_adv
     with torch.no_grad():
-        keep = (model(x_adv).argmax(1) == y) & (model(x).argmax(1) == y)
+        keep = model(x).argmax(1) == y
+    for name, attack in (("apgd-ce", APGDCE(seed=SEED)), ("apgd-t", APGDT(seed=SEED))):
+        if member == name:
+            break
+        x_adv = attack(model, x, y, threat).x_adv
+        with torch.no_grad():
+            keep &= model(x_adv).argmax(1) == y
     return x[keep], y[keep]
 
 
-def _robarena(member, model, x, y, threat):
-    from robarena_classics.attacks.fab import FABTargeted
-    from robarena_classics.attacks.square import Square
+def _robarena(member):
+    from robarena_classics.attacks.autoattack import AutoAttack
 
-    if member == "square":
-        return Square(Square.Config(n_queries=5000, rescale_schedule=False), seed=SEED)(model, x, y, threat).x_adv
-    return FABTargeted(FABTargeted.Config(n_target_classes=9), seed=SEED)(model, x, y, threat).x_adv
+    attack = dict(AutoAttack(seed=SEED).members())[member]  # exactly the standard version's member
+    return lambda model, x, y, threat: attack(model, x, y, threat).x_adv
 
 
-def _official(member, model, x, y, threat):
-    official_package()  # a clear failure when the benchmark extra is not installed
-    if member == "square":
-        from pyautoattack.square import SquareAttack
-
-        attack = SquareAttack(model, p_init=0.8, n_queries=5000, eps=threat.eps, norm="Linf", n_restarts=1,
-                              seed=SEED, verbose=False, device=x.device, resc_schedule=False)
+def _official(member):
+    def run(model, x, y, threat):
+        adversary = official_adversary(model, threat, x.device)
+        adversary.apgd.loss, adversary.fab.targeted = "ce", True  # as run_standard_evaluation sets them
+        attack = {"apgd-ce": adversary.apgd, "apgd-t": adversary.apgd_targeted, "fab-t": adversary.fab,
+                  "square": adversary.square}[member]
+        attack.seed = SEED
         return attack.perturb(x, y)
-    from pyautoattack.fab_pt import FABAttack_PT
-
-    attack = FABAttack_PT(model, n_restarts=1, n_iter=100, eps=threat.eps, seed=SEED, norm="Linf", verbose=False,
-                          device=x.device, targeted=True, n_target_classes=9)
-    return attack.perturb(x, y)
+    return run
 
 
-@pytest.mark.parametrize("member", ["square", "fab-t"])
-def test_member_paired_against_official(digits_pgdat, member):
+def _interval(logs):
     from scipy import stats
 
-    model, x, y, threat = digits_pgdat
-    x, y = _robust_after_apgd(model, x, y, threat)
-    ratios, robust = [], {}
-    for rep in range(REPS):
-        order = ("official", "robarena") if rep % 2 == 0 else ("robarena", "official")  # alternate who goes first
-        cpu = {}
-        for impl in order:
-            fn = _official if impl == "official" else _robarena
-            c0 = time.process_time()
-            x_adv = fn(member, model, x, y, threat)
-            cpu[impl] = time.process_time() - c0
-            with torch.no_grad():
-                robust[impl] = int((model(x_adv).argmax(1) == y).sum())
-        ratios.append(cpu["robarena"] / cpu["official"])
-        print(f"\n{member} rep {rep}: robarena {cpu['robarena']:.2f} s, official {cpu['official']:.2f} s "
-              f"(ratio {ratios[-1]:.3f}); robust {robust['robarena']} vs {robust['official']} of {len(y)}")
-    logs = [math.log(r) for r in ratios]
     mean = sum(logs) / len(logs)
-    if len(logs) > 1:
-        sd = (sum((v - mean) ** 2 for v in logs) / (len(logs) - 1)) ** 0.5
-        half = stats.t.ppf(0.975, len(logs) - 1) * sd / math.sqrt(len(logs))
-        p_slower = stats.ttest_1samp(logs, 0.0, alternative="greater").pvalue if sd > 0 else float("nan")
-    else:
-        half, p_slower = float("nan"), float("nan")
-    print(f"{member}: robarena / official CPU time, geometric mean {math.exp(mean):.3f} "
-          f"(95 % interval {math.exp(mean - half):.3f} - {math.exp(mean + half):.3f}, {len(logs)} paired runs); "
-          f"one-sided p (robarena slower) = {p_slower:.3g}; {len(y)} digits attacked")
-    assert all(r > 0 for r in ratios)
+    if len(logs) < 2:
+        return math.exp(mean), float("nan"), float("nan"), float("nan")
+    sd = statistics.stdev(logs)
+    half = stats.t.ppf(0.975, len(logs) - 1) * sd / math.sqrt(len(logs))
+    p = stats.ttest_1samp(logs, 0.0, alternative="greater").pvalue if sd > 0 else float("nan")
+    return math.exp(mean), math.exp(mean - half), math.exp(mean + half), p
+
+
+@pytest.mark.parametrize("member", MEMBERS)
+@pytest.mark.parametrize("model_name", MODELS)
+def test_member_paired_against_official(request, model_name, member):
+    model, x, y, threat = request.getfixturevalue(f"{model_name}_pgdat")
+    from robarena_classics.attacks.autoattack import AutoAttack
+
+    budgets = published_budgets(official_adversary(model, threat, x.device))
+    assert robarena_budgets(AutoAttack(seed=SEED)) == budgets, "the members' budgets differ from the published ones"
+    fb, f = budgets[member]
+    x, y = _batch(model, x, y, threat, member)
+    n = int(y.shape[0])
+    if n == 0:
+        pytest.fail(f"{model_name}: no example left for {member}; raise ROBARENA_AA_REF_N")
+    runs = {"robarena": [], "official": []}
+    for rep in range(REPS):
+        order = ("official", "robarena") if rep % 2 == 0 else ("robarena", "official")
+        for impl in order:
+            fn = (_official if impl == "official" else _robarena)(member)
+            with PassClock(model) as clock:
+                x_adv = fn(model, x, y, threat)
+            x_adv = x_adv.detach()
+            assert float((x_adv - x).abs().max()) <= threat.eps + 1e-6 and 0.0 <= float(x_adv.min())
+            assert float(x_adv.max()) <= 1.0
+            with torch.no_grad():
+                robust = int((model(x_adv).argmax(1) == y).sum())
+            runs[impl].append({"cpu_s": clock.cpu_s, "floor_s": clock.floor_s(fb=fb * n, f=f * n),
+                               "model_s": clock.model_s,
+                               "fb": clock.backward / n, "f": clock.plain_forward / n, "robust": robust})
+            r = runs[impl][-1]
+            print(f"\n{model_name} {member} rep {rep} {impl:8}: {r['cpu_s']:7.2f} s CPU, in-run floor "
+                  f"{r['floor_s']:7.2f} s (x{r['cpu_s'] / r['floor_s']:.3f}), in its passes {r['model_s']:7.2f} s "
+                  f"(x{r['cpu_s'] / r['model_s']:.3f}), passes per example "
+                  f"{r['fb']:.0f} fwd+bwd + {r['f']:.0f} fwd, robust {robust} of {n}")
+    # no pass beyond the budget: one start gradient per APGD run, one ranking forward per attack
+    starts_fb = 9 if member == "apgd-t" else (1 if member == "apgd-ce" else 0)
+    for r in runs["robarena"]:
+        assert r["fb"] <= fb + starts_fb and r["f"] <= f + 1 + (fb > 0), (member, r)
+
+    ratio, lo, hi, p = _interval([math.log(a["cpu_s"] / b["cpu_s"]) for a, b in zip(runs["robarena"], runs["official"])])
+    vs_floor = {impl: sorted(r["cpu_s"] / r["floor_s"] for r in rs) for impl, rs in runs.items()}
+    vs_passes = {impl: sorted(r["cpu_s"] / r["model_s"] for r in rs) for impl, rs in runs.items()}
+    floor_ratio, floor_lo, floor_hi, _ = _interval([math.log(r["cpu_s"] / r["floor_s"]) for r in runs["robarena"]])
+    line = (f"{model_name:8} {member:7} {n:4d} "
+            f"{statistics.median(vs_floor['robarena']):6.3f} ({vs_floor['robarena'][0]:.3f}-{vs_floor['robarena'][-1]:.3f}) "
+            f"{statistics.median(vs_floor['official']):6.3f} ({vs_floor['official'][0]:.3f}-{vs_floor['official'][-1]:.3f}) "
+            f"{statistics.median(vs_passes['robarena']):6.3f} {statistics.median(vs_passes['official']):6.3f} "
+            f"{ratio:6.3f} ({lo:.3f}-{hi:.3f}) {p:7.3g}  "
+            f"{statistics.mean(r['robust'] for r in runs['robarena']):6.1f} "
+            f"{statistics.mean(r['robust'] for r in runs['official']):6.1f}")
+    _SUMMARY.append(line)
+    print(f"\n{model_name} {member}: robarena x in-run floor, geometric mean {floor_ratio:.3f} ({floor_lo:.3f}-"
+          f"{floor_hi:.3f}), target {TARGET_VS_FLOOR}; robarena / official {ratio:.3f} ({lo:.3f}-{hi:.3f}), "
+          f"one-sided p (robarena slower) {p:.3g}; {REPS} paired runs on {n} examples")
+
+    from benchmark_helpers import add_summary
+
+    head = (f"{'model':8} {'member':7} {'n':>4} {'robarena x floor (range)':>24} {'official x floor (range)':>24} "
+            f"{'x passes r':>10} {'x passes o':>10} {'robarena/official (95 %)':>24} {'p slower':>8} "
+            f"{'robust r':>8} {'robust o':>8}")
+    add_summary(request.config, f"AutoAttack members, robarena vs official: interleaved, {REPS} paired runs, "
+                f"CPU time over each run's in-run floor (first {N} test examples per model)", [head, *_SUMMARY])

@@ -30,13 +30,20 @@ def _size(d: torch.Tensor, norm: str) -> torch.Tensor:
     return flat.abs().amax(dim=1) if norm == "Linf" else flat.norm(p=2, dim=1)
 
 
-#: bisection halvings of the CPU route for many coordinates (float64: exact to rounding)
+#: most halvings of the CPU route's bracket; a row whose bracket still holds a knot after
+#: them takes the bracket's end, exact to rounding
 BISECTION_STEPS = 64
-#: up to this many coordinates per example (and always on accelerators) the knots are sorted;
-#: above it, on a CPU, bisection is faster. Measured per call, batch 64, one thread: 256
-#: coordinates 1.9 ms sorted vs 2.3 ms bisected, 1,024: 9.2 vs 6.0 ms, 3,072: 30 vs 17 ms;
-#: 64 coordinates (digits): 0.32 vs 1.33 ms, where bisection's ~450 small kernels dominate
-SORT_MAX_COORDS = 512
+#: halvings before the first exact finish (by norm), and between later ones. The knots of Linf
+#: (``+-`` the room of each coordinate) leave a 3,072-coordinate bracket free of knots after a
+#: median 13 halvings (99 %: 20); those of L2 (room / w_j, spread far by small w_j) after 25 (99 %: 33)
+FIRST_FINISH = {"Linf": 16, "L2": 24}
+FINISH_EVERY = 8
+#: up to this many coordinates per example (by norm; always on accelerators) the knots are sorted;
+#: above it, on a CPU, bisection with an exact finish is faster. Measured per call, one thread,
+#: 64 / 416 rows (docs/performance.md, "FAB's projection on a CPU"): Linf, 64 coordinates 0.67 /
+#: 3.16 ms sorted vs 0.87 / 1.84 ms bisected, 3,072: 33.9 / 224 vs 9.2 / 91 ms; L2, 64: 0.94 /
+#: 3.63 vs 2.70 / 4.12 ms, 256: 2.86 / 16.0 vs 3.51 / 6.28 ms, 3,072: 37.5 / 233 vs 17.6 / 156 ms
+SORT_MAX_COORDS = {"Linf": 32, "L2": 128}
 
 
 def project_onto_hyperplane_in_box(p: torch.Tensor, w: torch.Tensor, r: torch.Tensor, bounds: tuple[float, float],
@@ -48,35 +55,41 @@ def project_onto_hyperplane_in_box(p: torch.Tensor, w: torch.Tensor, r: torch.Te
     box reaches the hyperplane). ``g(lam) = <w, d(lam)> = sum_j s_j clip(lam, a_j, b_j)`` with
     ``s_j = w_j v_j >= 0`` is piecewise linear and non-decreasing, with knots where coordinate
     ``j`` meets its bounds (``a_j <= 0 <= b_j``); ``lam`` is the smallest value with
-    ``g(lam) >= r``, found in float64 either exactly from the sorted knots (the breakpoint
-    search of the FAB authors' code, written with torch's sort and cumsum) or by bisection
-    (see :data:`SORT_MAX_COORDS`); the two agree to rounding. When the hyperplane misses the
-    box, the box point that comes closest to it in ``<w, .>`` is returned. ``p`` (N, ...)
-    inside the box, ``w`` (N, ...), ``r`` (N,).
+    ``g(lam) >= r``, found either from the sorted knots (the breakpoint search of the FAB
+    authors' code, written with torch's sort and cumsum) or by bisection until no knot is left
+    inside the bracket, then linear interpolation (see :data:`SORT_MAX_COORDS`); both are exact
+    to rounding in the inputs' precision (float32 as the authors' code, float64 for float64).
+    When the hyperplane misses the box, the box point that comes closest to
+    it in ``<w, .>`` is returned. ``p`` (N, ...) inside the box, ``w`` (N, ...), ``r`` (N,).
     """
     lo, hi = bounds
-    p64, w64, r64 = p.double().flatten(1), w.double().flatten(1), r.double()
-    v = w64.sign() if norm == "Linf" else w64
-    low, high = lo - p64, hi - p64                       # per-coordinate room, low <= 0 <= high
-    if p.device.type != "cpu" or v.shape[1] <= SORT_MAX_COORDS:
-        lam = _lam_from_sorted_knots(w64, v, low, high, r64)
+    dtype = torch.promote_types(p.dtype, torch.float32)  # float64 stays float64; half precision is raised
+    p_, w_, r_ = p.to(dtype).flatten(1), w.to(dtype).flatten(1), r.to(dtype)
+    v = w_.sign() if norm == "Linf" else w_
+    low, high = lo - p_, hi - p_                         # per-coordinate room, low <= 0 <= high
+    a, b, s = _knots(w_, v, low, high)
+    if p.device.type != "cpu" or v.shape[1] <= SORT_MAX_COORDS[norm]:
+        lam = _lam_from_sorted_knots(a, b, s, r_)
     else:
-        lam = _lam_by_bisection(w64, v, low, high, r64, hi - lo)
+        lam = _lam_by_bisection(a, b, s, r_, FIRST_FINISH[norm])
     return torch.clamp(lam[:, None] * v, low, high).to(p.dtype).view_as(p)
 
 
-def _lam_from_sorted_knots(w: torch.Tensor, v: torch.Tensor, low: torch.Tensor, high: torch.Tensor,
-                           r: torch.Tensor) -> torch.Tensor:
+def _knots(w: torch.Tensor, v: torch.Tensor, low: torch.Tensor, high: torch.Tensor
+           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(a, b, s)`` (N, D): coordinate ``j`` moves as ``lam * v_j`` for ``lam`` in ``[a_j, b_j]`` and is
+    clipped outside it, with slope ``s_j = w_j v_j`` in ``g`` (``a = b = s = 0`` where ``v_j = 0``)."""
+    inv = torch.where(v != 0, v.reciprocal(), 0.0)       # 1 / v_j, exact for Linf's signs
+    at_low, at_high = low * inv, high * inv
+    return torch.minimum(at_low, at_high), torch.maximum(at_low, at_high), w * v
+
+
+def _lam_from_sorted_knots(a: torch.Tensor, b: torch.Tensor, s: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
     """The smallest ``lam`` with ``g(lam) >= r``: ``g`` at every sorted knot by cumulative sums,
     then linear interpolation inside the segment where it reaches ``r`` (N,)."""
-    moving = v != 0
-    safe = torch.where(moving, v, torch.ones_like(v))
-    a = torch.where(moving, torch.where(v > 0, low, high) / safe, torch.zeros_like(v))  # lam at the lower end
-    b = torch.where(moving, torch.where(v > 0, high, low) / safe, torch.zeros_like(v))  # lam at the upper end
-    slope_j = w * v
     knots, order = torch.cat([a, b], dim=1).sort(dim=1)
-    slope = torch.cat([slope_j, -slope_j], dim=1).gather(1, order).cumsum(dim=1)  # on [knot_k, knot_k+1]
-    g_first = (slope_j * a).sum(dim=1, keepdim=True)     # every coordinate at its lower end
+    slope = torch.cat([s, -s], dim=1).gather(1, order).cumsum(dim=1)  # on [knot_k, knot_k+1]
+    g_first = (s * a).sum(dim=1, keepdim=True)           # every coordinate at its lower end
     g_knots = torch.cat([g_first, g_first + (slope[:, :-1] * knots.diff(dim=1)).cumsum(dim=1)], dim=1)
     below = (g_knots < r[:, None]).sum(dim=1)            # knots where g < r (g is non-decreasing)
     last = knots.shape[1] - 1
@@ -89,18 +102,39 @@ def _lam_from_sorted_knots(w: torch.Tensor, v: torch.Tensor, low: torch.Tensor, 
     return torch.where(inside, lam_inside, first_reaching)
 
 
-def _lam_by_bisection(w: torch.Tensor, v: torch.Tensor, low: torch.Tensor, high: torch.Tensor, r: torch.Tensor,
-                      width: float) -> torch.Tensor:
-    """The same ``lam`` by :data:`BISECTION_STEPS` halvings of a bracket that saturates every coordinate."""
-    vmin = torch.where(v != 0, v.abs(), torch.full_like(v, math.inf)).amin(dim=1).clamp_min(1e-300)
-    lam_hi = torch.where(torch.isfinite(vmin), width / vmin, torch.zeros_like(vmin))
-    lam_lo = -lam_hi
-    for _ in range(BISECTION_STEPS):
-        mid = 0.5 * (lam_lo + lam_hi)
-        up = (w * torch.clamp(mid[:, None] * v, low, high)).sum(dim=1) < r
-        lam_lo = torch.where(up, mid, lam_lo)
-        lam_hi = torch.where(up, lam_hi, mid)
-    return torch.where(r >= 0, lam_hi, lam_lo)
+def _lam_by_bisection(a: torch.Tensor, b: torch.Tensor, s: torch.Tensor, r: torch.Tensor, first: int) -> torch.Tensor:
+    """The same ``lam``: halve the bracket ``[min_j a_j, max_j b_j]`` (every coordinate clipped at
+    either end), ``first`` times and then :data:`FINISH_EVERY` times between finishes. A finish
+    takes every row whose bracket holds no knot (each coordinate is clipped on the whole bracket or
+    on none of it, so ``g`` is linear there) and interpolates its root exactly; later halvings run
+    on the remaining rows only. After :data:`BISECTION_STEPS` halvings a row takes its bracket's
+    end. A bracket ``(lo, hi]`` with ``g(lo) < r <= g(hi)`` holds one root; a flat ``g`` on it (the
+    plane misses the box) gives its end, as ``r``'s sign says (``d`` is the same all along it)."""
+    lam = torch.empty_like(r)
+    rows = torch.arange(r.shape[0], device=r.device)
+    lam_lo, lam_hi = a.amin(dim=1), b.amax(dim=1)
+    done = 0
+    while True:
+        for _ in range(min(first if done == 0 else FINISH_EVERY, BISECTION_STEPS - done)):
+            mid = 0.5 * (lam_lo + lam_hi)
+            up = torch.linalg.vecdot(s, torch.clamp(mid[:, None], a, b)) < r
+            lam_lo, lam_hi = torch.where(up, mid, lam_lo), torch.where(up, lam_hi, mid)
+            done += 1
+        end = torch.where(r >= 0, lam_hi, lam_lo)
+        if done >= BISECTION_STEPS:
+            lam[rows] = end
+            return lam
+        width = (lam_hi - lam_lo)[:, None]
+        at_lo = torch.clamp(lam_lo[:, None], a, b)
+        moved = torch.clamp(lam_hi[:, None], a, b) - at_lo  # 0 (clipped throughout) or width (free throughout)
+        g_lo, rise = torch.linalg.vecdot(s, at_lo), torch.linalg.vecdot(s, moved)
+        step = (r - g_lo) / torch.where(rise > 0, rise, torch.ones_like(rise)) * width.squeeze(1)
+        lam[rows] = torch.where(rise > 0, torch.minimum(lam_lo + step.clamp_min(0), lam_hi), end)
+        knot_inside = ((moved > 0) & (moved < width)).any(dim=1).nonzero().flatten()
+        if knot_inside.numel() == 0:
+            return lam
+        rows, a, b, s, r = rows[knot_inside], a[knot_inside], b[knot_inside], s[knot_inside], r[knot_inside]
+        lam_lo, lam_hi = lam_lo[knot_inside], lam_hi[knot_inside]
 
 
 class FABConfig(BaseConfig):
