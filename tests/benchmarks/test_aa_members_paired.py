@@ -17,7 +17,9 @@ speed drifts by more than the margins tested, its ratios carry the drift. Here, 
   it ("x floor") does not move with the machine's speed; it is the work besides the budgeted passes
   plus any pass beyond them (below 1 when examples fooled early leave part of the budget unspent).
   Time over the passes the run actually made ("x passes", :attr:`PassClock.model_s`) is the same
-  without the budget: the work outside the model;
+  without the budget: the work outside the model. The classical floor ("x timed"), the budget
+  priced with passes timed on their own on the same batch just before and just after the run,
+  is shown beside them (it carries whatever drift happens between those timings and the run);
 * each repetition gives one ratio robarena / official; the summary is their geometric mean with a
   95 % t interval on the log ratios and the one-sided paired t-test of "robarena is slower" (scipy).
 
@@ -36,6 +38,7 @@ from __future__ import annotations
 import math
 import os
 import statistics
+import time
 
 import pytest
 import torch
@@ -68,6 +71,30 @@ def _batch(model, x, y, threat, member):
         with torch.no_grad():
             keep &= model(x_adv).argmax(1) == y
     return x[keep], y[keep]
+
+
+def _pass_cpu(model, x, y, reps=7):
+    """Median process CPU seconds of one forward (no grad) and one forward+backward w.r.t. the input
+    (summed cross-entropy) on the whole batch ``x``."""
+    def fwd():
+        with torch.no_grad():
+            model(x)
+
+    def fwd_bwd():
+        xr = x.detach().clone().requires_grad_(True)
+        with torch.enable_grad():
+            torch.autograd.grad(torch.nn.functional.cross_entropy(model(xr), y, reduction="sum"), xr)
+
+    out = []
+    for fn in (fwd, fwd_bwd):
+        fn()
+        times = []
+        for _ in range(reps):
+            c0 = time.process_time()
+            fn()
+            times.append(time.process_time() - c0)
+        out.append(statistics.median(times))
+    return out
 
 
 def _robarena(member):
@@ -118,20 +145,25 @@ def test_member_paired_against_official(request, model_name, member):
         order = ("official", "robarena") if rep % 2 == 0 else ("robarena", "official")
         for impl in order:
             fn = (_official if impl == "official" else _robarena)(member)
+            f_before, fb_before = _pass_cpu(model, x, y)
             with PassClock(model) as clock:
                 x_adv = fn(model, x, y, threat)
+            f_after, fb_after = _pass_cpu(model, x, y)
+            # the classical floor: the budget priced with passes timed on their own, just before and after
+            timed_floor = fb * (fb_before + fb_after) / 2 + f * (f_before + f_after) / 2
             x_adv = x_adv.detach()
             assert float((x_adv - x).abs().max()) <= threat.eps + 1e-6 and 0.0 <= float(x_adv.min())
             assert float(x_adv.max()) <= 1.0
             with torch.no_grad():
                 robust = int((model(x_adv).argmax(1) == y).sum())
             runs[impl].append({"cpu_s": clock.cpu_s, "floor_s": clock.floor_s(fb=fb * n, f=f * n),
-                               "model_s": clock.model_s,
+                               "model_s": clock.model_s, "timed_floor_s": timed_floor,
                                "fb": clock.backward / n, "f": clock.plain_forward / n, "robust": robust})
             r = runs[impl][-1]
             print(f"\n{model_name} {member} rep {rep} {impl:8}: {r['cpu_s']:7.2f} s CPU, in-run floor "
                   f"{r['floor_s']:7.2f} s (x{r['cpu_s'] / r['floor_s']:.3f}), in its passes {r['model_s']:7.2f} s "
-                  f"(x{r['cpu_s'] / r['model_s']:.3f}), passes per example "
+                  f"(x{r['cpu_s'] / r['model_s']:.3f}), timed floor {timed_floor:7.2f} s "
+                  f"(x{r['cpu_s'] / timed_floor:.3f}), passes per example "
                   f"{r['fb']:.0f} fwd+bwd + {r['f']:.0f} fwd, robust {robust} of {n}")
     # no pass beyond the budget: one start gradient per APGD run, one ranking forward per attack
     starts_fb = 9 if member == "apgd-t" else (1 if member == "apgd-ce" else 0)
@@ -141,11 +173,13 @@ def test_member_paired_against_official(request, model_name, member):
     ratio, lo, hi, p = _interval([math.log(a["cpu_s"] / b["cpu_s"]) for a, b in zip(runs["robarena"], runs["official"])])
     vs_floor = {impl: sorted(r["cpu_s"] / r["floor_s"] for r in rs) for impl, rs in runs.items()}
     vs_passes = {impl: sorted(r["cpu_s"] / r["model_s"] for r in rs) for impl, rs in runs.items()}
+    vs_timed = {impl: sorted(r["cpu_s"] / r["timed_floor_s"] for r in rs) for impl, rs in runs.items()}
     floor_ratio, floor_lo, floor_hi, _ = _interval([math.log(r["cpu_s"] / r["floor_s"]) for r in runs["robarena"]])
     line = (f"{model_name:8} {member:7} {n:4d} "
             f"{statistics.median(vs_floor['robarena']):6.3f} ({vs_floor['robarena'][0]:.3f}-{vs_floor['robarena'][-1]:.3f}) "
             f"{statistics.median(vs_floor['official']):6.3f} ({vs_floor['official'][0]:.3f}-{vs_floor['official'][-1]:.3f}) "
             f"{statistics.median(vs_passes['robarena']):6.3f} {statistics.median(vs_passes['official']):6.3f} "
+            f"{statistics.median(vs_timed['robarena']):6.3f} {statistics.median(vs_timed['official']):6.3f} "
             f"{ratio:6.3f} ({lo:.3f}-{hi:.3f}) {p:7.3g}  "
             f"{statistics.mean(r['robust'] for r in runs['robarena']):6.1f} "
             f"{statistics.mean(r['robust'] for r in runs['official']):6.1f}")
@@ -157,7 +191,8 @@ def test_member_paired_against_official(request, model_name, member):
     from benchmark_helpers import add_summary
 
     head = (f"{'model':8} {'member':7} {'n':>4} {'robarena x floor (range)':>24} {'official x floor (range)':>24} "
-            f"{'x passes r':>10} {'x passes o':>10} {'robarena/official (95 %)':>24} {'p slower':>8} "
+            f"{'x passes r':>10} {'x passes o':>10} {'x timed r':>9} {'x timed o':>9} "
+            f"{'robarena/official (95 %)':>24} {'p slower':>8} "
             f"{'robust r':>8} {'robust o':>8}")
     add_summary(request.config, f"AutoAttack members, robarena vs official: interleaved, {REPS} paired runs, "
                 f"CPU time over each run's in-run floor (first {N} test examples per model)", [head, *_SUMMARY])
