@@ -45,7 +45,7 @@ import torch
 
 from bench.testing.pass_clock import PassClock
 from test_autoattack_reference import (  # noqa: F401  (fixtures)
-    N, SEED, digits_pgdat, gratings_pgdat, official_adversary, published_budgets, robarena_budgets)
+    N, SEED, digits_pgdat, gratings_pgdat, official_adversary, pass_fns, published_budgets, robarena_budgets)
 
 pytestmark = pytest.mark.perf
 
@@ -76,17 +76,8 @@ def _batch(model, x, y, threat, member):
 def _pass_cpu(model, x, y, reps=7):
     """Median process CPU seconds of one forward (no grad) and one forward+backward w.r.t. the input
     (summed cross-entropy) on the whole batch ``x``."""
-    def fwd():
-        with torch.no_grad():
-            model(x)
-
-    def fwd_bwd():
-        xr = x.detach().clone().requires_grad_(True)
-        with torch.enable_grad():
-            torch.autograd.grad(torch.nn.functional.cross_entropy(model(xr), y, reduction="sum"), xr)
-
     out = []
-    for fn in (fwd, fwd_bwd):
+    for fn in pass_fns(model, x, y):
         fn()
         times = []
         for _ in range(reps):

@@ -129,14 +129,9 @@ def robarena_budgets(attack) -> dict[str, tuple[int, int]]:
             "square": (0, s.n_queries * getattr(s, "n_restarts", 1))}
 
 
-def pass_times(key: str, model, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
-    """Median seconds of one forward (no grad) and one forward+backward w.r.t. the input (summed
-    cross-entropy) on the batch ``x``, wall clock (``f``, ``fb``) and process CPU time (``f_cpu``,
-    ``fb_cpu``); cached per (model, batch size)."""
-    n = x.shape[0]
-    if (key, n) in _PASS_TIMES:
-        return _PASS_TIMES[(key, n)]
-
+def pass_fns(model, x: torch.Tensor, y: torch.Tensor) -> tuple[Callable[[], None], Callable[[], None]]:
+    """One forward (no grad) and one forward+backward w.r.t. the input (summed cross-entropy) on the
+    whole batch ``x``: the two passes a floor is priced with."""
     def fwd():
         with torch.no_grad():
             model(x)
@@ -146,6 +141,17 @@ def pass_times(key: str, model, x: torch.Tensor, y: torch.Tensor) -> dict[str, f
         with torch.enable_grad():
             loss = torch.nn.functional.cross_entropy(model(xr), y, reduction="sum")
             torch.autograd.grad(loss, xr)
+    return fwd, fwd_bwd
+
+
+def pass_times(key: str, model, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+    """Median seconds of one forward (no grad) and one forward+backward w.r.t. the input (summed
+    cross-entropy) on the batch ``x``, wall clock (``f``, ``fb``) and process CPU time (``f_cpu``,
+    ``fb_cpu``); cached per (model, batch size)."""
+    n = x.shape[0]
+    if (key, n) in _PASS_TIMES:
+        return _PASS_TIMES[(key, n)]
+    fwd, fwd_bwd = pass_fns(model, x, y)
 
     def medians(fn):
         for _ in range(3):
