@@ -161,17 +161,21 @@ def test_member_paired_against_official(request, model_name, member):
     for r in runs["robarena"]:
         assert r["fb"] <= fb + starts_fb and r["f"] <= f + 1 + (fb > 0), (member, r)
 
-    ratio, lo, hi, p = _interval([math.log(a["cpu_s"] / b["cpu_s"]) for a, b in zip(runs["robarena"], runs["official"])])
-    vs_floor = {impl: sorted(r["cpu_s"] / r["floor_s"] for r in rs) for impl, rs in runs.items()}
-    vs_passes = {impl: sorted(r["cpu_s"] / r["model_s"] for r in rs) for impl, rs in runs.items()}
-    vs_timed = {impl: sorted(r["cpu_s"] / r["timed_floor_s"] for r in rs) for impl, rs in runs.items()}
+    pairs = zip(runs["robarena"], runs["official"])
+    ratio, lo, hi, p = _interval([math.log(a["cpu_s"] / b["cpu_s"]) for a, b in pairs])
     floor_ratio, floor_lo, floor_hi, _ = _interval([math.log(r["cpu_s"] / r["floor_s"]) for r in runs["robarena"]])
+
+    def over(impl, key):  # time over ``key`` per run, sorted
+        return sorted(r["cpu_s"] / r[key] for r in runs[impl])
+
+    def median_range(values):
+        return f"{statistics.median(values):6.3f} ({values[0]:.3f}-{values[-1]:.3f})"
+
     line = (f"{model_name:8} {member:7} {n:4d} "
-            f"{statistics.median(vs_floor['robarena']):6.3f} ({vs_floor['robarena'][0]:.3f}-{vs_floor['robarena'][-1]:.3f}) "
-            f"{statistics.median(vs_floor['official']):6.3f} ({vs_floor['official'][0]:.3f}-{vs_floor['official'][-1]:.3f}) "
-            f"{statistics.median(vs_passes['robarena']):6.3f} {statistics.median(vs_passes['official']):6.3f} "
-            f"{statistics.median(vs_timed['robarena']):6.3f} {statistics.median(vs_timed['official']):6.3f} "
-            f"{ratio:6.3f} ({lo:.3f}-{hi:.3f}) {p:7.3g}  "
+            f"{median_range(over('robarena', 'floor_s'))} {median_range(over('official', 'floor_s'))} "
+            + " ".join(f"{statistics.median(over(impl, key)):6.3f}" for key in ("model_s", "timed_floor_s")
+                       for impl in ("robarena", "official"))
+            + f" {ratio:6.3f} ({lo:.3f}-{hi:.3f}) {p:7.3g}  "
             f"{statistics.mean(r['robust'] for r in runs['robarena']):6.1f} "
             f"{statistics.mean(r['robust'] for r in runs['official']):6.1f}")
     _SUMMARY.append(line)
