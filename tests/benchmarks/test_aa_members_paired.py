@@ -38,14 +38,14 @@ from __future__ import annotations
 import math
 import os
 import statistics
-import time
 
 import pytest
 import torch
 
 from bench.testing.pass_clock import PassClock
 from test_autoattack_reference import (  # noqa: F401  (fixtures)
-    N, SEED, digits_pgdat, gratings_pgdat, official_adversary, pass_fns, published_budgets, robarena_budgets)
+    N, SEED, digits_pgdat, gratings_pgdat, measure_pass_times, official_adversary, published_budgets,
+    robarena_budgets)
 
 pytestmark = pytest.mark.perf
 
@@ -71,21 +71,6 @@ def _batch(model, x, y, threat, member):
         with torch.no_grad():
             keep &= model(x_adv).argmax(1) == y
     return x[keep], y[keep]
-
-
-def _pass_cpu(model, x, y, reps=7):
-    """Median process CPU seconds of one forward (no grad) and one forward+backward w.r.t. the input
-    (summed cross-entropy) on the whole batch ``x``."""
-    out = []
-    for fn in pass_fns(model, x, y):
-        fn()
-        times = []
-        for _ in range(reps):
-            c0 = time.process_time()
-            fn()
-            times.append(time.process_time() - c0)
-        out.append(statistics.median(times))
-    return out
 
 
 def _robarena(member):
@@ -136,12 +121,12 @@ def test_member_paired_against_official(request, model_name, member):
         order = ("official", "robarena") if rep % 2 == 0 else ("robarena", "official")
         for impl in order:
             fn = (_official if impl == "official" else _robarena)(member)
-            f_before, fb_before = _pass_cpu(model, x, y)
+            before = measure_pass_times(model, x, y, reps=7, warmup=1)
             with PassClock(model) as clock:
                 x_adv = fn(model, x, y, threat)
-            f_after, fb_after = _pass_cpu(model, x, y)
+            after = measure_pass_times(model, x, y, reps=7, warmup=1)
             # the classical floor: the budget priced with passes timed on their own, just before and after
-            timed_floor = fb * (fb_before + fb_after) / 2 + f * (f_before + f_after) / 2
+            timed_floor = (fb * (before["fb_cpu"] + after["fb_cpu"]) + f * (before["f_cpu"] + after["f_cpu"])) / 2
             x_adv = x_adv.detach()
             assert float((x_adv - x).abs().max()) <= threat.eps + 1e-6 and 0.0 <= float(x_adv.min())
             assert float(x_adv.max()) <= 1.0

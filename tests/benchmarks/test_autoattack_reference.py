@@ -144,28 +144,31 @@ def pass_fns(model, x: torch.Tensor, y: torch.Tensor) -> tuple[Callable[[], None
     return fwd, fwd_bwd
 
 
-def pass_times(key: str, model, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+def measure_pass_times(model, x: torch.Tensor, y: torch.Tensor, reps: int = REPS, warmup: int = 3) -> dict[str, float]:
     """Median seconds of one forward (no grad) and one forward+backward w.r.t. the input (summed
-    cross-entropy) on the batch ``x``, wall clock (``f``, ``fb``) and process CPU time (``f_cpu``,
-    ``fb_cpu``); cached per (model, batch size)."""
-    n = x.shape[0]
-    if (key, n) in _PASS_TIMES:
-        return _PASS_TIMES[(key, n)]
-    fwd, fwd_bwd = pass_fns(model, x, y)
-
+    cross-entropy) on the batch ``x`` over ``reps`` timings after ``warmup`` untimed ones, wall
+    clock (``f``, ``fb``) and process CPU time (``f_cpu``, ``fb_cpu``)."""
     def medians(fn):
-        for _ in range(3):
+        for _ in range(warmup):
             fn()
         wall, cpu = [], []
-        for _ in range(REPS):
+        for _ in range(reps):
             t0, c0 = time.perf_counter(), time.process_time()
             fn()
             wall.append(time.perf_counter() - t0)
             cpu.append(time.process_time() - c0)
-        return sorted(wall)[REPS // 2], sorted(cpu)[REPS // 2]
+        return sorted(wall)[reps // 2], sorted(cpu)[reps // 2]
 
+    fwd, fwd_bwd = pass_fns(model, x, y)
     (f, f_cpu), (fb, fb_cpu) = medians(fwd), medians(fwd_bwd)
-    _PASS_TIMES[(key, n)] = {"f": f, "fb": fb, "f_cpu": f_cpu, "fb_cpu": fb_cpu}
+    return {"f": f, "fb": fb, "f_cpu": f_cpu, "fb_cpu": fb_cpu}
+
+
+def pass_times(key: str, model, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+    """:func:`measure_pass_times`, cached per (model, batch size)."""
+    n = x.shape[0]
+    if (key, n) not in _PASS_TIMES:
+        _PASS_TIMES[(key, n)] = measure_pass_times(model, x, y)
     return _PASS_TIMES[(key, n)]
 
 
